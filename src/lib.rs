@@ -1,0 +1,20 @@
+//! tlstriage: a passive TLS troubleshooting analyzer.
+//!
+//! Data flows one way through the pipeline stages:
+//! [`capture`] (pcap/pcapng frames) -> [`decode`] (link/IP/TCP) ->
+//! [`flow`] (per-connection state, using [`tcp`] reassembly and the [`app`]
+//! protocol sniffers) -> [`tls`] (record/handshake state machine) ->
+//! [`rules`] (findings) -> [`output`] (NDJSON, human summary).
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod capture;
+pub mod community_id;
+pub mod decode;
+pub mod fingerprint;
+pub mod flow;
+pub mod model;
+pub mod output;
+pub mod rules;
+pub mod tcp;
+pub mod tls;
