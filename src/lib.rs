@@ -9,12 +9,14 @@
 
 pub mod app;
 pub mod capture;
+pub mod cli;
 pub mod community_id;
 pub mod decode;
 pub mod fingerprint;
 pub mod flow;
 pub mod model;
 pub mod output;
+pub mod pipeline;
 pub mod rules;
 pub mod tcp;
 pub mod tls;

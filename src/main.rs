@@ -1,3 +1,6 @@
+use clap::Parser;
+
 fn main() {
-    println!("Hello, world!");
+    let cli = tlstriage::cli::Cli::parse();
+    std::process::exit(tlstriage::cli::run(cli));
 }

@@ -56,3 +56,55 @@ impl Side {
         }
     }
 }
+
+/// RFC 3339 UTC with microseconds, e.g. "2024-05-01T10:02:03.123456Z".
+pub fn format_ts_us(ts_us: TimestampUs) -> String {
+    let secs = ts_us.div_euclid(1_000_000);
+    let micros = ts_us.rem_euclid(1_000_000);
+    match time::OffsetDateTime::from_unix_timestamp(secs) {
+        Ok(t) => format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            micros
+        ),
+        Err(_) => format!("@{ts_us}us"),
+    }
+}
+
+/// RFC 3339 UTC with second precision, for certificate validity dates.
+pub fn format_secs(secs: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(secs) {
+        Ok(t) => format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
+        Err(_) => format!("@{secs}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_times() {
+        assert_eq!(format_ts_us(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            format_ts_us(1_700_000_000_123_456),
+            "2023-11-14T22:13:20.123456Z"
+        );
+        assert_eq!(format_ts_us(-1), "1969-12-31T23:59:59.999999Z");
+        assert_eq!(format_secs(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(format_secs(i64::MAX), format!("@{}", i64::MAX));
+    }
+}

@@ -1,0 +1,453 @@
+#!/usr/bin/env bash
+# Regenerate the bundled sample captures in samples/ from REAL programs talking on
+# loopback (openssl s_server/s_client, curl, python's ssl/smtplib/http.server and the
+# small helpers in scripts/sample_helpers.py).  All traffic stays on 127.0.0.1.
+#
+#   scripts/make-samples.sh      # (re)build every sample, then samples/EXPECTED.tsv and README.md
+#
+# Needs root (tcpdump on lo).  Missing tools are installed with apt-get (Debian/Ubuntu).
+# What happens in each scenario is deterministic; the bytes are not (keys, randoms, times).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+OUT="$ROOT/samples"
+HELPER="$HERE/sample_helpers.py"
+LO=127.0.0.1
+
+# Never let a proxy from the environment redirect curl or python off loopback.
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY ftp_proxy FTP_PROXY || true
+export LC_ALL=C
+
+log() { printf '[make-samples] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ------------------------------------------------------------------ tools
+ensure_tools() {
+    local missing=()
+    command -v tcpdump >/dev/null || missing+=(tcpdump)
+    command -v openssl >/dev/null || missing+=(openssl)
+    command -v curl    >/dev/null || missing+=(curl)
+    command -v python3 >/dev/null || missing+=(python3)
+    command -v tshark  >/dev/null || missing+=(tshark)
+    command -v gnutls-cli >/dev/null || missing+=(gnutls-bin)
+    if ((${#missing[@]})); then
+        [ "$(id -u)" = 0 ] || die "missing tools (${missing[*]}) and not root; install them first"
+        command -v apt-get >/dev/null || die "missing tools (${missing[*]}) and no apt-get"
+        log "installing: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends ca-certificates "${missing[@]}" >/dev/null
+    fi
+    [ "$(id -u)" = 0 ] || die "must run as root (tcpdump needs to capture on lo)"
+    python3 -c 'import ssl, smtplib' || die "python3 lacks ssl/smtplib"
+}
+
+# ------------------------------------------------------------------ process bookkeeping
+BG_PIDS=()
+WORK=""
+cleanup() {
+    local p
+    for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    [ -n "$WORK" ] && rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_bg LOGNAME cmd...  -> runs cmd in the background, pid in $BG_PID
+start_bg() {
+    local name="$1"; shift
+    "$@" >"$WORK/log/$name.out" 2>&1 </dev/null &
+    BG_PID=$!
+    BG_PIDS+=("$BG_PID")
+}
+stop_bg() {   # stop_bg PID [SIGNAL]
+    kill "-${2:-TERM}" "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+
+# wait_listen PORT: until something listens on 127.0.0.1:PORT (no probe connection)
+wait_listen() {
+    local hex i
+    hex=$(printf '%04X' "$1")
+    for i in $(seq 1 100); do
+        if awk -v h=":$hex" 'NR>1 && $4=="0A" && substr($2, length($2)-4)==h {f=1} END{exit !f}' /proc/net/tcp; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    die "nothing listens on port $1"
+}
+
+# capture_start FILE PORT: tcpdump on lo for 'tcp port PORT', waits until it is live
+CAP_PID=""
+CAP_FILE=""
+capture_start() {
+    CAP_FILE="$WORK/pcap/$1"
+    rm -f "$CAP_FILE" "$WORK/log/tcpdump.err"
+    tcpdump -i lo -nn -U -s 0 -Z root -w "$CAP_FILE" "tcp port $2 and host $LO" \
+        2>"$WORK/log/tcpdump.err" </dev/null &
+    CAP_PID=$!
+    local i
+    for i in $(seq 1 100); do
+        grep -q 'listening on' "$WORK/log/tcpdump.err" 2>/dev/null && { sleep 0.2; return 0; }
+        kill -0 "$CAP_PID" 2>/dev/null || die "tcpdump failed: $(cat "$WORK/log/tcpdump.err")"
+        sleep 0.1
+    done
+    die "tcpdump did not start"
+}
+capture_stop() {
+    sleep 0.7                      # let the last FIN/ACK/RST go through
+    kill -INT "$CAP_PID" 2>/dev/null || true
+    local i
+    for i in $(seq 1 20); do kill -0 "$CAP_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -TERM "$CAP_PID" 2>/dev/null || true   # SIGINT may be ignored in a background job
+    wait "$CAP_PID" 2>/dev/null || true
+    install -m 0644 "$CAP_FILE" "$OUT/$(basename "$CAP_FILE")"
+    log "wrote samples/$(basename "$CAP_FILE") ($(stat -c %s "$CAP_FILE") bytes)"
+}
+
+# describe FILE SERVER_PORT TSHARK_DECODE SCENARIO COMMAND ANALYST EXPECT
+#   TSHARK_DECODE: tshark -d protocol for SERVER_PORT (tls, smtp, http)
+#   EXPECT: ';'-separated checks run by samples_expected.py against tshark's dissection
+describe() {
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$WORK/manifest.tsv"
+}
+
+# ------------------------------------------------------------------ certificates
+make_certs() {
+    local c="$WORK/certs"
+    mkdir -p "$c/db/new"
+    : >"$c/db/index.txt"
+    echo 1000 >"$c/db/serial"
+    cat >"$c/ca.cnf" <<EOF
+[ ca ]
+default_ca = sample_ca
+[ sample_ca ]
+database        = $c/db/index.txt
+new_certs_dir   = $c/db/new
+serial          = $c/db/serial
+default_md      = sha256
+policy          = any
+copy_extensions = copy
+unique_subject  = no
+x509_extensions = leaf_ext
+[ any ]
+commonName = supplied
+[ leaf_ext ]
+basicConstraints = critical,CA:FALSE
+keyUsage         = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+EOF
+    openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 \
+        -keyout "$c/ca.key" -out "$c/ca.pem" -subj "/CN=tlstriage Sample CA" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+    # leaf NAME CN SAN [openssl-ca date args...]
+    leaf() {
+        local name="$1" cn="$2" san="$3"; shift 3
+        openssl req -new -newkey rsa:2048 -nodes -sha256 -keyout "$c/$name.key" -out "$c/$name.csr" \
+            -subj "/CN=$cn" -addext "subjectAltName=$san" 2>/dev/null
+        openssl ca -batch -notext -config "$c/ca.cnf" -cert "$c/ca.pem" -keyfile "$c/ca.key" \
+            -in "$c/$name.csr" -out "$c/$name.pem" "$@" 2>/dev/null
+    }
+    leaf good    localhost          "DNS:localhost,IP:127.0.0.1" -days 825
+    leaf expired localhost          "DNS:localhost,IP:127.0.0.1" -startdate 20200101000000Z -enddate 20210101000000Z
+    leaf wrong   wrong-host.example "DNS:wrong-host.example"     -days 825
+    openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 825 \
+        -keyout "$c/self.key" -out "$c/self.pem" -subj "/CN=localhost" \
+        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+    export SAMPLES_CA="$c/ca.pem"
+}
+
+# s_server_bg PORT CERTNAME extra-args...   (-www: answers GET / with a status page)
+s_server_bg() {
+    local port="$1" name="$2"; shift 2
+    start_bg "s_server-$port" openssl s_server -accept "$LO:$port" \
+        -cert "$WORK/certs/$name.pem" -key "$WORK/certs/$name.key" -www "$@"
+    wait_listen "$port"
+}
+
+CURL=(curl -q -sS -o /dev/null --max-time 10)   # -q: ignore any .curlrc
+CA="--cacert"
+# client commands are allowed to fail (that is the point of most scenarios)
+client() { "$@" >>"$WORK/log/client.out" 2>&1 </dev/null || true; }
+sclient() { # sclient PORT args... ; stdin closed -> s_client shuts down after the handshake
+    local port="$1"; shift
+    timeout 10 openssl s_client -connect "$LO:$port" "$@" >>"$WORK/log/client.out" 2>&1 </dev/null || true
+}
+
+# ------------------------------------------------------------------ scenarios
+sample_tls12_ok() {
+    local p=4431 f=tls12-ok.pcap
+    s_server_bg $p good -tls1_2
+    capture_start $f $p
+    client "${CURL[@]}" --tlsv1.2 --tls-max 1.2 $CA "$SAMPLES_CA" --resolve "localhost:$p:$LO" "https://localhost:$p/"
+    capture_stop; stop_bg "$BG_PID"
+    describe $f $p tls "Good TLS 1.2 handshake, one HTTP GET and response, clean close." \
+        "openssl s_server -tls1_2 -www (CA-signed cert for localhost); curl --tlsv1.2 --tls-max 1.2 --cacert ca.pem https://localhost:$p/" \
+        "Full TLS 1.2 handshake (SNI localhost), encrypted application data both ways, encrypted close_notify alerts, FIN close; no problem to report." \
+        "version=TLSv1.2;sni=localhost;established=yes;no_clear_fatal"
+}
+
+sample_tls13_ok() {
+    local p=4432 f=tls13-ok.pcap
+    s_server_bg $p good -tls1_3
+    capture_start $f $p
+    client "${CURL[@]}" --tlsv1.3 $CA "$SAMPLES_CA" --resolve "localhost:$p:$LO" "https://localhost:$p/"
+    capture_stop; stop_bg "$BG_PID"
+    describe $f $p tls "Good TLS 1.3 handshake, one HTTP GET and response, clean close." \
+        "openssl s_server -tls1_3 -www; curl --tlsv1.3 --cacert ca.pem https://localhost:$p/" \
+        "TLS 1.3 (supported_versions), server flight encrypted after ServerHello, application data both ways, close; no problem to report." \
+        "version=TLSv1.3;sni=localhost;established=yes;no_clear_fatal"
+}
+
+sample_version_mismatch() {
+    local p=4433 f=version-mismatch.pcap
+    s_server_bg $p good -tls1_3
+    capture_start $f $p
+    sclient $p -servername localhost -tls1 -cipher 'DEFAULT:@SECLEVEL=0'
+    capture_stop; stop_bg "$BG_PID"
+    describe $f $p tls "Server accepts only TLS 1.3, client offers only TLS 1.0." \
+        "openssl s_server -tls1_3 -www; openssl s_client -connect 127.0.0.1:$p -servername localhost -tls1 -cipher 'DEFAULT:@SECLEVEL=0'" \
+        "ClientHello with legacy_version TLS 1.0 and no supported_versions extension, answered by a fatal protocol_version alert from the server, no ServerHello; server gave up at client_hello." \
+        "version=-;established=no;alert=server:fatal:protocol_version;no_server_hello"
+}
+
+sample_cipher_mismatch() {
+    local p=4434 f=cipher-mismatch.pcap
+    s_server_bg $p good -tls1_2 -cipher AES256-GCM-SHA384
+    capture_start $f $p
+    sclient $p -servername localhost -tls1_2 -cipher AES128-SHA
+    capture_stop; stop_bg "$BG_PID"
+    describe $f $p tls "No shared cipher suite: server allows only AES256-GCM-SHA384, client offers only AES128-SHA (TLS 1.2)." \
+        "openssl s_server -tls1_2 -cipher AES256-GCM-SHA384 -www; openssl s_client -connect 127.0.0.1:$p -servername localhost -tls1_2 -cipher AES128-SHA" \
+        "ClientHello offering only AES128-SHA (0x002f) plus the renegotiation SCSV (0x00ff), answered directly by a fatal handshake_failure alert from the server, no ServerHello." \
+        "version=-;established=no;alert=server:fatal:handshake_failure;no_server_hello"
+}
+
+sample_cert_expired() {
+    local p=4435 f=cert-expired.pcap
+    s_server_bg $p expired -tls1_2
+    capture_start $f $p
+    client "${CURL[@]}" --tlsv1.2 --tls-max 1.2 $CA "$SAMPLES_CA" --resolve "localhost:$p:$LO" "https://localhost:$p/"
+    capture_stop; stop_bg "$BG_PID"
+    describe $f $p tls "Server certificate (CN=localhost, CA-signed) expired on 2021-01-01; client trusts the CA (TLS 1.2)." \
+        "openssl s_server -tls1_2 -www with a cert valid 2020-01-01..2021-01-01 (openssl ca -startdate/-enddate); curl --tlsv1.2 --tls-max 1.2 --cacert ca.pem https://localhost:$p/" \
+        "Server flight (ServerHello, Certificate with notAfter 2021-01-01, ServerKeyExchange, ServerHelloDone) then the client sends a fatal certificate_expired alert in clear and closes; client gave up at server_hello_done." \
+        "version=TLSv1.2;sni=localhost;established=no;alert=client:fatal:certificate_expired"
+}
+
+sample_cert_self_signed() {
+    local p=4436 f=cert-self-signed.pcap
+    s_server_bg $p self -tls1_2
+    capture_start $f $p
+    client "${CURL[@]}" --tlsv1.2 --tls-max 1.2 $CA "$SAMPLES_CA" --resolve "localhost:$p:$LO" "https://localhost:$p/"
+    capture_stop; stop_bg "$BG_PID"
+    describe $f $p tls "Server presents a self-signed certificate (CN=localhost, issuer=subject) that the client does not trust (TLS 1.2)." \
+        "openssl s_server -tls1_2 -www with a self-signed cert (openssl req -x509); curl --tlsv1.2 --tls-max 1.2 --cacert ca.pem https://localhost:$p/" \
+        "Server flight with a single self-signed certificate, then the client sends a fatal unknown_ca alert in clear and closes; client gave up at server_hello_done." \
+        "version=TLSv1.2;sni=localhost;established=no;alert=client:fatal:unknown_ca"
+}
+
+sample_cert_wrong_name() {
+    local p=4437 f=cert-wrong-name.pcap
+    s_server_bg $p wrong -tls1_2
+    capture_start $f $p
+    sclient $p -servername localhost -tls1_2 -CAfile "$SAMPLES_CA" -verify_hostname localhost -verify_return_error
+    capture_stop; stop_bg "$BG_PID"
+    describe $f $p tls "Client asks for localhost (SNI) but the CA-signed certificate is for wrong-host.example only; client checks the host name (TLS 1.2)." \
+        "openssl s_server -tls1_2 -www with a cert for DNS:wrong-host.example; openssl s_client -connect 127.0.0.1:$p -servername localhost -tls1_2 -CAfile ca.pem -verify_hostname localhost -verify_return_error" \
+        "Server flight with a certificate whose SAN is wrong-host.example, then the client sends a fatal bad_certificate alert in clear (OpenSSL's alert for a host name mismatch) and closes with FIN." \
+        "version=TLSv1.2;sni=localhost;established=no;alert=client:fatal:bad_certificate"
+}
+
+sample_tls13_cert_rejected() {
+    local p=4438 f=tls13-cert-rejected.pcap
+    s_server_bg $p self -tls1_3
+    capture_start $f $p
+    client timeout 10 gnutls-cli $LO -p $p --sni-hostname localhost --verify-hostname localhost \
+        --x509cafile "$SAMPLES_CA" --priority 'NORMAL:-VERS-ALL:+VERS-TLS1.3'
+    capture_stop; stop_bg "$BG_PID"
+    describe $f $p tls "Same rejection of a self-signed certificate as cert-self-signed, but in TLS 1.3 with a client that encrypts its alert (GnuTLS)." \
+        "openssl s_server -tls1_3 -www with a self-signed cert; gnutls-cli 127.0.0.1 -p $p --sni-hostname localhost --verify-hostname localhost --x509cafile ca.pem --priority NORMAL:-VERS-ALL:+VERS-TLS1.3" \
+        "ServerHello (TLS 1.3) and the encrypted server flight, then the client's compatibility ChangeCipherSpec and one short encrypted record (application_data, 19 bytes: the encrypted unknown_ca alert), then the client closes (FIN or RST, depending on timing); no client Finished." \
+        "version=TLSv1.3;sni=localhost;established=no;alert=client:?:likely_encrypted;no_clear_fatal"
+}
+
+sample_tls13_cert_rejected_openssl() {
+    local p=4447 f=tls13-cert-rejected-openssl.pcap
+    s_server_bg $p self -tls1_3
+    capture_start $f $p
+    client "${CURL[@]}" --tlsv1.3 $CA "$SAMPLES_CA" --resolve "localhost:$p:$LO" "https://localhost:$p/"
+    capture_stop; stop_bg "$BG_PID"
+    describe $f $p tls "Same TLS 1.3 rejection of a self-signed certificate, but by an OpenSSL client (curl), which sends its alert unencrypted." \
+        "openssl s_server -tls1_3 -www with a self-signed cert; curl --tlsv1.3 --cacert ca.pem https://localhost:$p/" \
+        "ServerHello (TLS 1.3) and the encrypted server flight, then a plaintext fatal unknown_ca alert from the client (OpenSSL has not switched its write keys yet), then the client closes (FIN or RST, depending on timing); no client Finished." \
+        "version=TLSv1.3;sni=localhost;established=no;alert=client:fatal:unknown_ca"
+}
+
+sample_plaintext_http_to_tls_port() {
+    local p=4439 f=plaintext-http-to-tls-port.pcap
+    s_server_bg $p good
+    capture_start $f $p
+    client "${CURL[@]}" "http://$LO:$p/"
+    capture_stop; stop_bg "$BG_PID"
+    describe $f $p tls "Plain HTTP request sent to a TLS port." \
+        "openssl s_server -www (TLS) on $p; curl http://127.0.0.1:$p/" \
+        "Client's first bytes are 'GET / HTTP/1.1' instead of a TLS record; OpenSSL recognises an HTTP request and closes the connection without sending any alert; curl reports an empty reply." \
+        "version=-;established=no;no_alert;first_client_bytes=GET "
+}
+
+sample_tls_to_http_server() {
+    local p=4440 f=tls-to-http-server.pcap
+    mkdir -p "$WORK/www"
+    echo "hello" >"$WORK/www/index.html"
+    start_bg http-server python3 "$HELPER" http-server $p "$WORK/www"
+    local srv=$BG_PID
+    wait_listen $p
+    capture_start $f $p
+    client "${CURL[@]}" --resolve "localhost:$p:$LO" "https://localhost:$p/"
+    capture_stop; stop_bg "$srv"
+    describe $f $p tls "TLS ClientHello sent to a plain HTTP server." \
+        "python3 scripts/sample_helpers.py http-server $p DIR (python http.server, SimpleHTTPRequestHandler); curl https://localhost:$p/" \
+        "ClientHello (SNI localhost) answered in plaintext by 'HTTP/1.0 400 Bad request ...' from the server, which then closes; curl fails with 'wrong version number'." \
+        "version=-;established=no;no_alert;first_server_bytes=HTTP/1.0 400"
+}
+
+sample_client_rst_mid_handshake() {
+    local p=4441 f=client-rst-mid-handshake.pcap
+    s_server_bg $p good -tls1_2
+    capture_start $f $p
+    client python3 "$HELPER" rst-client $p localhost
+    capture_stop; stop_bg "$BG_PID"
+    describe $f $p tls "Client sends a ClientHello, receives the server's first flight, then resets the connection." \
+        "openssl s_server -tls1_2 -www; python3 scripts/sample_helpers.py rst-client $p localhost (ssl.MemoryBIO ClientHello, then close with SO_LINGER 0)" \
+        "ClientHello, server flight up to ServerHelloDone, then a RST from the client with no alert; client gave up at server_hello_done." \
+        "version=TLSv1.2;sni=localhost;established=no;no_alert;close=client:rst"
+}
+
+sample_server_close_no_alert() {
+    local p=4442 f=server-close-no-alert.pcap
+    start_bg close-server python3 "$HELPER" close-server $p
+    local srv=$BG_PID
+    wait_listen $p
+    capture_start $f $p
+    client "${CURL[@]}" --resolve "localhost:$p:$LO" "https://localhost:$p/"
+    capture_stop; stop_bg "$srv"
+    describe $f $p tls "Server accepts TCP, reads the ClientHello and closes with FIN, sending nothing." \
+        "python3 scripts/sample_helpers.py close-server $p; curl https://localhost:$p/" \
+        "ClientHello (SNI localhost), then a FIN from the server with no alert and no ServerHello; server gave up at client_hello; curl reports a connection reset / unexpected EOF." \
+        "version=-;sni=localhost;established=no;no_alert;close=server:fin;no_server_hello"
+}
+
+sample_smtp_starttls() {
+    local p=2525 f=smtp-starttls.pcap
+    start_bg smtp-server python3 "$HELPER" smtp-server $p "$WORK/certs/good.pem" "$WORK/certs/good.key"
+    local srv=$BG_PID
+    wait_listen $p
+    capture_start $f $p
+    client python3 "$HELPER" smtp-client $p starttls
+    capture_stop; stop_bg "$srv"
+    describe $f $p smtp "SMTP session upgraded with STARTTLS, then QUIT inside TLS." \
+        "python3 scripts/sample_helpers.py smtp-server $p (ssl wrap_socket on STARTTLS); python3 scripts/sample_helpers.py smtp-client $p starttls (smtplib: ehlo, starttls, ehlo, quit)" \
+        "Server 220 banner, EHLO/250 (advertises STARTTLS), STARTTLS, '220 2.0.0 Ready to start TLS', then a TLS 1.3 handshake (no SNI: smtplib connects by IP) and encrypted EHLO/QUIT; STARTTLS ok." \
+        "version=TLSv1.3;established=yes;no_clear_fatal;contains=STARTTLS"
+}
+
+sample_smtp_auth_cleartext() {
+    local p=2526 f=smtp-auth-cleartext.pcap
+    start_bg smtp-server python3 "$HELPER" smtp-server $p "$WORK/certs/good.pem" "$WORK/certs/good.key"
+    local srv=$BG_PID
+    wait_listen $p
+    capture_start $f $p
+    client python3 "$HELPER" smtp-client $p auth
+    capture_stop; stop_bg "$srv"
+    describe $f $p smtp "SMTP AUTH PLAIN sent before any STARTTLS (credentials in clear)." \
+        "python3 scripts/sample_helpers.py smtp-server $p; python3 scripts/sample_helpers.py smtp-client $p auth (smtplib: ehlo, login('alice', ...), quit; no starttls)" \
+        "EHLO answered with STARTTLS and AUTH PLAIN LOGIN, client sends 'AUTH PLAIN <base64>' in clear, server '235 Authentication successful', QUIT; no TLS at all." \
+        "version=-;established=no;no_tls;contains=AUTH PLAIN"
+}
+
+sample_connect_proxy_ok() {
+    local pp=3128 tp=4443 f=connect-proxy-ok.pcap
+    s_server_bg $tp good -tls1_2
+    local tls=$BG_PID
+    start_bg proxy python3 "$HELPER" connect-proxy $pp $tp
+    local prx=$BG_PID
+    wait_listen $pp
+    capture_start $f $pp
+    client "${CURL[@]}" -x "http://$LO:$pp" --tlsv1.2 --tls-max 1.2 $CA "$SAMPLES_CA" "https://localhost:$tp/"
+    capture_stop; stop_bg "$prx"; stop_bg "$tls"
+    describe $f $pp http "HTTPS through an HTTP CONNECT proxy; only the client<->proxy leg is captured." \
+        "python3 scripts/sample_helpers.py connect-proxy $pp $tp; openssl s_server -tls1_2 -www on $tp; curl -x http://127.0.0.1:$pp --tlsv1.2 --tls-max 1.2 --cacert ca.pem https://localhost:$tp/" \
+        "'CONNECT localhost:$tp HTTP/1.1', 'HTTP/1.1 200 Connection established', then a full TLS 1.2 handshake (SNI localhost) and application data inside the tunnel (via connect_proxy)." \
+        "version=TLSv1.2;sni=localhost;established=yes;no_clear_fatal;contains=CONNECT localhost:$tp"
+}
+
+sample_connect_proxy_403() {
+    local pp=3129 tp=4444 f=connect-proxy-403.pcap
+    start_bg proxy python3 "$HELPER" connect-proxy $pp 1
+    local prx=$BG_PID
+    wait_listen $pp
+    capture_start $f $pp
+    client "${CURL[@]}" -x "http://$LO:$pp" $CA "$SAMPLES_CA" "https://localhost:$tp/"
+    capture_stop; stop_bg "$prx"
+    describe $f $pp http "HTTP CONNECT refused by the proxy with 403 (target port not allowed); no TLS follows." \
+        "python3 scripts/sample_helpers.py connect-proxy $pp 1 (allows nothing useful); curl -x http://127.0.0.1:$pp --cacert ca.pem https://localhost:$tp/" \
+        "'CONNECT localhost:$tp HTTP/1.1' answered by 'HTTP/1.1 403 Forbidden', proxy closes, no ClientHello is ever sent; curl reports 'CONNECT tunnel failed, response 403'." \
+        "version=-;established=no;no_tls;contains=403 Forbidden"
+}
+
+sample_tls12_resumed() {
+    local p=4445 f=tls12-resumed.pcap
+    local sess="$WORK/sess.pem"
+    rm -f "$sess"
+    s_server_bg $p good -tls1_2
+    capture_start $f $p
+    sclient $p -servername localhost -tls1_2 -CAfile "$SAMPLES_CA" -sess_out "$sess"
+    sclient $p -servername localhost -tls1_2 -CAfile "$SAMPLES_CA" -sess_in "$sess"
+    capture_stop; stop_bg "$BG_PID"
+    describe $f $p tls "Two TLS 1.2 connections; the second resumes the first one's session (session ticket)." \
+        "openssl s_server -tls1_2 -www; openssl s_client -tls1_2 -servername localhost -sess_out s.pem; then again with -sess_in s.pem" \
+        "First connection: full handshake with NewSessionTicket. Second connection: abbreviated handshake (ServerHello, NewSessionTicket/ChangeCipherSpec/Finished from the server first, no Certificate); both close with encrypted close_notify." \
+        "version=TLSv1.2;sni=localhost;established=yes;no_clear_fatal;flows=2;resumed_second"
+}
+
+sample_missing_sni() {
+    local p=4446 f=missing-sni.pcap
+    s_server_bg $p good -tls1_2
+    capture_start $f $p
+    sclient $p -noservername -tls1_2 -CAfile "$SAMPLES_CA"
+    capture_stop; stop_bg "$BG_PID"
+    describe $f $p tls "TLS 1.2 client that sends no server_name extension." \
+        "openssl s_server -tls1_2 -www; openssl s_client -connect 127.0.0.1:$p -noservername -tls1_2 -CAfile ca.pem" \
+        "ClientHello without SNI, otherwise a complete TLS 1.2 handshake and clean close (encrypted close_notify)." \
+        "version=TLSv1.2;sni=-;established=yes;no_clear_fatal"
+}
+
+ALL=(tls12-ok tls13-ok version-mismatch cipher-mismatch cert-expired cert-self-signed
+     cert-wrong-name tls13-cert-rejected tls13-cert-rejected-openssl plaintext-http-to-tls-port tls-to-http-server
+     client-rst-mid-handshake server-close-no-alert smtp-starttls smtp-auth-cleartext
+     connect-proxy-ok connect-proxy-403 tls12-resumed missing-sni)
+
+main() {
+    ensure_tools
+    WORK="$(mktemp -d /tmp/tlstriage-samples.XXXXXX)"
+    mkdir -p "$WORK/log" "$WORK/pcap" "$OUT"
+    : >"$WORK/manifest.tsv"
+    make_certs
+    local n fn
+    for n in "${ALL[@]}"; do
+        fn="sample_${n//-/_}"
+        declare -F "$fn" >/dev/null || die "unknown sample: $n (known: ${ALL[*]})"
+        log "--- $n"
+        "$fn"
+    done
+    # Verification: dissect every sample with tshark, check the scenario's expectations,
+    # rewrite samples/EXPECTED.tsv and samples/README.md from what tshark actually saw.
+    python3 "$HERE/samples_expected.py" "$OUT" "$WORK/manifest.tsv" "${ALL[@]}"
+}
+
+main

@@ -1,0 +1,636 @@
+//! Connection tracking: the flow table, client/server roles, TCP teardown, idle timeouts,
+//! and the wiring of each connection's byte streams through reassembly ([`crate::tcp`]),
+//! the cleartext sniffers ([`crate::app`]) and the TLS state machine ([`crate::tls`]).
+//!
+//! A flow is finished on RST, on the second FIN, on idle timeout (capture time), when the
+//! table is full (oldest idle first), or at the end of the capture. A finished flow is
+//! turned into a [`FlowRecord`]: the complete, owned set of facts the rules read.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::app::{Preamble, PreambleFacts};
+use crate::capture::Packet;
+use crate::community_id::community_id_v1;
+use crate::decode::{decode, tcp_flags, Decoded, TcpPacket};
+use crate::model::{Dir, FrameNo, Side, TimestampUs};
+use crate::tcp::{DirStream, ReassemblyLimits, StreamChunk, StreamStats};
+use crate::tls::cert::parse_certificate;
+use crate::tls::types::CertInfo;
+use crate::tls::TlsConn;
+
+/// Ports where a client is expected to speak TLS first.
+pub const DEFAULT_TLS_PORTS: &[u16] = &[
+    443, 465, 563, 636, 853, 989, 990, 992, 993, 994, 995, 2376, 3269, 4433, 5061, 5223, 6443,
+    6697, 8443, 9443,
+];
+
+/// How many bytes of each direction's first payload are kept as evidence.
+pub const FIRST_BYTES_KEPT: usize = 64;
+
+#[derive(Debug, Clone)]
+pub struct AnalyzerConfig {
+    tls_port_bitmap: Vec<u64>,
+    /// A flow with no packet for this long (capture time) is finished as timed out.
+    pub idle_timeout_us: i64,
+    /// At most this many flows are tracked at once; the oldest idle one is evicted first.
+    pub max_flows: usize,
+    pub reassembly: ReassemblyLimits,
+}
+
+impl Default for AnalyzerConfig {
+    fn default() -> Self {
+        let mut config = AnalyzerConfig {
+            tls_port_bitmap: vec![0; 1024],
+            idle_timeout_us: 120_000_000,
+            max_flows: 200_000,
+            reassembly: ReassemblyLimits::default(),
+        };
+        config.set_tls_ports(DEFAULT_TLS_PORTS);
+        config
+    }
+}
+
+impl AnalyzerConfig {
+    pub fn set_tls_ports(&mut self, ports: &[u16]) {
+        self.tls_port_bitmap.iter_mut().for_each(|w| *w = 0);
+        for &p in ports {
+            self.tls_port_bitmap[usize::from(p) / 64] |= 1 << (p % 64);
+        }
+    }
+
+    pub fn is_tls_port(&self, port: u16) -> bool {
+        self.tls_port_bitmap[usize::from(port) / 64] & (1 << (port % 64)) != 0
+    }
+}
+
+/// Why a flow was finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// RST or FIN from both sides.
+    Closed,
+    /// No packet for the idle timeout.
+    Timeout,
+    /// The capture ended with the flow still open.
+    CaptureEnd,
+    /// The flow table was full.
+    Evicted,
+}
+
+/// A TCP control event (FIN or RST) with the facts the rules need about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TcpEvent {
+    pub frame: FrameNo,
+    pub ts_us: TimestampUs,
+    pub ttl: u8,
+}
+
+/// One endpoint of a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Endpoint {
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+/// Counters over the whole capture, reported as the `capture_stats` record.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CaptureStats {
+    pub packets: u64,
+    pub bytes: u64,
+    pub tcp_packets: u64,
+    pub non_tcp_packets: u64,
+    pub ip_fragments: u64,
+    pub decode_errors: u64,
+    pub bad_checksums: u64,
+    pub flows: u64,
+    pub tls_flows: u64,
+    pub flows_timed_out: u64,
+    pub flows_evicted: u64,
+    pub reassembly_gaps: u64,
+    pub reassembly_gap_bytes: u64,
+    pub retransmissions: u64,
+    pub out_of_order: u64,
+    pub first_ts_us: Option<TimestampUs>,
+    pub last_ts_us: Option<TimestampUs>,
+}
+
+/// Everything known about one finished connection. Owned: outlives the packet buffers.
+#[derive(Debug)]
+pub struct FlowRecord {
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub vlan: Vec<u16>,
+    pub community_id: String,
+    /// Wireshark's `tcp.stream` index of this connection in the same file.
+    pub tcp_stream: u64,
+    pub first_frame: FrameNo,
+    pub last_frame: FrameNo,
+    pub first_ts_us: TimestampUs,
+    pub last_ts_us: TimestampUs,
+    /// Packets and payload bytes per direction, indexed by [`Dir::index`].
+    pub packets: [u64; 2],
+    pub payload_bytes: [u64; 2],
+    /// First TTL (hop limit) seen per direction.
+    pub ttl: [Option<u8>; 2],
+    pub syn: Option<FrameNo>,
+    pub syn_ack: Option<FrameNo>,
+    /// True when the connection's start (SYN) was not in the capture.
+    pub midstream: bool,
+    pub fin: [Option<TcpEvent>; 2],
+    pub rst: [Option<TcpEvent>; 2],
+    pub end: EndReason,
+    pub server_port_is_tls: bool,
+    /// The first payload bytes (at most [`FIRST_BYTES_KEPT`]) per direction and their frame.
+    pub first_bytes: [Option<(Vec<u8>, FrameNo)>; 2],
+    pub preamble: PreambleFacts,
+    pub tls: Option<TlsConn>,
+    pub server_certs: Vec<Result<CertInfo, String>>,
+    pub client_certs: Vec<Result<CertInfo, String>>,
+    pub stream_stats: [StreamStats; 2],
+}
+
+impl FlowRecord {
+    pub fn endpoint(&self, side: Side) -> Endpoint {
+        match side {
+            Side::Client => self.client,
+            Side::Server => self.server,
+        }
+    }
+
+    /// The earliest FIN or RST of the connection: (who, how, event).
+    pub fn first_close(&self) -> Option<(Side, &'static str, TcpEvent)> {
+        let mut best: Option<(Side, &'static str, TcpEvent)> = None;
+        for dir in [Dir::ToServer, Dir::ToClient] {
+            for (how, ev) in [
+                ("rst", self.rst[dir.index()]),
+                ("fin", self.fin[dir.index()]),
+            ] {
+                if let Some(ev) = ev {
+                    if best.is_none_or(|(_, _, b)| ev.frame < b.frame) {
+                        best = Some((dir.sender(), how, ev));
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    /// Parsed leaf certificate of the server, if any.
+    pub fn server_leaf(&self) -> Option<&CertInfo> {
+        self.server_certs.first().and_then(|c| c.as_ref().ok())
+    }
+
+    pub fn sni(&self) -> Option<&str> {
+        self.tls
+            .as_ref()
+            .and_then(|t| t.client_hello.as_ref())
+            .and_then(|ch| ch.sni.as_deref())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FlowKey {
+    lo: (IpAddr, u16),
+    hi: (IpAddr, u16),
+    vlan: [Option<u16>; 2],
+}
+
+impl FlowKey {
+    fn new(pkt: &TcpPacket<'_>) -> Self {
+        let a = (pkt.src, pkt.sport);
+        let b = (pkt.dst, pkt.dport);
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        FlowKey {
+            lo,
+            hi,
+            vlan: pkt.vlan,
+        }
+    }
+}
+
+/// Where a direction's reassembled bytes go.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Cleartext phase: plaintext protocols, STARTTLS, CONNECT.
+    Preamble,
+    Tls,
+}
+
+/// The application-layer side of a flow, kept apart from the reassemblers so both can be
+/// borrowed mutably at once. Each direction switches to TLS on its own: after a pipelined
+/// CONNECT the proxy's "200" still arrives in cleartext after the client's ClientHello.
+struct AppState {
+    mode: [Mode; 2],
+    preamble: Preamble,
+    tls: Option<TlsConn>,
+    first_bytes: [Option<(Vec<u8>, FrameNo)>; 2],
+}
+
+impl AppState {
+    fn on_chunk(&mut self, dir: Dir, chunk: StreamChunk<'_>, frame: FrameNo, ts_us: TimestampUs) {
+        let d = dir.index();
+        match chunk {
+            StreamChunk::Gap { .. } => {
+                if let (Mode::Tls, Some(tls)) = (self.mode[d], self.tls.as_mut()) {
+                    tls.gap(dir, frame, ts_us);
+                }
+            }
+            StreamChunk::Data(data) => {
+                if data.is_empty() {
+                    return;
+                }
+                if self.first_bytes[d].is_none() {
+                    let kept = data.get(..FIRST_BYTES_KEPT).unwrap_or(data);
+                    self.first_bytes[d] = Some((kept.to_vec(), frame));
+                }
+                let tls_part = match self.mode[d] {
+                    Mode::Tls => data,
+                    Mode::Preamble => {
+                        let fed = self.preamble.feed(dir, data, frame, ts_us);
+                        if !fed.tls_starts {
+                            return;
+                        }
+                        self.mode[d] = Mode::Tls;
+                        data.get(fed.consumed..).unwrap_or_default()
+                    }
+                };
+                let tls = self.tls.get_or_insert_with(TlsConn::new);
+                if !tls_part.is_empty() {
+                    tls.feed(dir, tls_part, frame, ts_us);
+                }
+            }
+        }
+    }
+}
+
+/// The cheap, copyable part of a flow: identity, counters, TCP control events.
+#[derive(Clone, Copy)]
+struct FlowHeader {
+    client: Endpoint,
+    server: Endpoint,
+    vlan: [Option<u16>; 2],
+    tcp_stream: u64,
+    first_frame: FrameNo,
+    last_frame: FrameNo,
+    first_ts_us: TimestampUs,
+    last_ts_us: TimestampUs,
+    packets: [u64; 2],
+    payload_bytes: [u64; 2],
+    ttl: [Option<u8>; 2],
+    syn: Option<FrameNo>,
+    syn_ack: Option<FrameNo>,
+    fin: [Option<TcpEvent>; 2],
+    rst: [Option<TcpEvent>; 2],
+    server_port_is_tls: bool,
+}
+
+/// The heavy part of an open flow: reassembly buffers and protocol state.
+struct Live {
+    streams: [DirStream; 2],
+    app: AppState,
+}
+
+struct Flow {
+    h: FlowHeader,
+    /// None once reported: the entry stays as a tombstone so late ACKs and retransmissions
+    /// of a finished connection are not mistaken for a new flow picked up mid-stream.
+    live: Option<Box<Live>>,
+}
+
+impl Flow {
+    fn closed(&self) -> bool {
+        self.live.is_none()
+    }
+
+    fn into_record(self, end: EndReason) -> Option<FlowRecord> {
+        let h = self.h;
+        let mut live = self.live?;
+        let (last_frame, last_ts) = (h.last_frame, h.last_ts_us);
+        for dir in [Dir::ToServer, Dir::ToClient] {
+            let Live { streams, app } = &mut *live;
+            streams[dir.index()].flush(&mut |chunk| {
+                app.on_chunk(dir, chunk, last_frame, last_ts);
+            });
+        }
+        let tls = live.app.tls.take();
+        let parse_all = |ders: &[Vec<u8>]| ders.iter().map(|d| parse_certificate(d)).collect();
+        let (server_certs, client_certs) = match &tls {
+            Some(t) => (parse_all(&t.server_cert_der), parse_all(&t.client_cert_der)),
+            None => (Vec::new(), Vec::new()),
+        };
+        let community_id =
+            community_id_v1(h.client.ip, h.server.ip, h.client.port, h.server.port, 6, 0);
+        Some(FlowRecord {
+            client: h.client,
+            server: h.server,
+            vlan: h.vlan.iter().flatten().copied().collect(),
+            community_id,
+            tcp_stream: h.tcp_stream,
+            first_frame: h.first_frame,
+            last_frame: h.last_frame,
+            first_ts_us: h.first_ts_us,
+            last_ts_us: h.last_ts_us,
+            packets: h.packets,
+            payload_bytes: h.payload_bytes,
+            ttl: h.ttl,
+            syn: h.syn,
+            syn_ack: h.syn_ack,
+            midstream: h.syn.is_none() && h.syn_ack.is_none(),
+            fin: h.fin,
+            rst: h.rst,
+            end,
+            server_port_is_tls: h.server_port_is_tls,
+            first_bytes: std::mem::take(&mut live.app.first_bytes),
+            preamble: live.app.preamble.facts().clone(),
+            tls,
+            server_certs,
+            client_certs,
+            stream_stats: [
+                live.streams[0].stats().clone(),
+                live.streams[1].stats().clone(),
+            ],
+        })
+    }
+}
+
+/// The per-capture analysis state: feed packets in capture order, collect finished flows.
+pub struct Analyzer {
+    config: AnalyzerConfig,
+    flows: HashMap<FlowKey, Flow>,
+    next_tcp_stream: u64,
+    stats: CaptureStats,
+    finished: Vec<FlowRecord>,
+    last_sweep_us: TimestampUs,
+}
+
+impl Analyzer {
+    pub fn new(config: AnalyzerConfig) -> Self {
+        Analyzer {
+            config,
+            flows: HashMap::new(),
+            next_tcp_stream: 0,
+            stats: CaptureStats::default(),
+            finished: Vec::new(),
+            last_sweep_us: i64::MIN,
+        }
+    }
+
+    pub fn config(&self) -> &AnalyzerConfig {
+        &self.config
+    }
+
+    pub fn stats(&self) -> &CaptureStats {
+        &self.stats
+    }
+
+    /// Flows open right now (tombstones of finished ones excluded).
+    pub fn open_flows(&self) -> usize {
+        self.flows.values().filter(|f| !f.closed()).count()
+    }
+
+    /// Finished flows since the last call, in the order they finished.
+    pub fn take_finished(&mut self) -> Vec<FlowRecord> {
+        std::mem::take(&mut self.finished)
+    }
+
+    pub fn packet(&mut self, pkt: &Packet<'_>) {
+        self.stats.packets += 1;
+        self.stats.bytes += u64::from(pkt.orig_len);
+        if self.stats.first_ts_us.is_none() {
+            self.stats.first_ts_us = Some(pkt.ts_us);
+        }
+        self.stats.last_ts_us = Some(pkt.ts_us);
+        self.sweep(pkt.ts_us);
+        match decode(pkt.linktype, pkt.data) {
+            Ok(Decoded::Tcp(tcp)) => {
+                self.stats.tcp_packets += 1;
+                if tcp.checksum_ok == Some(false) {
+                    self.stats.bad_checksums += 1;
+                }
+                self.tcp_packet(&tcp, pkt.frame, pkt.ts_us);
+            }
+            Ok(Decoded::NotTcp) => self.stats.non_tcp_packets += 1,
+            Ok(Decoded::IpFragment) => self.stats.ip_fragments += 1,
+            Err(_) => self.stats.decode_errors += 1,
+        }
+    }
+
+    /// Finish every open flow (end of capture), in the order they started.
+    pub fn finish(&mut self) {
+        let mut rest: Vec<Flow> = self.flows.drain().map(|(_, f)| f).collect();
+        rest.sort_by_key(|f| f.h.first_frame);
+        for flow in rest {
+            self.finish_flow(flow, EndReason::CaptureEnd);
+        }
+    }
+
+    /// Finish flows idle for longer than the timeout. Runs at most once per capture second.
+    fn sweep(&mut self, now: TimestampUs) {
+        if now.saturating_sub(self.last_sweep_us) < 1_000_000 {
+            return;
+        }
+        self.last_sweep_us = now;
+        let timeout = self.config.idle_timeout_us;
+        let mut expired: Vec<(FrameNo, FlowKey)> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| now.saturating_sub(f.h.last_ts_us) > timeout)
+            .map(|(k, f)| (f.h.first_frame, *k))
+            .collect();
+        expired.sort_unstable_by_key(|(first, _)| *first);
+        for (_, key) in expired {
+            if let Some(flow) = self.flows.remove(&key) {
+                if !flow.closed() {
+                    self.stats.flows_timed_out += 1;
+                }
+                self.finish_flow(flow, EndReason::Timeout);
+            }
+        }
+    }
+
+    fn evict_oldest(&mut self) {
+        let victim = self
+            .flows
+            .iter()
+            .min_by_key(|(_, f)| (!f.closed(), f.h.last_ts_us, f.h.first_frame))
+            .map(|(k, _)| *k);
+        if let Some(flow) = victim.and_then(|k| self.flows.remove(&k)) {
+            if !flow.closed() {
+                self.stats.flows_evicted += 1;
+            }
+            self.finish_flow(flow, EndReason::Evicted);
+        }
+    }
+
+    /// Turn a flow into its record (tombstones produce nothing) and queue it.
+    fn finish_flow(&mut self, flow: Flow, end: EndReason) {
+        let Some(record) = flow.into_record(end) else {
+            return;
+        };
+        for s in &record.stream_stats {
+            self.stats.reassembly_gaps += s.gaps;
+            self.stats.reassembly_gap_bytes += s.gap_bytes;
+            self.stats.retransmissions += s.retransmitted;
+            self.stats.out_of_order += s.out_of_order;
+        }
+        if record.tls.is_some() {
+            self.stats.tls_flows += 1;
+        }
+        self.finished.push(record);
+    }
+
+    /// Decide who is the client of a connection whose first packet we see.
+    fn roles(&self, pkt: &TcpPacket<'_>) -> (Endpoint, Endpoint) {
+        let src = Endpoint {
+            ip: pkt.src,
+            port: pkt.sport,
+        };
+        let dst = Endpoint {
+            ip: pkt.dst,
+            port: pkt.dport,
+        };
+        if pkt.flags & tcp_flags::SYN != 0 {
+            return if pkt.flags & tcp_flags::ACK != 0 {
+                (dst, src)
+            } else {
+                (src, dst)
+            };
+        }
+        // Picked up mid-stream: the side on a TLS port serves, else the well-known port.
+        let src_tls = self.config.is_tls_port(pkt.sport);
+        let dst_tls = self.config.is_tls_port(pkt.dport);
+        if src_tls != dst_tls {
+            return if src_tls { (dst, src) } else { (src, dst) };
+        }
+        if pkt.sport < 1024 && pkt.dport >= 1024 {
+            return (dst, src);
+        }
+        (src, dst)
+    }
+
+    fn new_flow(&mut self, pkt: &TcpPacket<'_>, frame: FrameNo, ts_us: TimestampUs) -> Flow {
+        let (client, server) = self.roles(pkt);
+        let tcp_stream = self.next_tcp_stream;
+        self.next_tcp_stream += 1;
+        self.stats.flows += 1;
+        Flow {
+            h: FlowHeader {
+                client,
+                server,
+                vlan: pkt.vlan,
+                tcp_stream,
+                first_frame: frame,
+                last_frame: frame,
+                first_ts_us: ts_us,
+                last_ts_us: ts_us,
+                packets: [0; 2],
+                payload_bytes: [0; 2],
+                ttl: [None; 2],
+                syn: None,
+                syn_ack: None,
+                fin: [None; 2],
+                rst: [None; 2],
+                server_port_is_tls: self.config.is_tls_port(server.port),
+            },
+            live: Some(Box::new(Live {
+                streams: [
+                    DirStream::new(self.config.reassembly.clone()),
+                    DirStream::new(self.config.reassembly.clone()),
+                ],
+                app: AppState {
+                    mode: [Mode::Preamble; 2],
+                    preamble: Preamble::new(server.port),
+                    tls: None,
+                    first_bytes: [None, None],
+                },
+            })),
+        }
+    }
+
+    fn tcp_packet(&mut self, pkt: &TcpPacket<'_>, frame: FrameNo, ts_us: TimestampUs) {
+        let key = FlowKey::new(pkt);
+        let is_syn = pkt.flags & tcp_flags::SYN != 0 && pkt.flags & tcp_flags::ACK == 0;
+
+        // A new SYN on a finished or closing connection's tuple starts a new connection,
+        // as Wireshark starts a new tcp.stream.
+        if is_syn {
+            let reused = self
+                .flows
+                .get(&key)
+                .is_some_and(|f| f.closed() || f.h.fin.iter().chain(&f.h.rst).any(Option::is_some));
+            if reused {
+                if let Some(old) = self.flows.remove(&key) {
+                    self.finish_flow(old, EndReason::Closed);
+                }
+            }
+        }
+        if !self.flows.contains_key(&key) {
+            if self.flows.len() >= self.config.max_flows {
+                self.evict_oldest();
+            }
+            let flow = self.new_flow(pkt, frame, ts_us);
+            self.flows.insert(key, flow);
+        }
+        let Some(flow) = self.flows.get_mut(&key) else {
+            return;
+        };
+        flow.h.last_ts_us = ts_us;
+        let Some(live) = flow.live.as_deref_mut() else {
+            return;
+        };
+        let h = &mut flow.h;
+        h.last_frame = frame;
+        let dir = if pkt.src == h.client.ip && pkt.sport == h.client.port {
+            Dir::ToServer
+        } else {
+            Dir::ToClient
+        };
+        let d = dir.index();
+        h.packets[d] += 1;
+        h.ttl[d].get_or_insert(pkt.ttl);
+
+        if pkt.flags & tcp_flags::SYN != 0 {
+            if dir == Dir::ToServer {
+                h.syn.get_or_insert(frame);
+            } else {
+                h.syn_ack.get_or_insert(frame);
+            }
+            live.streams[d].set_isn(pkt.seq);
+        }
+        if !pkt.payload.is_empty() {
+            h.payload_bytes[d] += pkt.payload.len() as u64;
+            // Data on a SYN (TCP Fast Open) starts after the SYN's own sequence number.
+            let seq = if pkt.flags & tcp_flags::SYN != 0 {
+                pkt.seq.wrapping_add(1)
+            } else {
+                pkt.seq
+            };
+            let Live { streams, app } = live;
+            streams[d].segment(seq, pkt.payload, &mut |chunk| {
+                app.on_chunk(dir, chunk, frame, ts_us);
+            });
+        }
+        let event = TcpEvent {
+            frame,
+            ts_us,
+            ttl: pkt.ttl,
+        };
+        if pkt.flags & tcp_flags::RST != 0 {
+            h.rst[d].get_or_insert(event);
+        }
+        if pkt.flags & tcp_flags::FIN != 0 {
+            h.fin[d].get_or_insert(event);
+        }
+        let done = h.rst.iter().any(Option::is_some) || h.fin.iter().all(Option::is_some);
+        if done {
+            let finished = Flow {
+                h: *h,
+                live: flow.live.take(),
+            };
+            self.finish_flow(finished, EndReason::Closed);
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The human triage summary: counts per kind and severity, then each failing flow with its
+//! one-line diagnosis and the frames to look at.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::flow::{CaptureStats, FlowRecord};
+use crate::rules::{Finding, Severity};
+
+struct FlowLine {
+    title: String,
+    findings: Vec<Finding>,
+}
+
+/// Collects findings while a capture is read, renders the summary at the end.
+#[derive(Default)]
+pub struct HumanReport {
+    counts: BTreeMap<(&'static str, Severity), usize>,
+    flows: Vec<FlowLine>,
+    verbose: bool,
+}
+
+impl HumanReport {
+    pub fn new(verbose: bool) -> Self {
+        HumanReport {
+            verbose,
+            ..Default::default()
+        }
+    }
+
+    pub fn add(&mut self, flow: &FlowRecord, findings: &[Finding]) {
+        for f in findings {
+            *self.counts.entry((f.kind, f.severity)).or_default() += 1;
+        }
+        let worst = findings.iter().map(|f| f.severity).max();
+        if worst.is_none_or(|s| s < Severity::Low) && !self.verbose {
+            return;
+        }
+        let sni = flow.sni().map(|s| format!("  sni={s}")).unwrap_or_default();
+        let title = format!(
+            "tcp.stream {}  {}:{} -> {}:{}{}  (frames {}-{})",
+            flow.tcp_stream,
+            flow.client.ip,
+            flow.client.port,
+            flow.server.ip,
+            flow.server.port,
+            sni,
+            flow.first_frame,
+            flow.last_frame
+        );
+        let mut findings = findings.to_vec();
+        findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        self.flows.push(FlowLine { title, findings });
+    }
+
+    pub fn render(&self, capture: &str, stats: &CaptureStats, warnings: &[String]) -> String {
+        let mut out = String::new();
+        let duration = match (stats.first_ts_us, stats.last_ts_us) {
+            (Some(a), Some(b)) => (b - a) as f64 / 1e6,
+            _ => 0.0,
+        };
+        let _ = writeln!(
+            out,
+            "== {capture}: {} packets, {} TCP flows ({} TLS), {:.3} s of traffic",
+            stats.packets, stats.flows, stats.tls_flows, duration
+        );
+        if stats.bad_checksums > 0 || stats.reassembly_gaps > 0 || stats.decode_errors > 0 {
+            let _ = writeln!(
+                out,
+                "   capture quality: {} bad checksums (normal for loopback/offload captures), {} reassembly gaps, {} undecodable frames",
+                stats.bad_checksums, stats.reassembly_gaps, stats.decode_errors
+            );
+        }
+        for w in warnings {
+            let _ = writeln!(out, "   warning: {w}");
+        }
+        let total: usize = self.counts.values().sum();
+        if total == 0 {
+            let _ = writeln!(out, "No findings.");
+            return out;
+        }
+        let _ = writeln!(out, "\nFindings: {total}");
+        let mut rows: Vec<(&(&str, Severity), &usize)> = self.counts.iter().collect();
+        rows.sort_by(|a, b| b.0 .1.cmp(&a.0 .1).then(b.1.cmp(a.1)));
+        for ((kind, sev), n) in rows {
+            let _ = writeln!(out, "  {:<8} {:>5}  {kind}", sev.as_str(), n);
+        }
+        if !self.flows.is_empty() {
+            let _ = writeln!(out, "\nFlows with problems:");
+        }
+        for fl in &self.flows {
+            let _ = writeln!(out, "\n  {}", fl.title);
+            for f in &fl.findings {
+                let frames: Vec<String> = f.frames.iter().map(u64::to_string).collect();
+                let _ = writeln!(
+                    out,
+                    "    [{}] {}: {}  (frames {})",
+                    f.severity.as_str(),
+                    f.kind,
+                    f.summary,
+                    frames.join(", ")
+                );
+                if f.kind == "handshake_aborted" {
+                    let _ = writeln!(out, "        why: {}", f.explanation);
+                }
+            }
+        }
+        out
+    }
+}

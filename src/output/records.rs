@@ -1,0 +1,201 @@
+//! NDJSON records. Every object has `type` and `schema`; field names are the stable contract.
+
+use serde_json::{json, Value};
+
+use crate::capture::CaptureFormat;
+use crate::fingerprint::{ja3, ja3s, ja4, ja4s};
+use crate::flow::{CaptureStats, FlowRecord};
+use crate::model::{format_secs, format_ts_us, Dir, Side};
+use crate::rules::Finding;
+use crate::tls::names::{alert_description_name, cipher_name, group_name, is_grease, version_name};
+use crate::tls::TlsEventKind;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The `flow` object shared by findings and flow records.
+pub fn flow_json(flow: &FlowRecord) -> Value {
+    json!({
+        "community_id": flow.community_id,
+        "client": { "ip": flow.client.ip.to_string(), "port": flow.client.port },
+        "server": { "ip": flow.server.ip.to_string(), "port": flow.server.port },
+        "transport": "tcp",
+        "vlan": flow.vlan,
+    })
+}
+
+fn via(flow: &FlowRecord) -> Option<&'static str> {
+    flow.preamble.via.as_ref().map(|v| match v {
+        crate::app::Via::HttpConnect => "connect_proxy",
+        crate::app::Via::StartTls(_) => "starttls",
+    })
+}
+
+pub fn finding_record(capture: &str, flow: &FlowRecord, f: &Finding) -> Value {
+    json!({
+        "type": "finding",
+        "schema": SCHEMA_VERSION,
+        "ts": format_ts_us(f.ts_us),
+        "capture": capture,
+        "kind": f.kind,
+        "severity": f.severity.as_str(),
+        "summary": f.summary,
+        "explanation": f.explanation,
+        "evidence": f.evidence,
+        "frames": f.frames,
+        "flow": flow_json(flow),
+        "tcp_stream": flow.tcp_stream,
+        "wireshark_filter": format!("tcp.stream eq {}", flow.tcp_stream),
+        "via": via(flow),
+    })
+}
+
+/// Milliseconds from the ClientHello to the end of the handshake, when it completed.
+fn handshake_ms(flow: &FlowRecord) -> Option<f64> {
+    let tls = flow.tls.as_ref()?;
+    if !tls.established {
+        return None;
+    }
+    let start = tls
+        .events
+        .iter()
+        .find(|e| matches!(e.kind, TlsEventKind::Handshake(t) if t.0 == 1))?;
+    let tls13 = tls
+        .negotiated_version()
+        .is_some_and(|v| v == 0x0304 || v & 0xff00 == 0x7f00);
+    let end = if tls13 {
+        tls.events.iter().find(|e| {
+            e.dir == Dir::ToServer
+                && e.frame > start.frame
+                && matches!(e.kind, TlsEventKind::ApplicationData { .. })
+        })
+    } else {
+        tls.events
+            .iter()
+            .rev()
+            .find(|e| matches!(e.kind, TlsEventKind::EncryptedHandshake { .. }))
+    }?;
+    Some((end.ts_us - start.ts_us) as f64 / 1000.0)
+}
+
+pub fn tls_flow_record(capture: &str, flow: &FlowRecord, findings: &[Finding]) -> Value {
+    let tls = flow.tls.as_ref();
+    let ch = tls.and_then(|t| t.client_hello.as_ref());
+    let sh = tls.and_then(|t| t.server_hello.as_ref());
+    let last_alert = tls.and_then(|t| {
+        t.events.iter().rev().find_map(|e| match e.kind {
+            TlsEventKind::Alert { description, .. } => {
+                Some(alert_description_name(description).to_string())
+            }
+            TlsEventKind::EncryptedAlert { .. } => Some("encrypted".to_string()),
+            _ => None,
+        })
+    });
+    let cert_json = |certs: &[Result<crate::tls::types::CertInfo, String>]| -> Vec<Value> {
+        certs
+            .iter()
+            .map(|c| match c {
+                Ok(c) => json!({
+                    "subject": c.subject,
+                    "issuer": c.issuer,
+                    "serial": c.serial,
+                    "not_before": format_secs(c.not_before),
+                    "not_after": format_secs(c.not_after),
+                    "san": c.san,
+                    "key_type": c.key_type,
+                    "key_bits": c.key_bits,
+                    "signature_algorithm": c.signature_algorithm,
+                    "sha256": c.sha256,
+                }),
+                Err(e) => json!({ "error": e }),
+            })
+            .collect()
+    };
+    let mut kinds: Vec<&str> = findings.iter().map(|f| f.kind).collect();
+    kinds.dedup();
+    let group = sh.and_then(|s| s.group).map(group_name);
+    json!({
+        "type": "tls_flow",
+        "schema": SCHEMA_VERSION,
+        "ts": format_ts_us(flow.first_ts_us),
+        "capture": capture,
+        "flow": flow_json(flow),
+        "tcp_stream": flow.tcp_stream,
+        "wireshark_filter": format!("tcp.stream eq {}", flow.tcp_stream),
+        "via": via(flow),
+        "version": tls.and_then(|t| t.negotiated_version()).map(version_name),
+        "cipher": sh.map(|s| cipher_name(s.cipher)),
+        "group": group,
+        "sni": flow.sni(),
+        "alpn_offered": ch.map(|c| c.alpn.clone()).unwrap_or_default(),
+        "alpn": sh.and_then(|s| s.alpn.clone()),
+        "resumed": tls.is_some_and(|t| t.resumed),
+        "established": tls.is_some_and(|t| t.established),
+        "last_alert": last_alert,
+        "history": tls.map(|t| t.history.clone()).unwrap_or_default(),
+        "stage": tls.map(|t| t.stage.as_str()),
+        "ja3": ch.map(|c| ja3(c).hash),
+        "ja3s": sh.map(|s| ja3s(s).hash),
+        "ja4": ch.map(ja4),
+        "ja4s": sh.map(ja4s),
+        "client_versions": ch.map(|c| {
+            let mut v: Vec<u16> = c.supported_versions.iter().copied().filter(|v| !is_grease(*v)).collect();
+            if v.is_empty() { v.push(c.version); }
+            v.into_iter().map(version_name).collect::<Vec<_>>()
+        }).unwrap_or_default(),
+        "client_ciphers": ch.map(|c| c.ciphers.iter().filter(|x| !is_grease(**x)).map(|x| cipher_name(*x)).collect::<Vec<_>>()).unwrap_or_default(),
+        "cert_chain": cert_json(&flow.server_certs),
+        "client_cert_chain": cert_json(&flow.client_certs),
+        "handshake_ms": handshake_ms(flow),
+        "bytes_client": flow.payload_bytes[Dir::ToServer.index()],
+        "bytes_server": flow.payload_bytes[Dir::ToClient.index()],
+        "packets_client": flow.packets[Dir::ToServer.index()],
+        "packets_server": flow.packets[Dir::ToClient.index()],
+        "first_frame": flow.first_frame,
+        "last_frame": flow.last_frame,
+        "duration_ms": (flow.last_ts_us - flow.first_ts_us) as f64 / 1000.0,
+        "end": flow.end,
+        "closed_by": flow.first_close().map(|(side, how, _)| format!("{}:{}", Side::as_str(side), how)),
+        "midstream": flow.midstream,
+        "findings": kinds,
+    })
+}
+
+pub fn capture_stats_record(
+    capture: &str,
+    format: Option<CaptureFormat>,
+    stats: &CaptureStats,
+    warnings: &[String],
+    truncated: bool,
+) -> Value {
+    let duration = match (stats.first_ts_us, stats.last_ts_us) {
+        (Some(a), Some(b)) => (b - a) as f64 / 1e6,
+        _ => 0.0,
+    };
+    json!({
+        "type": "capture_stats",
+        "schema": SCHEMA_VERSION,
+        "ts": format_ts_us(stats.last_ts_us.unwrap_or(0)),
+        "capture": capture,
+        "format": format.map(|f| match f { CaptureFormat::Pcap => "pcap", CaptureFormat::PcapNg => "pcapng" }),
+        "packets": stats.packets,
+        "bytes": stats.bytes,
+        "tcp_packets": stats.tcp_packets,
+        "non_tcp_packets": stats.non_tcp_packets,
+        "ip_fragments": stats.ip_fragments,
+        "decode_errors": stats.decode_errors,
+        "bad_checksums": stats.bad_checksums,
+        "flows": stats.flows,
+        "tls_flows": stats.tls_flows,
+        "flows_timed_out": stats.flows_timed_out,
+        "flows_evicted": stats.flows_evicted,
+        "reassembly_gaps": stats.reassembly_gaps,
+        "reassembly_gap_bytes": stats.reassembly_gap_bytes,
+        "retransmissions": stats.retransmissions,
+        "out_of_order": stats.out_of_order,
+        "duration_s": duration,
+        "first_ts": stats.first_ts_us.map(format_ts_us),
+        "last_ts": stats.last_ts_us.map(format_ts_us),
+        "truncated": truncated,
+        "warnings": warnings,
+    })
+}

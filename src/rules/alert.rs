@@ -1,0 +1,104 @@
+//! `tls_alert`: every alert record, in clear or recognisably encrypted.
+
+use serde_json::json;
+
+use super::{Finding, Rule, RuleCtx, Severity};
+use crate::tls::names::alert_description_name;
+use crate::tls::TlsEventKind;
+
+pub const TLS_ALERT: Rule = Rule {
+    name: "tls_alert",
+    doc: "An alert record was sent; fatal alerts name the reason a handshake or session ended.",
+    check,
+};
+
+fn check(ctx: &mut RuleCtx<'_>) {
+    let Some(tls) = ctx.flow.tls.as_ref() else {
+        return;
+    };
+    let mut out = Vec::new();
+    for ev in &tls.events {
+        let sender = ev.dir.sender().as_str();
+        let finding = match ev.kind {
+            TlsEventKind::Alert { level, description } => {
+                let name = alert_description_name(description);
+                let level_name = match level {
+                    1 => "warning",
+                    2 => "fatal",
+                    _ => "unknown",
+                };
+                let severity = match (level, name) {
+                    (_, "close_notify") => Severity::Info,
+                    (2, _) => Severity::Medium,
+                    _ => Severity::Low,
+                };
+                Finding::new("tls_alert", severity, ev.ts_us)
+                    .frames([ev.frame])
+                    .summary(format!("The {sender} sent a {level_name} {name} alert."))
+                    .explanation(alert_explanation(name))
+                    .evidence(json!({
+                        "level": level_name,
+                        "description": name,
+                        "description_code": description,
+                        "sent_by": sender,
+                        "encrypted": false,
+                    }))
+            }
+            TlsEventKind::EncryptedAlert { len } => {
+                let severity = if tls.established {
+                    Severity::Info
+                } else {
+                    Severity::Medium
+                };
+                let explanation = if tls.established {
+                    "An alert was sent after the handshake completed, encrypted, so its description is not visible. At the end of a session this is almost always close_notify, the normal way to end a TLS session."
+                } else {
+                    "An alert was sent during the handshake after encryption had started (TLS 1.3, or after ChangeCipherSpec), so its description is not visible. Its position tells which side gave up: see the handshake_aborted finding of this flow for the most likely cause."
+                };
+                Finding::new("tls_alert", severity, ev.ts_us)
+                    .frames([ev.frame])
+                    .summary(format!(
+                        "The {sender} sent an encrypted alert ({len} bytes)."
+                    ))
+                    .explanation(explanation)
+                    .evidence(json!({
+                        "level": "unknown",
+                        "description": "encrypted",
+                        "sent_by": sender,
+                        "encrypted": true,
+                        "record_length": len,
+                    }))
+            }
+            _ => continue,
+        };
+        out.push(finding);
+    }
+    ctx.findings.extend(out);
+}
+
+/// What an alert usually means in practice, and what to check.
+pub fn alert_explanation(name: &str) -> String {
+    let text = match name {
+        "close_notify" => "close_notify is the normal end of a TLS session: the sender has no more data. It is not an error.",
+        "handshake_failure" => "The sender could not agree on security parameters with its peer. Sent by a server right after the ClientHello it usually means no cipher suite, group or signature algorithm in common, a missing required extension (often SNI), or a client certificate the server required and did not get.",
+        "protocol_version" => "The sender does not support (or refuses) the protocol version its peer offered: typically an old client offering only TLS 1.0/1.1 to a server that requires TLS 1.2+, or the reverse.",
+        "insufficient_security" => "The sender requires stronger parameters than its peer offered (cipher suites too weak for its policy).",
+        "unknown_ca" => "The sender (usually the client) could not build a trusted chain for the peer's certificate: self-signed, private CA not installed, or a missing intermediate certificate on the server.",
+        "bad_certificate" | "unsupported_certificate" | "certificate_unknown" => "The sender rejected the certificate its peer presented (corrupt, unsupported, failed verification, or a name mismatch). Check the chain with `openssl s_client -connect host:port -servername NAME -showcerts`.",
+        "certificate_expired" => "The sender rejected its peer's certificate because it has expired (or is not yet valid: check the clock of both ends). Check with `openssl x509 -noout -dates`.",
+        "certificate_revoked" => "The sender found its peer's certificate revoked (CRL/OCSP).",
+        "certificate_required" => "The server requires a client certificate and the client sent none (mutual TLS).",
+        "decrypt_error" => "A handshake signature or Finished check failed: wrong key for the certificate, a middlebox altering the handshake, or a client certificate whose proof of possession failed.",
+        "bad_record_mac" => "A record failed authentication: corruption on the path, a middlebox rewriting bytes, or a broken TLS implementation.",
+        "unrecognized_name" => "The server has no certificate or virtual host for the SNI name the client sent.",
+        "no_application_protocol" => "No ALPN protocol in common (e.g. client wants only h2, server offers only http/1.1).",
+        "illegal_parameter" | "decode_error" | "unexpected_message" => "The sender received a handshake message that was malformed or out of place: an implementation bug, an incompatible TLS stack, or a middlebox interfering.",
+        "inappropriate_fallback" => "The server detected a version downgrade retry (TLS_FALLBACK_SCSV): the client's first, higher-version attempt failed, often because of a middlebox.",
+        "internal_error" => "The sender hit an internal problem unrelated to its peer (configuration, missing key, resource exhaustion). Look at the sender's logs.",
+        "access_denied" => "The sender refused the peer by policy after a valid handshake (ACL).",
+        "user_canceled" => "The sender's application cancelled the handshake.",
+        "record_overflow" => "A record larger than allowed was received: broken implementation or corruption.",
+        _ => "An alert was sent; its description names the reason.",
+    };
+    text.to_string()
+}

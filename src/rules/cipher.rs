@@ -1,0 +1,134 @@
+//! `cipher_mismatch` and `weak_cipher`.
+
+use serde_json::json;
+
+use super::{Finding, Rule, RuleCtx, Severity};
+use crate::model::Side;
+use crate::tls::names::{alert_description_name, cipher_is_weak, cipher_name, is_grease};
+use crate::tls::types::ClientHello;
+use crate::tls::TlsEventKind;
+
+pub const CIPHER_MISMATCH: Rule = Rule {
+    name: "cipher_mismatch",
+    doc: "The server sent handshake_failure/insufficient_security right after the ClientHello, before any ServerHello.",
+    check: check_mismatch,
+};
+
+pub const WEAK_CIPHER: Rule = Rule {
+    name: "weak_cipher",
+    doc: "A NULL, EXPORT, anonymous, RC4, DES or 3DES cipher suite was negotiated.",
+    check: check_weak,
+};
+
+/// Offered cipher suites by IANA name, GREASE and signalling values removed.
+pub fn offered_cipher_names(ch: &ClientHello) -> Vec<String> {
+    ch.ciphers
+        .iter()
+        .filter(|c| !is_grease(**c) && **c != 0x00ff && **c != 0x5600)
+        .map(|c| cipher_name(*c))
+        .collect()
+}
+
+/// A short description of what kind of suites the client offers, for the explanation.
+fn describe_cipher_offer(ch: &ClientHello) -> String {
+    let real: Vec<u16> = ch
+        .ciphers
+        .iter()
+        .copied()
+        .filter(|c| !is_grease(*c) && *c != 0x00ff && *c != 0x5600)
+        .collect();
+    if real.is_empty() {
+        return "no cipher suites at all".into();
+    }
+    let names: Vec<String> = real.iter().map(|c| cipher_name(*c)).collect();
+    let all = |pred: &dyn Fn(&str) -> bool| names.iter().all(|n| pred(n));
+    if all(&|n| n.starts_with("TLS_AES") || n.starts_with("TLS_CHACHA20")) {
+        return "only TLS 1.3 suites".into();
+    }
+    if real.iter().all(|c| cipher_is_weak(*c).is_some()) {
+        return "only weak suites (RC4, DES/3DES, EXPORT, NULL or anonymous)".into();
+    }
+    if all(&|n| n.contains("_CBC_")) {
+        return "only CBC suites".into();
+    }
+    if all(&|n| n.starts_with("TLS_RSA_")) {
+        return "only static-RSA key exchange suites (no forward secrecy)".into();
+    }
+    if names.len() <= 4 {
+        return format!("only {}", names.join(", "));
+    }
+    format!("{} suites", names.len())
+}
+
+fn check_mismatch(ctx: &mut RuleCtx<'_>) {
+    let Some(tls) = ctx.flow.tls.as_ref() else {
+        return;
+    };
+    let Some(ch) = tls.client_hello.as_ref() else {
+        return;
+    };
+    if tls.server_hello.is_some() || tls.hello_retry_request.is_some() {
+        return;
+    }
+    let alert = tls.events.iter().find_map(|e| match e.kind {
+        TlsEventKind::Alert { description, .. } if e.dir.sender() == Side::Server => {
+            let name = alert_description_name(description);
+            matches!(name, "handshake_failure" | "insufficient_security").then_some((e, name))
+        }
+        _ => None,
+    });
+    let Some((alert, alert_name)) = alert else {
+        return;
+    };
+    let offered = offered_cipher_names(ch);
+    let offer = describe_cipher_offer(ch);
+    let hello_frame = tls.events.first().map(|e| e.frame);
+    ctx.push(
+        Finding::new("cipher_mismatch", Severity::High, alert.ts_us)
+            .frames(hello_frame.into_iter().chain([alert.frame]))
+            .summary(format!(
+                "The server refused the ClientHello with {alert_name}: no cipher suite in common (the client offers {offer})."
+            ))
+            .explanation(format!(
+                "The server answered the ClientHello with a fatal {alert_name} alert before choosing anything, which \
+                 most often means none of the client's cipher suites is enabled on the server (the client offers \
+                 {offer}). Less often the server lacks a common group or signature algorithm, or requires SNI. \
+                 Compare with `openssl s_client -connect HOST:PORT -cipher LIST` and align the cipher \
+                 configuration of both ends."
+            ))
+            .evidence(json!({ "offered_ciphers": offered, "alert": alert_name })),
+    );
+}
+
+fn check_weak(ctx: &mut RuleCtx<'_>) {
+    let Some(tls) = ctx.flow.tls.as_ref() else {
+        return;
+    };
+    let Some(sh) = tls.server_hello.as_ref() else {
+        return;
+    };
+    let Some(reason) = cipher_is_weak(sh.cipher) else {
+        return;
+    };
+    let name = cipher_name(sh.cipher);
+    let severity = if matches!(reason, "NULL" | "EXPORT" | "anon") {
+        Severity::High
+    } else {
+        Severity::Medium
+    };
+    let ev = tls
+        .events
+        .iter()
+        .find(|e| matches!(e.kind, TlsEventKind::Handshake(t) if t.0 == 2 || t.0 == 4));
+    ctx.push(
+        Finding::new("weak_cipher", severity, ev.map_or(ctx.flow.first_ts_us, |e| e.ts_us))
+            .frames(ev.map(|e| e.frame))
+            .summary(format!("The weak cipher suite {name} ({reason}) was negotiated."))
+            .explanation(format!(
+                "{name} uses {reason}, which gives little or no protection today. The server chose it, so the server \
+                 prefers or allows it: remove it from the server's cipher list (and the client's), and prefer \
+                 AEAD suites with ECDHE."
+            ))
+            .evidence(json!({ "cipher": name, "weakness": reason })),
+    );
+}

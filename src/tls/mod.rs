@@ -1,0 +1,16 @@
+//! TLS stage: record layer and handshake state machine for one connection
+//! (built on tls-parser), plus the parsed facts and names shared with later stages.
+
+pub mod cert;
+mod conn;
+pub mod names;
+pub mod types;
+
+pub use conn::{
+    HandshakeStage, HandshakeType, Malformed, TlsConn, TlsEvent, TlsEventKind, HRR_RANDOM,
+    MAX_APP_DATA_EVENTS_PER_DIR, MAX_CERTS, MAX_CERT_LEN, MAX_EVENTS, MAX_HANDSHAKE_LEN,
+    MAX_RECORD_LEN,
+};
+
+#[cfg(test)]
+mod tests;
