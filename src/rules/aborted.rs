@@ -91,6 +91,12 @@ fn diagnose(
         .negotiated_version()
         .is_some_and(|v| v == 0x0304 || v & 0xff00 == 0x7f00);
 
+    if let Some(f) = ctx.first("proxy_connect_failed") {
+        return ("proxy", "high", format!(
+            "The client sent its ClientHello right behind an HTTP CONNECT to {}, and the proxy refused the tunnel \
+             with {}: the handshake never reached the target server. See the proxy_connect_failed finding.",
+            f.evidence_str("target").unwrap_or("the target"), f.evidence["status"]));
+    }
     if let Some(f) = ctx.first("tls_to_plaintext_port") {
         return ("plaintext_mismatch", "high", format!(
             "The server does not speak TLS on this port: it answered the ClientHello with plaintext ({}). Use the \
@@ -272,4 +278,523 @@ fn check(ctx: &mut RuleCtx<'_>) {
                 "via": via,
             })),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::flow::EndReason;
+    use crate::model::Dir;
+    use crate::rules::testutil::*;
+    use crate::rules::{evaluate, Finding, Severity};
+    use crate::tls::types::ClientHello;
+    use crate::tls::{HandshakeStage, TlsEventKind};
+
+    const C: Dir = Dir::ToServer;
+    const S: Dir = Dir::ToClient;
+
+    fn aborted(f: &crate::flow::FlowRecord) -> (Finding, Vec<&'static str>) {
+        let all = evaluate(f);
+        (one(&all, "handshake_aborted").clone(), kinds(&all))
+    }
+
+    /// (aborted_by, stage, how, likely_cause, confidence)
+    fn diag(a: &Finding) -> (&str, &str, &str, &str, &str) {
+        (
+            ev(a, "aborted_by"),
+            ev(a, "stage"),
+            ev(a, "how"),
+            ev(a, "likely_cause"),
+            ev(a, "confidence"),
+        )
+    }
+
+    /// A TLS 1.2 handshake stopped after the server's first flight (frame 5), then `then`.
+    fn after_server_flight(then: Vec<crate::tls::TlsEvent>) -> crate::flow::FlowRecord {
+        let mut events = server_flight12(5);
+        events.extend(then);
+        let mut f = tls_flow(
+            client_hello(),
+            Some(server_hello(0x0303, 0xc02f)),
+            events,
+            HandshakeStage::ServerHelloDone,
+        );
+        f.server_certs = vec![Ok(leaf("www.example.com"))];
+        f
+    }
+
+    #[test]
+    fn version_mismatch_from_protocol_version_alert() {
+        let ch = ClientHello {
+            version: 0x0301,
+            ..client_hello()
+        };
+        let mut f = tls_flow(
+            ch,
+            None,
+            vec![alert(S, 5, 2, 70)],
+            HandshakeStage::ClientHello,
+        );
+        close(&mut f, S, false, 6);
+        let (a, all) = aborted(&f);
+        assert!(all.contains(&"version_mismatch"), "{all:?}");
+        assert_eq!(
+            diag(&a),
+            (
+                "server",
+                "client_hello",
+                "alert",
+                "version_mismatch",
+                "high"
+            )
+        );
+        assert_eq!(ev(&a, "alert"), "protocol_version");
+        assert_eq!(a.severity, Severity::High);
+        assert_eq!(a.frames, vec![4, 5]);
+        assert_eq!(a.ts_us, ts(5));
+        assert_eq!(a.evidence["client_offer"]["versions"], "at most TLSv1.0");
+        assert!(a.evidence["server_version"].is_null());
+        assert_eq!(
+            a.summary,
+            "TLS handshake aborted by the server at client_hello (alert protocol_version): version mismatch."
+        );
+        // handshake_aborted runs last.
+        assert_eq!(all.last(), Some(&"handshake_aborted"));
+    }
+
+    #[test]
+    fn cipher_mismatch_from_handshake_failure_before_server_hello() {
+        let mut f = tls_flow(
+            client_hello(),
+            None,
+            vec![alert(S, 5, 2, 40)],
+            HandshakeStage::ClientHello,
+        );
+        close(&mut f, S, true, 6);
+        let (a, all) = aborted(&f);
+        assert!(all.contains(&"cipher_mismatch"), "{all:?}");
+        assert_eq!(
+            diag(&a),
+            ("server", "client_hello", "alert", "cipher_mismatch", "high")
+        );
+        assert_eq!(ev(&a, "alert"), "handshake_failure");
+        assert_eq!(a.evidence["client_offer"]["ciphers"], 3);
+        assert_eq!(a.frames, vec![4, 5]);
+    }
+
+    #[test]
+    fn certificate_rejected_by_clear_client_alert() {
+        let mut f = after_server_flight(vec![alert(C, 6, 2, 45)]);
+        f.server_certs = vec![Ok(cert(
+            "CN=www.example.com",
+            "CN=CA",
+            NOW - 400 * 86_400,
+            NOW - 30 * 86_400,
+        ))];
+        close(&mut f, C, false, 7);
+        let (a, all) = aborted(&f);
+        assert!(all.contains(&"certificate_expired"), "{all:?}");
+        assert_eq!(
+            diag(&a),
+            (
+                "client",
+                "server_hello_done",
+                "alert",
+                "certificate_rejected",
+                "high"
+            )
+        );
+        assert_eq!(ev(&a, "alert"), "certificate_expired");
+        assert_eq!(ev(&a, "server_version"), "TLSv1.2");
+        assert_eq!(a.frames, vec![4, 6]);
+        assert_eq!(a.severity, Severity::High);
+        // The explanation names the certificate problem found on the chain.
+        assert!(a.explanation.contains("expired"), "{}", a.explanation);
+    }
+
+    #[test]
+    fn unknown_ca_with_a_name_problem_is_still_a_trust_problem() {
+        // unknown_ca says "untrusted", not "wrong name", even if the name is wrong too.
+        let mut f = after_server_flight(vec![alert(C, 6, 2, 48)]);
+        f.server_certs = vec![Ok(leaf("other.example.net"))];
+        let (a, all) = aborted(&f);
+        assert!(all.contains(&"certificate_name_mismatch"), "{all:?}");
+        assert_eq!(ev(&a, "likely_cause"), "certificate_rejected");
+        assert_eq!(ev(&a, "confidence"), "high");
+    }
+
+    #[test]
+    fn unknown_ca_for_a_private_root() {
+        let mut f = after_server_flight(vec![alert(C, 6, 2, 48)]);
+        f.server_certs = vec![
+            Ok(leaf("www.example.com")),
+            Ok(ca("CN=Example Intermediate CA", "CN=Corp Root CA")),
+            Ok(ca("CN=Corp Root CA", "CN=Corp Root CA")),
+        ];
+        let (a, all) = aborted(&f);
+        assert!(all.contains(&"certificate_self_signed"), "{all:?}");
+        assert_eq!(
+            diag(&a),
+            (
+                "client",
+                "server_hello_done",
+                "alert",
+                "certificate_rejected",
+                "high"
+            )
+        );
+        assert_eq!(ev(&a, "alert"), "unknown_ca");
+        assert!(
+            a.explanation.contains("CN=Corp Root CA"),
+            "{}",
+            a.explanation
+        );
+    }
+
+    #[test]
+    fn tls13_encrypted_client_alert_is_a_probable_certificate_rejection() {
+        let events = vec![
+            hs(S, 5, 2),
+            event(S, 5, TlsEventKind::ChangeCipherSpec),
+            event(S, 5, TlsEventKind::EncryptedHandshake { len: 2000 }),
+            event(C, 6, TlsEventKind::ChangeCipherSpec),
+            event(C, 6, TlsEventKind::EncryptedAlert { len: 19 }),
+        ];
+        let mut f = tls_flow(
+            client_hello13(),
+            Some(server_hello13()),
+            events,
+            HandshakeStage::ServerHello,
+        );
+        close(&mut f, C, false, 7);
+        let (a, all) = aborted(&f);
+        assert_eq!(
+            diag(&a),
+            (
+                "client",
+                "server_hello",
+                "alert",
+                "certificate_rejected",
+                "medium"
+            )
+        );
+        assert_eq!(ev(&a, "alert"), "encrypted");
+        assert_eq!(ev(&a, "server_version"), "TLSv1.3");
+        assert_eq!(a.frames, vec![4, 6]);
+        assert!(a.explanation.contains("www.example.com"));
+        assert!(all.contains(&"tls_alert"));
+        assert!(!all.contains(&"certificate_expired"));
+    }
+
+    #[test]
+    fn tls12_encrypted_alert_is_not_guessed_as_certificate() {
+        // After the client's CCS in TLS 1.2 the certificate was in clear and fine: the
+        // encrypted alert says nothing about the certificate.
+        let mut f = after_server_flight(vec![
+            hs(C, 6, 16),
+            event(C, 6, TlsEventKind::ChangeCipherSpec),
+            event(C, 6, TlsEventKind::EncryptedHandshake { len: 40 }),
+            event(C, 7, TlsEventKind::EncryptedAlert { len: 26 }),
+        ]);
+        f.tls.as_mut().unwrap().stage = HandshakeStage::ChangeCipherSpec;
+        let (a, _) = aborted(&f);
+        assert_eq!(
+            diag(&a),
+            ("client", "change_cipher_spec", "alert", "unknown", "medium")
+        );
+    }
+
+    #[test]
+    fn name_mismatch_with_bad_certificate_alert() {
+        let mut f = after_server_flight(vec![alert(C, 6, 2, 42)]);
+        f.server_certs = vec![Ok(leaf("other.example.net"))];
+        let (a, all) = aborted(&f);
+        assert!(all.contains(&"certificate_name_mismatch"), "{all:?}");
+        assert_eq!(
+            diag(&a),
+            (
+                "client",
+                "server_hello_done",
+                "alert",
+                "name_mismatch",
+                "high"
+            )
+        );
+        assert!(a.explanation.contains("www.example.com"));
+    }
+
+    #[test]
+    fn name_mismatch_when_client_closes_silently_after_certificate() {
+        let mut f = after_server_flight(vec![]);
+        f.server_certs = vec![Ok(leaf("other.example.net"))];
+        close(&mut f, C, false, 6);
+        let (a, _) = aborted(&f);
+        assert_eq!(
+            diag(&a),
+            (
+                "client",
+                "server_hello_done",
+                "fin",
+                "name_mismatch",
+                "medium"
+            )
+        );
+        assert!(a.evidence["alert"].is_null());
+        assert_eq!(a.frames, vec![4, 6]);
+    }
+
+    #[test]
+    fn certificate_problem_when_client_resets_silently_after_certificate() {
+        let mut f = after_server_flight(vec![]);
+        f.server_certs = vec![Ok(cert(
+            "CN=www.example.com",
+            "CN=www.example.com",
+            NOW - 10,
+            NOW + 10,
+        ))];
+        f.server_certs[0].as_mut().unwrap().san = vec!["www.example.com".into()];
+        close(&mut f, C, true, 6);
+        let (a, all) = aborted(&f);
+        assert!(all.contains(&"certificate_self_signed"), "{all:?}");
+        assert_eq!(
+            diag(&a),
+            (
+                "client",
+                "server_hello_done",
+                "rst",
+                "certificate_rejected",
+                "medium"
+            )
+        );
+    }
+
+    #[test]
+    fn plaintext_mismatch_when_server_answers_http() {
+        let mut f = tls_flow(client_hello(), None, vec![], HandshakeStage::ClientHello);
+        f.first_bytes[S.index()] = Some((b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec(), 5));
+        close(&mut f, S, false, 6);
+        let (a, all) = aborted(&f);
+        assert!(all.contains(&"tls_to_plaintext_port"), "{all:?}");
+        assert_eq!(
+            diag(&a),
+            (
+                "server",
+                "client_hello",
+                "fin",
+                "plaintext_mismatch",
+                "high"
+            )
+        );
+        assert!(a.explanation.contains("HTTP/1.1 400 Bad Request"));
+    }
+
+    #[test]
+    fn client_certificate_required() {
+        // The server asked for a certificate (R), the client sent an empty one, the server
+        // refused with handshake_failure.
+        let mut f = tls_flow(
+            client_hello(),
+            Some(server_hello(0x0303, 0xc02f)),
+            vec![
+                hs(S, 5, 2),
+                hs(S, 5, 11),
+                hs(S, 5, 12),
+                hs(S, 5, 13),
+                hs(S, 5, 14),
+                hs(C, 6, 11),
+                hs(C, 6, 16),
+                event(C, 6, TlsEventKind::ChangeCipherSpec),
+                event(C, 6, TlsEventKind::EncryptedHandshake { len: 40 }),
+                alert(S, 7, 2, 40),
+            ],
+            HandshakeStage::ChangeCipherSpec,
+        );
+        f.server_certs = vec![Ok(leaf("www.example.com"))];
+        let (a, all) = aborted(&f);
+        // A ServerHello was seen: this is not a cipher mismatch.
+        assert!(!all.contains(&"cipher_mismatch"), "{all:?}");
+        assert_eq!(
+            diag(&a),
+            (
+                "server",
+                "change_cipher_spec",
+                "alert",
+                "certificate_rejected",
+                "medium"
+            )
+        );
+        assert!(a.explanation.contains("client certificate"));
+        assert_eq!(a.frames, vec![4, 7]);
+    }
+
+    #[test]
+    fn server_alert_without_certificate_request_is_unknown() {
+        let f = after_server_flight(vec![hs(C, 6, 16), alert(S, 7, 2, 40)]);
+        let (a, _) = aborted(&f);
+        assert_eq!(
+            diag(&a),
+            ("server", "server_hello_done", "alert", "unknown", "medium")
+        );
+        assert_eq!(ev(&a, "alert"), "handshake_failure");
+    }
+
+    #[test]
+    fn server_closes_without_alert() {
+        for (rst, how) in [(false, "fin"), (true, "rst")] {
+            let mut f = tls_flow(client_hello(), None, vec![], HandshakeStage::ClientHello);
+            close(&mut f, S, rst, 5);
+            let (a, all) = aborted(&f);
+            assert_eq!(
+                diag(&a),
+                (
+                    "server",
+                    "client_hello",
+                    how,
+                    "server_closed_without_alert",
+                    "medium"
+                )
+            );
+            assert_eq!(a.severity, Severity::High);
+            assert_eq!(a.frames, vec![4, 5]);
+            assert_eq!(a.ts_us, ts(5));
+            assert_eq!(all, vec!["handshake_aborted"]);
+        }
+    }
+
+    #[test]
+    fn client_gives_up_with_rst() {
+        let mut f = after_server_flight(vec![]);
+        close(&mut f, C, true, 6);
+        // The server's later FIN does not change who ended it.
+        close(&mut f, S, false, 8);
+        let (a, all) = aborted(&f);
+        assert_eq!(
+            diag(&a),
+            (
+                "client",
+                "server_hello_done",
+                "rst",
+                "client_gave_up",
+                "medium"
+            )
+        );
+        assert_eq!(a.frames, vec![4, 6]);
+        assert_eq!(all, vec!["handshake_aborted"]);
+    }
+
+    #[test]
+    fn silent_server_on_timeout_or_capture_end() {
+        for (end, how) in [
+            (EndReason::Timeout, "timeout"),
+            (EndReason::Evicted, "timeout"),
+            (EndReason::CaptureEnd, "capture_end"),
+        ] {
+            let mut f = tls_flow(client_hello(), None, vec![], HandshakeStage::ClientHello);
+            f.end = end;
+            let (a, all) = aborted(&f);
+            assert_eq!(
+                diag(&a),
+                ("unknown", "client_hello", how, "unknown", "low"),
+                "{end:?}"
+            );
+            assert_eq!(a.severity, Severity::Medium);
+            assert_eq!(a.frames, vec![4]);
+            assert_eq!(a.ts_us, f.last_ts_us);
+            assert!(a.explanation.contains("never answered"));
+            assert_eq!(all, vec!["handshake_aborted"]);
+        }
+    }
+
+    #[test]
+    fn quiet_after_server_answer_is_unknown_low() {
+        let mut f = after_server_flight(vec![]);
+        f.end = EndReason::CaptureEnd;
+        let (a, _) = aborted(&f);
+        assert_eq!(
+            diag(&a),
+            (
+                "unknown",
+                "server_hello_done",
+                "capture_end",
+                "unknown",
+                "low"
+            )
+        );
+        assert!(a.explanation.contains("went quiet"));
+    }
+
+    #[test]
+    fn via_is_reported() {
+        let mut f = tls_flow(client_hello(), None, vec![], HandshakeStage::ClientHello);
+        f.preamble.via = Some(crate::app::Via::StartTls(crate::app::AppProtocol::Smtp));
+        close(&mut f, S, false, 5);
+        let (a, _) = aborted(&f);
+        assert_eq!(ev(&a, "via"), "starttls");
+        assert!(aborted(&tls_flow(
+            client_hello(),
+            None,
+            vec![],
+            HandshakeStage::ClientHello
+        ))
+        .0
+        .evidence["via"]
+            .is_null());
+    }
+
+    #[test]
+    fn established_flows_and_flows_without_client_hello_raise_nothing() {
+        let f = healthy12();
+        assert!(evaluate(&f).is_empty(), "{:?}", kinds(&evaluate(&f)));
+        assert!(run(&super::HANDSHAKE_ABORTED, &f).is_empty());
+
+        // Established even though the client reset at the end.
+        let mut f = healthy12();
+        f.fin = [None, None];
+        close(&mut f, C, true, 9);
+        assert!(run(&super::HANDSHAKE_ABORTED, &f).is_empty());
+
+        // No TLS at all, and TLS bytes without a ClientHello (server side only).
+        assert!(run(&super::HANDSHAKE_ABORTED, &flow()).is_empty());
+        let mut f = tls_flow(client_hello(), None, vec![], HandshakeStage::None);
+        f.tls.as_mut().unwrap().client_hello = None;
+        assert!(run(&super::HANDSHAKE_ABORTED, &f).is_empty());
+    }
+
+    /// Minimal TLS 1.2 ClientHello record (only its first bytes matter to the sniffer).
+    const CH: &[u8] = &[
+        0x16, 0x03, 0x01, 0x00, 0x2f, 0x01, 0x00, 0x00, 0x2b, 0x03, 0x03, 1, 2, 3, 4, 5, 6, 7, 8,
+        9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
+        32, 0x00, 0x00, 0x02, 0x00, 0x2f, 0x01, 0x00,
+    ];
+
+    #[test]
+    fn refused_pipelined_connect_is_a_proxy_problem() {
+        // The client pipelines its ClientHello behind CONNECT; the proxy says 403 and closes.
+        let mut request =
+            b"CONNECT blocked.example:443 HTTP/1.1\r\nHost: blocked.example:443\r\n\r\n".to_vec();
+        request.extend_from_slice(CH);
+        let mut f = tls_flow(client_hello(), None, vec![], HandshakeStage::ClientHello);
+        on_port(&mut f, 3128);
+        cleartext(
+            &mut f,
+            &[
+                (Dir::ToServer, &request, 4),
+                (
+                    Dir::ToClient,
+                    b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
+                    5,
+                ),
+            ],
+        );
+        close(&mut f, Dir::ToClient, false, 6);
+        let all = evaluate(&f);
+        let p = one(&all, "proxy_connect_failed");
+        assert_eq!(p.evidence["status"], 403);
+        let a = one(&all, "handshake_aborted");
+        assert_eq!(ev(a, "likely_cause"), "proxy", "{}", a.explanation);
+        assert_eq!(ev(a, "confidence"), "high");
+        assert_eq!(ev(a, "via"), "connect_proxy");
+        assert_eq!(ev(a, "aborted_by"), "server");
+        assert!(a.explanation.contains("403"), "{}", a.explanation);
+        assert!(!kinds(&all).contains(&"tls_to_plaintext_port"));
+    }
 }

@@ -102,3 +102,127 @@ pub fn alert_explanation(name: &str) -> String {
     };
     text.to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::TLS_ALERT;
+    use crate::model::Dir;
+    use crate::rules::testutil::*;
+    use crate::rules::Severity;
+    use crate::tls::{HandshakeStage, TlsEventKind};
+
+    #[test]
+    fn fatal_clear_alert_from_the_server() {
+        let f = tls_flow(
+            client_hello(),
+            None,
+            vec![alert(Dir::ToClient, 5, 2, 40)],
+            HandshakeStage::ClientHello,
+        );
+        let out = run(&TLS_ALERT, &f);
+        let a = one(&out, "tls_alert");
+        assert_eq!(a.severity, Severity::Medium);
+        assert_eq!(a.frames, vec![5]);
+        assert_eq!(a.ts_us, ts(5));
+        assert_eq!(ev(a, "level"), "fatal");
+        assert_eq!(ev(a, "description"), "handshake_failure");
+        assert_eq!(a.evidence["description_code"], 40);
+        assert_eq!(ev(a, "sent_by"), "server");
+        assert_eq!(a.evidence["encrypted"], false);
+        assert_eq!(
+            a.summary,
+            "The server sent a fatal handshake_failure alert."
+        );
+        assert!(a.explanation.contains("cipher suite"));
+    }
+
+    #[test]
+    fn severities_by_level_and_description() {
+        let f = tls_flow(
+            client_hello(),
+            None,
+            vec![
+                alert(Dir::ToServer, 5, 2, 48),  // fatal unknown_ca from the client
+                alert(Dir::ToClient, 6, 1, 112), // warning unrecognized_name
+                alert(Dir::ToServer, 7, 1, 0),   // warning close_notify
+                alert(Dir::ToClient, 8, 2, 0),   // close_notify sent as fatal: still info
+                alert(Dir::ToClient, 9, 7, 250), // nonsense level and description
+            ],
+            HandshakeStage::ClientHello,
+        );
+        let out = run(&TLS_ALERT, &f);
+        let got: Vec<_> = out
+            .iter()
+            .map(|a| {
+                (
+                    a.frames[0],
+                    a.severity,
+                    ev(a, "level"),
+                    ev(a, "description"),
+                    ev(a, "sent_by"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (5, Severity::Medium, "fatal", "unknown_ca", "client"),
+                (6, Severity::Low, "warning", "unrecognized_name", "server"),
+                (7, Severity::Info, "warning", "close_notify", "client"),
+                (8, Severity::Info, "fatal", "close_notify", "server"),
+                (9, Severity::Low, "unknown", "unknown", "server"),
+            ]
+        );
+    }
+
+    #[test]
+    fn encrypted_alerts_during_and_after_the_handshake() {
+        let alert_ev = |frame| {
+            event(
+                Dir::ToServer,
+                frame,
+                TlsEventKind::EncryptedAlert { len: 19 },
+            )
+        };
+        let during = tls_flow(
+            client_hello13(),
+            Some(server_hello13()),
+            vec![hs(Dir::ToClient, 5, 2), alert_ev(6)],
+            HandshakeStage::ServerHello,
+        );
+        let out = run(&TLS_ALERT, &during);
+        let a = one(&out, "tls_alert");
+        assert_eq!(a.severity, Severity::Medium);
+        assert_eq!(a.frames, vec![6]);
+        assert_eq!(a.evidence["encrypted"], true);
+        assert_eq!(ev(a, "description"), "encrypted");
+        assert_eq!(ev(a, "level"), "unknown");
+        assert_eq!(ev(a, "sent_by"), "client");
+        assert_eq!(a.evidence["record_length"], 19);
+        assert!(a.explanation.contains("handshake_aborted"));
+
+        // At the end of an established session it is almost always close_notify.
+        let mut after = healthy12();
+        after.tls.as_mut().unwrap().events.push(alert_ev(9));
+        let out = run(&TLS_ALERT, &after);
+        let a = one(&out, "tls_alert");
+        assert_eq!(a.severity, Severity::Info);
+        assert_eq!(a.frames, vec![9]);
+        assert!(a.explanation.contains("close_notify"));
+    }
+
+    #[test]
+    fn no_alert_no_finding() {
+        assert!(run(&TLS_ALERT, &healthy12()).is_empty());
+        assert!(run(&TLS_ALERT, &flow()).is_empty());
+    }
+
+    #[test]
+    fn every_alert_has_an_explanation() {
+        assert!(super::alert_explanation("unknown_ca").contains("trusted chain"));
+        assert_eq!(
+            super::alert_explanation("no_such_alert"),
+            "An alert was sent; its description names the reason."
+        );
+    }
+}

@@ -248,3 +248,278 @@ fn check_weak(ctx: &mut RuleCtx<'_>) {
     }
     ctx.findings.extend(out);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{
+        CERTIFICATE_NAME_MISMATCH, CERTIFICATE_SELF_SIGNED, CERTIFICATE_VALIDITY, CERTIFICATE_WEAK,
+    };
+    use crate::flow::FlowRecord;
+    use crate::model::Dir;
+    use crate::rules::testutil::*;
+    use crate::rules::{evaluate, Severity};
+    use crate::tls::types::CertInfo;
+    use crate::tls::HandshakeStage;
+
+    const DAY: i64 = 86_400;
+
+    /// The server's TLS 1.2 flight (Certificate in frame 5) with this chain, stopped there,
+    /// plus `client` events.
+    fn with_chain(chain: Vec<CertInfo>, client: Vec<crate::tls::TlsEvent>) -> FlowRecord {
+        let mut events = server_flight12(5);
+        events.extend(client);
+        let mut f = tls_flow(
+            client_hello(),
+            Some(server_hello(0x0303, 0xc02f)),
+            events,
+            HandshakeStage::ServerHelloDone,
+        );
+        f.server_certs = chain.into_iter().map(Ok).collect();
+        f
+    }
+
+    fn chain3() -> Vec<CertInfo> {
+        vec![
+            leaf("www.example.com"),
+            ca("CN=Example Intermediate CA", "CN=Example Root CA"),
+            ca("CN=Example Root CA", "CN=Example Root CA"),
+        ]
+    }
+
+    fn cert_kinds(f: &FlowRecord) -> Vec<&'static str> {
+        let mut k = kinds(&evaluate(f));
+        k.retain(|k| k.starts_with("certificate_"));
+        k
+    }
+
+    #[test]
+    fn expired_leaf() {
+        let mut c = leaf("www.example.com");
+        c.not_before = NOW - 400 * DAY;
+        c.not_after = NOW - 10 * DAY;
+        let f = with_chain(vec![c], vec![]);
+        let out = run(&CERTIFICATE_VALIDITY, &f);
+        let e = one(&out, "certificate_expired");
+        assert_eq!(e.severity, Severity::High);
+        assert_eq!(e.frames, vec![5]);
+        assert_eq!(e.ts_us, ts(5));
+        assert_eq!(ev(e, "subject"), "CN=www.example.com");
+        assert_eq!(ev(e, "not_after"), "2023-11-04T22:13:20Z");
+        assert_eq!(ev(e, "not_before"), "2022-10-10T22:13:20Z");
+        assert_eq!(e.evidence["chain_position"], 0);
+        assert!(
+            e.summary.contains("leaf") && e.summary.contains("10 days"),
+            "{}",
+            e.summary
+        );
+    }
+
+    #[test]
+    fn not_yet_valid_leaf() {
+        let mut c = leaf("www.example.com");
+        c.not_before = NOW + DAY;
+        c.not_after = NOW + 400 * DAY;
+        let f = with_chain(vec![c], vec![]);
+        let out = run(&CERTIFICATE_VALIDITY, &f);
+        let e = one(&out, "certificate_not_yet_valid");
+        assert_eq!(e.severity, Severity::High);
+        assert_eq!(e.frames, vec![5]);
+        assert_eq!(ev(e, "not_before"), "2023-11-15T22:13:20Z");
+        assert!(!kinds(&out).contains(&"certificate_expired"));
+    }
+
+    #[test]
+    fn expired_intermediate_is_medium() {
+        let mut chain = chain3();
+        chain[1].not_after = NOW - DAY;
+        let f = with_chain(chain, vec![]);
+        let out = run(&CERTIFICATE_VALIDITY, &f);
+        let e = one(&out, "certificate_expired");
+        assert_eq!(e.severity, Severity::Medium);
+        assert_eq!(e.evidence["chain_position"], 1);
+        assert_eq!(ev(e, "subject"), "CN=Example Intermediate CA");
+        assert!(e.summary.contains("intermediate"), "{}", e.summary);
+    }
+
+    #[test]
+    fn validity_boundaries_are_inclusive() {
+        let mut c = leaf("www.example.com");
+        c.not_after = NOW;
+        let f = with_chain(vec![c.clone()], vec![]);
+        assert!(run(&CERTIFICATE_VALIDITY, &f).is_empty());
+        c.not_before = NOW;
+        let f = with_chain(vec![c], vec![]);
+        assert!(run(&CERTIFICATE_VALIDITY, &f).is_empty());
+    }
+
+    #[test]
+    fn self_signed_leaf() {
+        let mut c = leaf("www.example.com");
+        c.issuer = c.subject.clone();
+        let f = with_chain(vec![c], vec![]);
+        let out = run(&CERTIFICATE_SELF_SIGNED, &f);
+        let s = one(&out, "certificate_self_signed");
+        assert_eq!(s.severity, Severity::Medium);
+        assert_eq!(s.frames, vec![5]);
+        assert_eq!(ev(s, "subject"), "CN=www.example.com");
+        assert_eq!(ev(s, "issuer"), "CN=www.example.com");
+    }
+
+    #[test]
+    fn chain_to_self_signed_root_only_after_client_distrust() {
+        // Sending the root is harmless by itself...
+        let f = with_chain(chain3(), vec![]);
+        assert!(run(&CERTIFICATE_SELF_SIGNED, &f).is_empty());
+        // ... and a server-side unknown_ca is about the client's certificate, not this chain.
+        let f = with_chain(chain3(), vec![alert(Dir::ToClient, 6, 2, 48)]);
+        assert!(run(&CERTIFICATE_SELF_SIGNED, &f).is_empty());
+        // The client saying unknown_ca names the root as the untrusted anchor.
+        let f = with_chain(chain3(), vec![alert(Dir::ToServer, 6, 2, 48)]);
+        let out = run(&CERTIFICATE_SELF_SIGNED, &f);
+        let s = one(&out, "certificate_self_signed");
+        assert_eq!(ev(s, "subject"), "CN=Example Root CA");
+        assert_eq!(ev(s, "issuer"), "CN=Example Root CA");
+        assert!(s.summary.contains("root"), "{}", s.summary);
+        // A chain that does not end in a self-signed root is not flagged even then.
+        let f = with_chain(chain3()[..2].to_vec(), vec![alert(Dir::ToServer, 6, 2, 48)]);
+        assert!(run(&CERTIFICATE_SELF_SIGNED, &f).is_empty());
+    }
+
+    #[test]
+    fn name_mismatch_against_san() {
+        let mut c = leaf("api.example.com");
+        c.san = vec!["api.example.com".into(), "example.com".into()];
+        let f = with_chain(vec![c], vec![]);
+        let out = run(&CERTIFICATE_NAME_MISMATCH, &f);
+        let m = one(&out, "certificate_name_mismatch");
+        assert_eq!(m.severity, Severity::High);
+        assert_eq!(m.frames, vec![5]);
+        assert_eq!(ev(m, "sni"), "www.example.com");
+        assert_eq!(
+            m.evidence["names"],
+            serde_json::json!(["api.example.com", "example.com"])
+        );
+        assert_eq!(ev(m, "subject"), "CN=api.example.com");
+    }
+
+    #[test]
+    fn wildcards_per_rfc6125() {
+        let wild = |san: &str, sni: &str| {
+            let mut c = leaf("x");
+            c.san = vec![san.into()];
+            let mut f = with_chain(vec![c], vec![]);
+            f.tls.as_mut().unwrap().client_hello.as_mut().unwrap().sni = Some(sni.into());
+            run(&CERTIFICATE_NAME_MISMATCH, &f)
+        };
+        assert!(wild("*.example.com", "www.example.com").is_empty());
+        assert!(wild("*.example.com", "WWW.Example.COM").is_empty());
+        // A wildcard covers exactly one label.
+        let out = wild("*.example.com", "a.b.example.com");
+        assert_eq!(
+            ev(one(&out, "certificate_name_mismatch"), "sni"),
+            "a.b.example.com"
+        );
+        assert_eq!(wild("*.example.com", "example.com").len(), 1);
+    }
+
+    #[test]
+    fn common_name_is_used_only_without_san() {
+        let mut c = leaf("www.example.com");
+        c.san.clear();
+        let f = with_chain(vec![c.clone()], vec![]);
+        assert!(run(&CERTIFICATE_NAME_MISMATCH, &f).is_empty());
+        c.common_names = vec!["other.example.com".into()];
+        let f = with_chain(vec![c], vec![]);
+        let out = run(&CERTIFICATE_NAME_MISMATCH, &f);
+        assert_eq!(
+            one(&out, "certificate_name_mismatch").evidence["names"],
+            serde_json::json!(["other.example.com"])
+        );
+    }
+
+    #[test]
+    fn no_name_check_without_sni_or_leaf() {
+        let mut f = with_chain(vec![leaf("other.example.net")], vec![]);
+        f.tls.as_mut().unwrap().client_hello.as_mut().unwrap().sni = None;
+        assert!(run(&CERTIFICATE_NAME_MISMATCH, &f).is_empty());
+        let mut f = with_chain(vec![], vec![]);
+        f.server_certs = vec![Err("unparsable".into())];
+        assert!(run(&CERTIFICATE_NAME_MISMATCH, &f).is_empty());
+    }
+
+    #[test]
+    fn weak_rsa_key() {
+        let mut c = leaf("www.example.com");
+        c.key_bits = Some(1024);
+        let f = with_chain(vec![c], vec![]);
+        let out = run(&CERTIFICATE_WEAK, &f);
+        let w = one(&out, "certificate_weak");
+        assert_eq!(w.severity, Severity::Medium);
+        assert_eq!(w.frames, vec![5]);
+        assert_eq!(w.evidence["key_bits"], 1024);
+        assert_eq!(ev(w, "key_type"), "rsa");
+        assert_eq!(ev(w, "signature_algorithm"), "sha256WithRSAEncryption");
+        assert!(w.summary.contains("RSA 1024-bit key"), "{}", w.summary);
+    }
+
+    #[test]
+    fn weak_signatures_and_ec_keys() {
+        let mut c = leaf("www.example.com");
+        c.signature_algorithm = "sha1WithRSAEncryption".into();
+        let out = run(&CERTIFICATE_WEAK, &with_chain(vec![c], vec![]));
+        let w = one(&out, "certificate_weak");
+        assert_eq!(ev(w, "signature_algorithm"), "sha1WithRSAEncryption");
+        assert_eq!(w.evidence["key_bits"], 2048);
+
+        let mut c = leaf("www.example.com");
+        c.signature_algorithm = "md5WithRSAEncryption".into();
+        assert_eq!(
+            run(&CERTIFICATE_WEAK, &with_chain(vec![c], vec![])).len(),
+            1
+        );
+
+        let mut c = leaf("www.example.com");
+        c.signature_algorithm = "ecdsa-with-SHA1".into();
+        c.key_type = "ec".into();
+        c.key_bits = Some(256);
+        assert_eq!(
+            run(&CERTIFICATE_WEAK, &with_chain(vec![c.clone()], vec![])).len(),
+            1
+        );
+        c.signature_algorithm = "ecdsa-with-SHA256".into();
+        assert!(run(&CERTIFICATE_WEAK, &with_chain(vec![c.clone()], vec![])).is_empty());
+        c.key_bits = Some(160);
+        assert_eq!(
+            run(&CERTIFICATE_WEAK, &with_chain(vec![c], vec![])).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn self_signed_root_sha1_is_not_flagged() {
+        let mut chain = chain3();
+        chain[2].signature_algorithm = "sha1WithRSAEncryption".into();
+        assert!(run(&CERTIFICATE_WEAK, &with_chain(chain.clone(), vec![])).is_empty());
+        // The intermediate's SHA-1 signature is checked by clients, so it is flagged.
+        chain[1].signature_algorithm = "sha1WithRSAEncryption".into();
+        let out = run(&CERTIFICATE_WEAK, &with_chain(chain, vec![]));
+        let w = one(&out, "certificate_weak");
+        assert_eq!(w.evidence["chain_position"], 1);
+        // A self-signed leaf's SHA-1 signature is still weak.
+        let mut c = leaf("www.example.com");
+        c.issuer = c.subject.clone();
+        c.signature_algorithm = "sha1WithRSAEncryption".into();
+        assert_eq!(
+            run(&CERTIFICATE_WEAK, &with_chain(vec![c], vec![])).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn healthy_chain_raises_nothing() {
+        assert!(cert_kinds(&with_chain(chain3(), vec![])).is_empty());
+        assert!(cert_kinds(&healthy12()).is_empty());
+        // No certificate at all (TLS 1.3, resumption).
+        assert!(cert_kinds(&with_chain(vec![], vec![])).is_empty());
+    }
+}

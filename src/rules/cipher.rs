@@ -132,3 +132,151 @@ fn check_weak(ctx: &mut RuleCtx<'_>) {
             .evidence(json!({ "cipher": name, "weakness": reason })),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{offered_cipher_names, CIPHER_MISMATCH, WEAK_CIPHER};
+    use crate::model::Dir;
+    use crate::rules::testutil::*;
+    use crate::rules::Severity;
+    use crate::tls::types::{ClientHello, ServerHello};
+    use crate::tls::HandshakeStage;
+
+    fn refused(ch: ClientHello, description: u8) -> crate::flow::FlowRecord {
+        tls_flow(
+            ch,
+            None,
+            vec![alert(Dir::ToClient, 5, 2, description)],
+            HandshakeStage::ClientHello,
+        )
+    }
+
+    #[test]
+    fn handshake_failure_before_server_hello() {
+        let out = run(&CIPHER_MISMATCH, &refused(client_hello(), 40));
+        let m = one(&out, "cipher_mismatch");
+        assert_eq!(m.severity, Severity::High);
+        assert_eq!(m.frames, vec![4, 5]);
+        assert_eq!(m.ts_us, ts(5));
+        assert_eq!(ev(m, "alert"), "handshake_failure");
+        assert_eq!(
+            m.evidence["offered_ciphers"],
+            serde_json::json!([
+                "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+                "TLS_RSA_WITH_AES_128_GCM_SHA256"
+            ])
+        );
+    }
+
+    #[test]
+    fn insufficient_security_and_offer_description() {
+        let ch = ClientHello {
+            ciphers: vec![0x0a0a, 0x0005, 0x000a, 0x00ff],
+            ..client_hello()
+        };
+        let out = run(&CIPHER_MISMATCH, &refused(ch, 71));
+        let m = one(&out, "cipher_mismatch");
+        assert_eq!(ev(m, "alert"), "insufficient_security");
+        // GREASE and the renegotiation SCSV are not suites.
+        assert_eq!(
+            m.evidence["offered_ciphers"],
+            serde_json::json!(["TLS_RSA_WITH_RC4_128_SHA", "TLS_RSA_WITH_3DES_EDE_CBC_SHA"])
+        );
+        assert!(m.summary.contains("only weak suites"), "{}", m.summary);
+    }
+
+    #[test]
+    fn offered_names_filter_signalling_values() {
+        let ch = ClientHello {
+            ciphers: vec![0x2a2a, 0x1301, 0x5600, 0x00ff],
+            ..client_hello()
+        };
+        assert_eq!(offered_cipher_names(&ch), vec!["TLS_AES_128_GCM_SHA256"]);
+    }
+
+    #[test]
+    fn no_cipher_mismatch_otherwise() {
+        // Other alerts, the client's own handshake_failure, or after a ServerHello.
+        assert!(run(&CIPHER_MISMATCH, &refused(client_hello(), 70)).is_empty());
+        let f = tls_flow(
+            client_hello(),
+            None,
+            vec![alert(Dir::ToServer, 5, 2, 40)],
+            HandshakeStage::ClientHello,
+        );
+        assert!(run(&CIPHER_MISMATCH, &f).is_empty());
+        let f = tls_flow(
+            client_hello(),
+            Some(server_hello(0x0303, 0xc02f)),
+            vec![hs(Dir::ToClient, 5, 2), alert(Dir::ToClient, 6, 2, 40)],
+            HandshakeStage::ServerHello,
+        );
+        assert!(run(&CIPHER_MISMATCH, &f).is_empty());
+        // A HelloRetryRequest means the server found a suite it likes.
+        let mut f = refused(client_hello13(), 40);
+        f.tls.as_mut().unwrap().hello_retry_request = Some(ServerHello {
+            is_hello_retry_request: true,
+            ..server_hello13()
+        });
+        assert!(run(&CIPHER_MISMATCH, &f).is_empty());
+        assert!(run(&CIPHER_MISMATCH, &healthy12()).is_empty());
+        assert!(run(&CIPHER_MISMATCH, &flow()).is_empty());
+    }
+
+    fn negotiated(cipher: u16) -> crate::flow::FlowRecord {
+        let mut f = healthy12();
+        f.tls.as_mut().unwrap().server_hello = Some(server_hello(0x0303, cipher));
+        f
+    }
+
+    #[test]
+    fn weak_suites() {
+        for (id, name, weakness, severity) in [
+            (0x0005, "TLS_RSA_WITH_RC4_128_SHA", "RC4", Severity::Medium),
+            (0x0002, "TLS_RSA_WITH_NULL_SHA", "NULL", Severity::High),
+            (
+                0x0003,
+                "TLS_RSA_EXPORT_WITH_RC4_40_MD5",
+                "EXPORT",
+                Severity::High,
+            ),
+            (
+                0x000a,
+                "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+                "3DES",
+                Severity::Medium,
+            ),
+            (
+                0x0034,
+                "TLS_DH_anon_WITH_AES_128_CBC_SHA",
+                "anon",
+                Severity::High,
+            ),
+        ] {
+            let out = run(&WEAK_CIPHER, &negotiated(id));
+            let w = one(&out, "weak_cipher");
+            assert_eq!(
+                (ev(w, "cipher"), ev(w, "weakness"), w.severity),
+                (name, weakness, severity)
+            );
+            // The ServerHello's frame.
+            assert_eq!(w.frames, vec![5]);
+            assert_eq!(w.ts_us, ts(5));
+        }
+    }
+
+    #[test]
+    fn strong_suites_and_offers_are_not_weak_ciphers() {
+        for id in [0xc02f, 0x1301, 0x1303, 0xcca8, 0x009c] {
+            assert!(run(&WEAK_CIPHER, &negotiated(id)).is_empty(), "{id:#06x}");
+        }
+        // Offering RC4 is not negotiating it.
+        let ch = ClientHello {
+            ciphers: vec![0x0005],
+            ..client_hello()
+        };
+        let f = tls_flow(ch, None, vec![], HandshakeStage::ClientHello);
+        assert!(run(&WEAK_CIPHER, &f).is_empty());
+    }
+}

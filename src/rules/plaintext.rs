@@ -134,3 +134,192 @@ fn check_tls_to_plaintext(ctx: &mut RuleCtx<'_>) {
             })),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{PLAINTEXT_TO_TLS_PORT, TLS_TO_PLAINTEXT_PORT};
+    use crate::flow::FlowRecord;
+    use crate::model::Dir;
+    use crate::rules::testutil::*;
+    use crate::rules::{evaluate, Severity};
+    use crate::tls::HandshakeStage;
+
+    const C: Dir = Dir::ToServer;
+    const S: Dir = Dir::ToClient;
+    const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n";
+    /// Minimal TLS 1.2 ClientHello record (only its first bytes matter to the sniffer).
+    const CH: &[u8] = &[
+        0x16, 0x03, 0x01, 0x00, 0x2f, 0x01, 0x00, 0x00, 0x2b, 0x03, 0x03, 1, 2, 3, 4, 5, 6, 7, 8,
+        9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
+        32, 0x00, 0x00, 0x02, 0x00, 0x2f, 0x01, 0x00,
+    ];
+    /// A fatal protocol_version alert record.
+    const ALERT: &[u8] = &[0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46];
+
+    /// HTTP GET (frame 4) to port 443, then the server's `answer` (frame 5), if any.
+    fn http_to_443(answer: Option<&[u8]>) -> FlowRecord {
+        let mut f = flow();
+        let mut script: Vec<(Dir, &[u8], u64)> = vec![(C, GET, 4)];
+        script.extend(answer.map(|a| (S, a, 5)));
+        cleartext(&mut f, &script);
+        f
+    }
+
+    #[test]
+    fn http_to_443_server_closes() {
+        let mut f = http_to_443(None);
+        close(&mut f, S, false, 6);
+        let out = run(&PLAINTEXT_TO_TLS_PORT, &f);
+        let p = one(&out, "plaintext_to_tls_port");
+        assert_eq!(p.severity, Severity::Medium);
+        assert_eq!(p.frames, vec![4, 6]);
+        assert_eq!(ev(p, "detected_protocol"), "http");
+        assert_eq!(ev(p, "server_reaction"), "close");
+        assert_eq!(p.evidence["server_port"], 443);
+        assert!(
+            ev(p, "first_bytes").starts_with("GET / HTTP/1.1\\r\\nHost: www.example.com"),
+            "{}",
+            ev(p, "first_bytes")
+        );
+        assert_eq!(
+            p.summary,
+            "The client sent plaintext (http) to TLS port 443 instead of a TLS ClientHello."
+        );
+    }
+
+    #[test]
+    fn http_to_443_server_resets() {
+        let mut f = http_to_443(None);
+        close(&mut f, S, true, 5);
+        let out = run(&PLAINTEXT_TO_TLS_PORT, &f);
+        let p = one(&out, "plaintext_to_tls_port");
+        assert_eq!(ev(p, "server_reaction"), "rst");
+        assert_eq!(p.frames, vec![4, 5]);
+    }
+
+    #[test]
+    fn http_to_443_server_alerts_or_answers_400() {
+        let mut f = http_to_443(Some(ALERT));
+        close(&mut f, S, false, 6);
+        let out = run(&PLAINTEXT_TO_TLS_PORT, &f);
+        let p = one(&out, "plaintext_to_tls_port");
+        assert_eq!(ev(p, "server_reaction"), "alert");
+        assert_eq!(p.frames, vec![4, 5, 6]);
+
+        let f = http_to_443(Some(
+            b"HTTP/1.1 400 Bad Request\r\n\r\nThe plain HTTP request was sent to HTTPS port",
+        ));
+        let out = run(&PLAINTEXT_TO_TLS_PORT, &f);
+        assert_eq!(
+            ev(one(&out, "plaintext_to_tls_port"), "server_reaction"),
+            "http_400"
+        );
+
+        let f = http_to_443(Some(b"SSH-2.0-OpenSSH_9.6\r\n"));
+        let out = run(&PLAINTEXT_TO_TLS_PORT, &f);
+        assert_eq!(
+            ev(one(&out, "plaintext_to_tls_port"), "server_reaction"),
+            "data"
+        );
+
+        let f = http_to_443(None);
+        let out = run(&PLAINTEXT_TO_TLS_PORT, &f);
+        let p = one(&out, "plaintext_to_tls_port");
+        assert_eq!(ev(p, "server_reaction"), "nothing");
+        assert_eq!(p.frames, vec![4]);
+    }
+
+    #[test]
+    fn smtp_to_implicit_tls_port() {
+        let mut f = flow();
+        on_port(&mut f, 465);
+        cleartext(&mut f, &[(C, b"EHLO client.example\r\n", 4)]);
+        close(&mut f, S, false, 5);
+        let out = run(&PLAINTEXT_TO_TLS_PORT, &f);
+        let p = one(&out, "plaintext_to_tls_port");
+        assert_eq!(ev(p, "detected_protocol"), "smtp");
+        assert_eq!(p.evidence["server_port"], 465);
+    }
+
+    #[test]
+    fn plaintext_to_tls_port_not_raised() {
+        // Picked up mid-stream: the first bytes seen are not the connection's first bytes.
+        let mut f = http_to_443(None);
+        f.midstream = true;
+        assert!(run(&PLAINTEXT_TO_TLS_PORT, &f).is_empty());
+        // Not a TLS port.
+        let mut f = flow();
+        on_port(&mut f, 80);
+        cleartext(&mut f, &[(C, GET, 4)]);
+        assert!(!f.server_port_is_tls);
+        assert!(run(&PLAINTEXT_TO_TLS_PORT, &f).is_empty());
+        // The client does speak TLS.
+        let mut f = flow();
+        cleartext(&mut f, &[(C, CH, 4)]);
+        assert!(run(&PLAINTEXT_TO_TLS_PORT, &f).is_empty());
+        // Nothing from the client at all.
+        assert!(run(&PLAINTEXT_TO_TLS_PORT, &flow()).is_empty());
+        assert!(evaluate(&healthy12()).is_empty());
+    }
+
+    /// A ClientHello (frame 4) to `port` answered by `answer` (frame 5) in plaintext.
+    fn client_hello_answered(port: u16, answer: &[u8]) -> FlowRecord {
+        let mut f = tls_flow(client_hello(), None, vec![], HandshakeStage::ClientHello);
+        on_port(&mut f, port);
+        cleartext(&mut f, &[(C, CH, 4), (S, answer, 5)]);
+        close(&mut f, S, false, 6);
+        f
+    }
+
+    #[test]
+    fn tls_to_plaintext_http_400() {
+        let f = client_hello_answered(443, b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\n\r\n");
+        let out = run(&TLS_TO_PLAINTEXT_PORT, &f);
+        let t = one(&out, "tls_to_plaintext_port");
+        assert_eq!(t.severity, Severity::Medium);
+        assert_eq!(t.frames, vec![4, 5]);
+        assert_eq!(
+            ev(t, "server_first_bytes"),
+            "HTTP/1.1 400 Bad Request\\r\\nServer: nginx\\r\\n\\r\\n"
+        );
+        assert_eq!(ev(t, "detected_protocol"), "http");
+        assert_eq!(t.evidence["server_port"], 443);
+    }
+
+    #[test]
+    fn tls_to_plaintext_smtp_banner() {
+        let f = client_hello_answered(25, b"220 mx.example ESMTP Postfix\r\n");
+        let out = run(&TLS_TO_PLAINTEXT_PORT, &f);
+        let t = one(&out, "tls_to_plaintext_port");
+        assert_eq!(ev(t, "detected_protocol"), "smtp");
+        assert_eq!(
+            ev(t, "server_first_bytes"),
+            "220 mx.example ESMTP Postfix\\r\\n"
+        );
+    }
+
+    #[test]
+    fn tls_to_plaintext_not_raised() {
+        // The server answers with TLS (an alert, here).
+        let f = client_hello_answered(443, ALERT);
+        assert!(run(&TLS_TO_PLAINTEXT_PORT, &f).is_empty());
+        // A ServerHello was parsed: the server speaks TLS.
+        let mut f = client_hello_answered(443, b"HTTP/1.1 400 Bad Request\r\n\r\n");
+        f.tls.as_mut().unwrap().server_hello = Some(server_hello(0x0303, 0xc02f));
+        assert!(run(&TLS_TO_PLAINTEXT_PORT, &f).is_empty());
+        // After STARTTLS or CONNECT the cleartext answer belongs to the outer protocol.
+        let mut f = client_hello_answered(443, b"HTTP/1.1 400 Bad Request\r\n\r\n");
+        f.preamble.via = Some(crate::app::Via::HttpConnect);
+        assert!(run(&TLS_TO_PLAINTEXT_PORT, &f).is_empty());
+        // No answer, or no ClientHello.
+        let mut f = tls_flow(client_hello(), None, vec![], HandshakeStage::ClientHello);
+        close(&mut f, S, false, 5);
+        assert!(run(&TLS_TO_PLAINTEXT_PORT, &f).is_empty());
+        assert!(run(
+            &TLS_TO_PLAINTEXT_PORT,
+            &http_to_443(Some(b"HTTP/1.1 400 x\r\n"))
+        )
+        .is_empty());
+        assert!(run(&TLS_TO_PLAINTEXT_PORT, &healthy12()).is_empty());
+    }
+}

@@ -48,3 +48,72 @@ fn check(ctx: &mut RuleCtx<'_>) {
             .evidence(json!({ "target": target, "status": status, "reason": reason })),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::PROXY_CONNECT_FAILED;
+    use crate::model::Dir;
+    use crate::rules::testutil::*;
+    use crate::rules::Severity;
+
+    const C: Dir = Dir::ToServer;
+    const S: Dir = Dir::ToClient;
+
+    fn connect(answer: &[u8]) -> crate::flow::FlowRecord {
+        let mut f = flow();
+        on_port(&mut f, 3128);
+        cleartext(
+            &mut f,
+            &[
+                (
+                    C,
+                    b"CONNECT blocked.example:443 HTTP/1.1\r\nHost: blocked.example:443\r\n\r\n",
+                    4,
+                ),
+                (S, answer, 5),
+            ],
+        );
+        close(&mut f, S, false, 6);
+        f
+    }
+
+    #[test]
+    fn connect_forbidden() {
+        let f = connect(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+        let out = run(&PROXY_CONNECT_FAILED, &f);
+        let p = one(&out, "proxy_connect_failed");
+        assert_eq!(p.severity, Severity::Medium);
+        assert_eq!(p.frames, vec![4, 5]);
+        assert_eq!(ev(p, "target"), "blocked.example:443");
+        assert_eq!(p.evidence["status"], 403);
+        assert_eq!(ev(p, "reason"), "Forbidden");
+        assert_eq!(
+            p.summary,
+            "The proxy refused CONNECT blocked.example:443 with 403 Forbidden; no TLS was attempted."
+        );
+        assert!(p.explanation.contains("policy forbids"));
+    }
+
+    #[test]
+    fn connect_needs_proxy_authentication() {
+        let f = connect(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n");
+        let out = run(&PROXY_CONNECT_FAILED, &f);
+        let p = one(&out, "proxy_connect_failed");
+        assert_eq!(p.evidence["status"], 407);
+        assert_eq!(ev(p, "reason"), "Proxy Authentication Required");
+        assert!(p.explanation.contains("proxy authentication"));
+    }
+
+    #[test]
+    fn connect_ok_or_unanswered_raises_nothing() {
+        let f = connect(b"HTTP/1.1 200 Connection established\r\n\r\n");
+        assert_eq!(f.preamble.connect.as_ref().unwrap().status, Some(200));
+        assert!(run(&PROXY_CONNECT_FAILED, &f).is_empty());
+        let mut f = flow();
+        on_port(&mut f, 3128);
+        cleartext(&mut f, &[(C, b"CONNECT a.example:443 HTTP/1.1\r\n\r\n", 4)]);
+        assert!(f.preamble.connect.is_some());
+        assert!(run(&PROXY_CONNECT_FAILED, &f).is_empty());
+        assert!(run(&PROXY_CONNECT_FAILED, &healthy12()).is_empty());
+    }
+}

@@ -39,3 +39,57 @@ fn check(ctx: &mut RuleCtx<'_>) {
             .evidence(json!({ "server_port": port, "server_ip": flow.server.ip.to_string() })),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::MISSING_SNI;
+    use crate::app::{AppProtocol, Via};
+    use crate::rules::testutil::*;
+    use crate::rules::Severity;
+    use crate::tls::types::ClientHello;
+    use crate::tls::HandshakeStage;
+
+    fn no_sni(ch: ClientHello) -> crate::flow::FlowRecord {
+        let ch = ClientHello { sni: None, ..ch };
+        tls_flow(ch, None, vec![], HandshakeStage::ClientHello)
+    }
+
+    #[test]
+    fn client_hello_without_sni() {
+        let f = no_sni(client_hello());
+        let out = run(&MISSING_SNI, &f);
+        let m = one(&out, "missing_sni");
+        assert_eq!(m.severity, Severity::Low);
+        assert_eq!(m.frames, vec![4]);
+        assert_eq!(m.ts_us, ts(4));
+        assert_eq!(m.evidence["server_port"], 443);
+        assert_eq!(ev(m, "server_ip"), "10.0.0.2");
+        assert_eq!(
+            m.summary,
+            "The ClientHello to port 443 carries no SNI (server_name)."
+        );
+    }
+
+    #[test]
+    fn through_a_connect_proxy_sni_is_still_expected() {
+        let mut f = no_sni(client_hello());
+        f.preamble.via = Some(Via::HttpConnect);
+        assert_eq!(run(&MISSING_SNI, &f).len(), 1);
+    }
+
+    #[test]
+    fn not_raised_with_sni_after_starttls_or_for_sslv2_hellos() {
+        assert!(run(&MISSING_SNI, &healthy12()).is_empty());
+        let mut f = no_sni(client_hello());
+        f.preamble.via = Some(Via::StartTls(AppProtocol::Smtp));
+        assert!(run(&MISSING_SNI, &f).is_empty());
+        let v2 = ClientHello {
+            version: 0x0002,
+            sslv2_format: true,
+            extensions: vec![],
+            ..client_hello()
+        };
+        assert!(run(&MISSING_SNI, &no_sni(v2)).is_empty());
+        assert!(run(&MISSING_SNI, &flow()).is_empty());
+    }
+}

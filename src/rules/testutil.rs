@@ -2,9 +2,10 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::app::PreambleFacts;
-use crate::flow::{EndReason, Endpoint, FlowRecord, TcpEvent};
-use crate::model::{Dir, FrameNo};
+use crate::app::{Preamble, PreambleFacts};
+use crate::flow::{EndReason, Endpoint, FlowRecord, TcpEvent, DEFAULT_TLS_PORTS, FIRST_BYTES_KEPT};
+use crate::model::{Dir, FrameNo, TimestampUs};
+use crate::rules::{Finding, Rule, RuleCtx};
 use crate::tls::types::{CertInfo, ClientHello, ServerHello};
 use crate::tls::{HandshakeStage, HandshakeType, TlsConn, TlsEvent, TlsEventKind};
 
@@ -130,4 +131,160 @@ pub fn cert(subject: &str, issuer: &str, not_before: i64, not_after: i64) -> Cer
 
 pub fn kinds(findings: &[crate::rules::Finding]) -> Vec<&'static str> {
     findings.iter().map(|f| f.kind).collect()
+}
+
+/// Capture time of the TLS events built here, in Unix seconds (2023-11-14T22:13:20Z).
+pub const NOW: i64 = 1_700_000_000;
+
+/// Capture time of `frame` as the builders here stamp it.
+pub fn ts(frame: FrameNo) -> TimestampUs {
+    1_700_000_000_000_000 + frame as i64 * 1000
+}
+
+/// Moves the server to `port`; `server_port_is_tls` follows the default TLS port list.
+pub fn on_port(f: &mut FlowRecord, port: u16) {
+    f.server.port = port;
+    f.server_port_is_tls = DEFAULT_TLS_PORTS.contains(&port);
+}
+
+/// Runs `script` through the real cleartext sniffer as the flow table does (a direction is
+/// no longer fed once it switched to TLS), and stores its facts and each direction's first
+/// payload bytes in `f`.
+pub fn cleartext(f: &mut FlowRecord, script: &[(Dir, &[u8], FrameNo)]) {
+    let mut p = Preamble::new(f.server.port);
+    let mut tls = [false; 2];
+    for &(dir, data, frame) in script {
+        let d = dir.index();
+        if data.is_empty() {
+            continue;
+        }
+        if f.first_bytes[d].is_none() {
+            let kept = &data[..data.len().min(FIRST_BYTES_KEPT)];
+            f.first_bytes[d] = Some((kept.to_vec(), frame));
+        }
+        if !tls[d] {
+            tls[d] = p.feed(dir, data, frame, ts(frame)).tls_starts;
+        }
+    }
+    f.preamble = p.facts().clone();
+}
+
+/// A ClientHello offering TLS 1.3 and 1.2 through supported_versions.
+pub fn client_hello13() -> ClientHello {
+    ClientHello {
+        ciphers: vec![0x1301, 0x1302, 0xc02f],
+        extensions: vec![0, 10, 13, 43, 51],
+        supported_versions: vec![0x0304, 0x0303],
+        ..client_hello()
+    }
+}
+
+/// A TLS 1.3 ServerHello (legacy version 1.2, supported_versions 1.3).
+pub fn server_hello13() -> ServerHello {
+    ServerHello {
+        selected_version: Some(0x0304),
+        ..server_hello(0x0303, 0x1301)
+    }
+}
+
+/// The server's TLS 1.2 first flight in `frame`: ServerHello, Certificate,
+/// ServerKeyExchange, ServerHelloDone.
+pub fn server_flight12(frame: FrameNo) -> Vec<TlsEvent> {
+    [2, 11, 12, 14]
+        .into_iter()
+        .map(|t| hs(Dir::ToClient, frame, t))
+        .collect()
+}
+
+/// A complete, healthy TLS 1.2 handshake (ECDHE-RSA-AES128-GCM, SNI www.example.com) with
+/// a valid certificate for the name, closed by FINs from both sides.
+pub fn healthy12() -> FlowRecord {
+    let mut events = server_flight12(5);
+    events.extend([
+        hs(Dir::ToServer, 6, 16),
+        event(Dir::ToServer, 6, TlsEventKind::ChangeCipherSpec),
+        event(
+            Dir::ToServer,
+            6,
+            TlsEventKind::EncryptedHandshake { len: 40 },
+        ),
+        event(Dir::ToClient, 7, TlsEventKind::ChangeCipherSpec),
+        event(
+            Dir::ToClient,
+            7,
+            TlsEventKind::EncryptedHandshake { len: 40 },
+        ),
+        event(Dir::ToServer, 8, TlsEventKind::ApplicationData { len: 100 }),
+    ]);
+    let mut f = tls_flow(
+        client_hello(),
+        Some(server_hello(0x0303, 0xc02f)),
+        events,
+        HandshakeStage::Established,
+    );
+    established(&mut f);
+    f.server_certs = vec![Ok(leaf("www.example.com"))];
+    close(&mut f, Dir::ToServer, false, 9);
+    close(&mut f, Dir::ToClient, false, 10);
+    f
+}
+
+pub fn established(f: &mut FlowRecord) {
+    let tls = f.tls.as_mut().expect("tls flow");
+    tls.established = true;
+    tls.stage = HandshakeStage::Established;
+    tls.established_frame = Some(7);
+    tls.established_ts = Some(ts(7));
+}
+
+/// A valid (one year around [`NOW`]) leaf for `name` issued by an intermediate CA.
+pub fn leaf(name: &str) -> CertInfo {
+    CertInfo {
+        san: vec![name.to_string()],
+        common_names: vec![name.to_string()],
+        ..cert(
+            &format!("CN={name}"),
+            "CN=Example Intermediate CA",
+            NOW - 180 * 86_400,
+            NOW + 180 * 86_400,
+        )
+    }
+}
+
+/// A valid CA certificate (`issuer == subject` makes it a self-signed root).
+pub fn ca(subject: &str, issuer: &str) -> CertInfo {
+    CertInfo {
+        is_ca: true,
+        ..cert(subject, issuer, NOW - 3650 * 86_400, NOW + 3650 * 86_400)
+    }
+}
+
+/// Runs one rule on `f` with no earlier findings.
+pub fn run(rule: &Rule, f: &FlowRecord) -> Vec<Finding> {
+    let mut ctx = RuleCtx {
+        flow: f,
+        findings: Vec::new(),
+    };
+    (rule.check)(&mut ctx);
+    ctx.findings
+}
+
+/// The only finding of `kind`; panics (listing what was raised) when absent or repeated.
+pub fn one<'a>(findings: &'a [Finding], kind: &str) -> &'a Finding {
+    let mut it = findings.iter().filter(|f| f.kind == kind);
+    let found = it
+        .next()
+        .unwrap_or_else(|| panic!("no {kind} among {:?}", kinds(findings)));
+    assert!(
+        it.next().is_none(),
+        "several {kind} among {:?}",
+        kinds(findings)
+    );
+    found
+}
+
+/// A string field of a finding's evidence; panics when missing or not a string.
+pub fn ev<'a>(f: &'a Finding, field: &str) -> &'a str {
+    f.evidence_str(field)
+        .unwrap_or_else(|| panic!("{} evidence has no string {field}: {}", f.kind, f.evidence))
 }

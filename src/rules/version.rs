@@ -223,3 +223,245 @@ fn check_obsolete(ctx: &mut RuleCtx<'_>) {
         .evidence(json!({ "version": name, "negotiated": negotiated_flag })),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{
+        client_max_version, describe_offer, offered_versions, OBSOLETE_VERSION, VERSION_MISMATCH,
+    };
+    use crate::flow::FlowRecord;
+    use crate::model::Dir;
+    use crate::rules::testutil::*;
+    use crate::rules::Severity;
+    use crate::tls::types::{ClientHello, ServerHello};
+    use crate::tls::HandshakeStage;
+
+    fn legacy(version: u16) -> ClientHello {
+        ClientHello {
+            version,
+            ..client_hello()
+        }
+    }
+
+    fn offering(versions: &[u16]) -> ClientHello {
+        ClientHello {
+            supported_versions: versions.to_vec(),
+            ..client_hello()
+        }
+    }
+
+    /// The server answered `ch` with `sh` (frame 5) and then `more`.
+    fn answered(ch: ClientHello, sh: ServerHello, more: Vec<crate::tls::TlsEvent>) -> FlowRecord {
+        let mut events = vec![hs(Dir::ToClient, 5, 2)];
+        events.extend(more);
+        tls_flow(ch, Some(sh), events, HandshakeStage::ServerHello)
+    }
+
+    fn refused(ch: ClientHello) -> FlowRecord {
+        tls_flow(
+            ch,
+            None,
+            vec![alert(Dir::ToClient, 5, 2, 70)],
+            HandshakeStage::ClientHello,
+        )
+    }
+
+    #[test]
+    fn offers() {
+        let ch = offering(&[0x0a0a, 0x0304, 0x0303]);
+        assert_eq!(offered_versions(&ch), vec![0x0303, 0x0304]);
+        assert_eq!(client_max_version(&ch), 0x0304);
+        assert_eq!(describe_offer(&ch), "TLSv1.2 to TLSv1.3");
+        assert_eq!(describe_offer(&offering(&[0x0304])), "only TLSv1.3");
+        assert_eq!(describe_offer(&legacy(0x0301)), "at most TLSv1.0");
+        // Drafts rank as TLS 1.3.
+        assert_eq!(client_max_version(&offering(&[0x0303, 0x7f1c])), 0x7f1c);
+    }
+
+    #[test]
+    fn server_refuses_a_tls13_only_client() {
+        let out = run(&VERSION_MISMATCH, &refused(offering(&[0x0304])));
+        let m = one(&out, "version_mismatch");
+        assert_eq!(m.severity, Severity::High);
+        assert_eq!(m.frames, vec![4, 5]);
+        assert_eq!(m.ts_us, ts(5));
+        assert_eq!(
+            m.evidence["client_versions"],
+            serde_json::json!(["TLSv1.3"])
+        );
+        assert_eq!(ev(m, "client_max_version"), "TLSv1.3");
+        assert!(m.evidence["server_version"].is_null());
+        assert_eq!(ev(m, "alert_sent_by"), "server");
+        assert_eq!(
+            m.summary,
+            "The server rejected the client's TLS versions (only TLSv1.3) with a protocol_version alert."
+        );
+    }
+
+    #[test]
+    fn server_refuses_a_legacy_only_client() {
+        let out = run(&VERSION_MISMATCH, &refused(legacy(0x0301)));
+        let m = one(&out, "version_mismatch");
+        assert_eq!(
+            m.evidence["client_versions"],
+            serde_json::json!(["TLSv1.0"])
+        );
+        assert_eq!(ev(m, "client_max_version"), "TLSv1.0");
+        assert!(m.explanation.contains("at most TLSv1.0"));
+    }
+
+    #[test]
+    fn client_refuses_the_servers_choice() {
+        let f = answered(
+            offering(&[0x0304, 0x0303]),
+            server_hello(0x0301, 0xc013),
+            vec![alert(Dir::ToServer, 6, 2, 70)],
+        );
+        let out = run(&VERSION_MISMATCH, &f);
+        let m = one(&out, "version_mismatch");
+        assert_eq!(m.frames, vec![4, 5, 6]);
+        assert_eq!(ev(m, "server_version"), "TLSv1.0");
+        assert_eq!(ev(m, "alert_sent_by"), "client");
+        assert_eq!(
+            m.evidence["client_versions"],
+            serde_json::json!(["TLSv1.2", "TLSv1.3"])
+        );
+        assert!(m.summary.contains("client rejected"), "{}", m.summary);
+    }
+
+    #[test]
+    fn server_picks_a_version_the_client_did_not_offer() {
+        // Above a legacy client's maximum.
+        let f = answered(legacy(0x0301), server_hello(0x0303, 0xc02f), vec![]);
+        let out = run(&VERSION_MISMATCH, &f);
+        let m = one(&out, "version_mismatch");
+        assert_eq!(m.frames, vec![4, 5]);
+        assert_eq!(ev(m, "server_version"), "TLSv1.2");
+        assert!(m.evidence["alert_sent_by"].is_null());
+        // Outside an explicit supported_versions list.
+        let f = answered(offering(&[0x0304]), server_hello(0x0303, 0xc02f), vec![]);
+        let out = run(&VERSION_MISMATCH, &f);
+        assert_eq!(
+            ev(one(&out, "version_mismatch"), "server_version"),
+            "TLSv1.2"
+        );
+    }
+
+    #[test]
+    fn agreeing_versions_raise_no_mismatch() {
+        let cases = [
+            (offering(&[0x0a0a, 0x0304, 0x0303]), server_hello13()),
+            (offering(&[0x0304, 0x0303]), server_hello(0x0303, 0xc02f)),
+            (legacy(0x0303), server_hello(0x0301, 0xc013)),
+            (
+                offering(&[0x7f1c]),
+                ServerHello {
+                    selected_version: Some(0x7f1c),
+                    ..server_hello(0x0303, 0x1301)
+                },
+            ),
+        ];
+        for (ch, sh) in cases {
+            let f = answered(ch.clone(), sh.clone(), vec![]);
+            assert!(run(&VERSION_MISMATCH, &f).is_empty(), "{ch:?} {sh:?}");
+        }
+        // Other alerts are not about versions.
+        let f = tls_flow(
+            client_hello(),
+            None,
+            vec![alert(Dir::ToClient, 5, 2, 40)],
+            HandshakeStage::ClientHello,
+        );
+        assert!(run(&VERSION_MISMATCH, &f).is_empty());
+        assert!(run(&VERSION_MISMATCH, &healthy12()).is_empty());
+    }
+
+    #[test]
+    fn obsolete_versions_negotiated() {
+        for (v, name, severity) in [
+            (0x0300, "SSLv3", Severity::High),
+            (0x0301, "TLSv1.0", Severity::Medium),
+            (0x0302, "TLSv1.1", Severity::Medium),
+            (0x0002, "SSLv2", Severity::High),
+        ] {
+            let f = answered(legacy(0x0303), server_hello(v, 0x002f), vec![]);
+            let out = run(&OBSOLETE_VERSION, &f);
+            let o = one(&out, "obsolete_version");
+            assert_eq!(
+                (ev(o, "version"), o.severity, &o.evidence["negotiated"]),
+                (name, severity, &serde_json::json!(true))
+            );
+            assert_eq!(o.frames, vec![5]);
+            assert_eq!(o.summary, format!("{name} was negotiated."));
+        }
+    }
+
+    #[test]
+    fn obsolete_versions_offered_as_maximum() {
+        for (ch, name, severity) in [
+            (legacy(0x0300), "SSLv3", Severity::High),
+            (legacy(0x0301), "TLSv1.0", Severity::Medium),
+            (offering(&[0x0302, 0x0301]), "TLSv1.1", Severity::Medium),
+        ] {
+            let f = tls_flow(ch, None, vec![], HandshakeStage::ClientHello);
+            let out = run(&OBSOLETE_VERSION, &f);
+            let o = one(&out, "obsolete_version");
+            assert_eq!((ev(o, "version"), o.severity), (name, severity));
+            assert_eq!(o.evidence["negotiated"], false);
+            assert_eq!(o.frames, vec![4]);
+            assert_eq!(o.summary, format!("The client offers at most {name}."));
+        }
+    }
+
+    #[test]
+    fn sslv2_compatible_hello_reports_its_real_maximum() {
+        // The SSLv2-format hello's version field is the client's best version.
+        let v2 = |version| ClientHello {
+            version,
+            record_version: 0x0002,
+            sslv2_format: true,
+            extensions: vec![],
+            sni: None,
+            ..client_hello()
+        };
+        let f = tls_flow(v2(0x0301), None, vec![], HandshakeStage::ClientHello);
+        let out = crate::rules::evaluate(&f);
+        let o = one(&out, "obsolete_version");
+        assert_eq!(
+            (ev(o, "version"), o.severity),
+            ("TLSv1.0", Severity::Medium)
+        );
+        assert!(!kinds(&out).contains(&"missing_sni"));
+        let f = tls_flow(v2(0x0303), None, vec![], HandshakeStage::ClientHello);
+        assert!(run(&OBSOLETE_VERSION, &f).is_empty());
+    }
+
+    #[test]
+    fn modern_versions_and_tls13_drafts_are_not_obsolete() {
+        // The negotiated version decides, not the oldest one offered.
+        let f = answered(
+            offering(&[0x0304, 0x0303, 0x0302, 0x0301]),
+            server_hello13(),
+            vec![],
+        );
+        assert!(run(&OBSOLETE_VERSION, &f).is_empty());
+        let draft = ServerHello {
+            selected_version: Some(0x7f17),
+            ..server_hello(0x0303, 0x1301)
+        };
+        let f = answered(offering(&[0x7f17]), draft, vec![]);
+        assert!(run(&OBSOLETE_VERSION, &f).is_empty());
+        let f = tls_flow(
+            offering(&[0x7f1c]),
+            None,
+            vec![],
+            HandshakeStage::ClientHello,
+        );
+        assert!(run(&OBSOLETE_VERSION, &f).is_empty());
+        // A TLS 1.2 client offering down to 1.0 is fine until the server picks 1.0.
+        let f = tls_flow(legacy(0x0303), None, vec![], HandshakeStage::ClientHello);
+        assert!(run(&OBSOLETE_VERSION, &f).is_empty());
+        assert!(run(&OBSOLETE_VERSION, &healthy12()).is_empty());
+        assert!(run(&OBSOLETE_VERSION, &flow()).is_empty());
+    }
+}
