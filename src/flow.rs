@@ -145,6 +145,8 @@ pub struct FlowRecord {
     pub server_port_is_tls: bool,
     /// The first payload bytes (at most [`FIRST_BYTES_KEPT`]) per direction and their frame.
     pub first_bytes: [Option<(Vec<u8>, FrameNo)>; 2],
+    /// Capture times of the frames that carried cleartext (bounded).
+    pub cleartext_times: Vec<(FrameNo, TimestampUs)>,
     pub preamble: PreambleFacts,
     pub tls: Option<TlsConn>,
     pub server_certs: Vec<Result<CertInfo, String>>,
@@ -176,6 +178,30 @@ impl FlowRecord {
             }
         }
         best
+    }
+
+    /// Capture time of a frame that carried cleartext or TLS; the flow's start otherwise.
+    pub fn ts_of(&self, frame: FrameNo) -> TimestampUs {
+        self.cleartext_times
+            .iter()
+            .find(|(f, _)| *f == frame)
+            .map(|(_, ts)| *ts)
+            .or_else(|| {
+                let tls = self.tls.as_ref()?;
+                tls.events
+                    .iter()
+                    .find(|e| e.frame == frame)
+                    .map(|e| e.ts_us)
+            })
+            .or_else(|| {
+                self.fin
+                    .iter()
+                    .chain(&self.rst)
+                    .flatten()
+                    .find(|e| e.frame == frame)
+                    .map(|e| e.ts_us)
+            })
+            .unwrap_or(self.first_ts_us)
     }
 
     /// Parsed leaf certificate of the server, if any.
@@ -227,7 +253,13 @@ struct AppState {
     preamble: Preamble,
     tls: Option<TlsConn>,
     first_bytes: [Option<(Vec<u8>, FrameNo)>; 2],
+    /// Capture times of the frames that carried cleartext, so findings about the
+    /// cleartext phase are stamped with their decisive packet's time.
+    cleartext_times: Vec<(FrameNo, TimestampUs)>,
 }
+
+/// Cleartext frames whose time is remembered per flow (the phase is short; bound it anyway).
+const MAX_CLEARTEXT_TIMES: usize = 256;
 
 impl AppState {
     fn on_chunk(&mut self, dir: Dir, chunk: StreamChunk<'_>, frame: FrameNo, ts_us: TimestampUs) {
@@ -245,6 +277,13 @@ impl AppState {
                 if self.first_bytes[d].is_none() {
                     let kept = data.get(..FIRST_BYTES_KEPT).unwrap_or(data);
                     self.first_bytes[d] = Some((kept.to_vec(), frame));
+                }
+                if (self.mode[d] == Mode::Preamble
+                    || self.first_bytes[d].as_ref().is_some_and(|f| f.1 == frame))
+                    && self.cleartext_times.len() < MAX_CLEARTEXT_TIMES
+                    && self.cleartext_times.last().is_none_or(|(f, _)| *f != frame)
+                {
+                    self.cleartext_times.push((frame, ts_us));
                 }
                 let tls_part = match self.mode[d] {
                     Mode::Tls => data,
@@ -344,6 +383,7 @@ impl Flow {
             end,
             server_port_is_tls: h.server_port_is_tls,
             first_bytes: std::mem::take(&mut live.app.first_bytes),
+            cleartext_times: std::mem::take(&mut live.app.cleartext_times),
             preamble: live.app.preamble.facts().clone(),
             tls,
             server_certs,
@@ -545,6 +585,7 @@ impl Analyzer {
                     preamble: Preamble::new(server.port),
                     tls: None,
                     first_bytes: [None, None],
+                    cleartext_times: Vec::new(),
                 },
             })),
         }

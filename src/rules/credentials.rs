@@ -17,7 +17,7 @@ fn check(ctx: &mut RuleCtx<'_>) {
         let proto = cred.protocol.as_str();
         let mech = cred.mechanism.as_str();
         out.push(
-            Finding::new("cleartext_credentials", Severity::High, flow.first_ts_us)
+            Finding::new("cleartext_credentials", Severity::High, flow.ts_of(cred.frame))
                 .frames([cred.frame])
                 .summary(format!("{proto} credentials ({mech}) were sent in cleartext."))
                 .explanation(format!(

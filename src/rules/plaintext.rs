@@ -70,7 +70,7 @@ fn check_plaintext_to_tls(ctx: &mut RuleCtx<'_>) {
     let port = flow.server.port;
     let proto = protocol.as_str();
     ctx.push(
-        Finding::new("plaintext_to_tls_port", Severity::Medium, flow.first_ts_us)
+        Finding::new("plaintext_to_tls_port", Severity::Medium, flow.ts_of(*frame))
             .frames(frames)
             .summary(format!(
                 "The client sent plaintext ({proto}) to TLS port {port} instead of a TLS ClientHello."
@@ -116,7 +116,7 @@ fn check_tls_to_plaintext(ctx: &mut RuleCtx<'_>) {
         .collect();
     frames.push(*frame);
     ctx.push(
-        Finding::new("tls_to_plaintext_port", Severity::Medium, flow.first_ts_us)
+        Finding::new("tls_to_plaintext_port", Severity::Medium, flow.ts_of(*frame))
             .frames(frames)
             .summary(format!(
                 "The client started TLS but the server on port {port} answered in plaintext ({}).",

@@ -33,12 +33,24 @@ fn check(ctx: &mut RuleCtx<'_>) {
     let target = connect.target.clone();
     let reason = connect.reason.clone().unwrap_or_default();
     let frames = [Some(connect.request_frame), connect.response_frame];
-    let ts = ctx.flow.first_ts_us;
+    let tunnel_attempted = ctx
+        .flow
+        .tls
+        .as_ref()
+        .is_some_and(|t| t.client_hello.is_some());
+    let ts = ctx
+        .flow
+        .ts_of(connect.response_frame.unwrap_or(connect.request_frame));
     ctx.push(
         Finding::new("proxy_connect_failed", Severity::Medium, ts)
             .frames(frames.into_iter().flatten())
             .summary(format!(
-                "The proxy refused CONNECT {target} with {status} {reason}; no TLS was attempted."
+                "The proxy refused CONNECT {target} with {status} {reason}; {}.",
+                if tunnel_attempted {
+                    "the ClientHello the client sent behind it went nowhere"
+                } else {
+                    "no TLS was attempted"
+                }
             ))
             .explanation(format!(
                 "The client asked the HTTP proxy to open a tunnel to {target} and the proxy answered {status}. \

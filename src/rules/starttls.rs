@@ -58,15 +58,19 @@ fn check(ctx: &mut RuleCtx<'_>) {
         client_hello_frame,
     ];
     ctx.push(
-        Finding::new("starttls", severity, flow.first_ts_us)
-            .frames(frames.into_iter().flatten())
-            .summary(summary)
-            .explanation(explanation)
-            .evidence(json!({
-                "protocol": proto,
-                "result": result,
-                "server_response": st.response,
-            })),
+        Finding::new(
+            "starttls",
+            severity,
+            flow.ts_of(st.response_frame.unwrap_or(st.command_frame)),
+        )
+        .frames(frames.into_iter().flatten())
+        .summary(summary)
+        .explanation(explanation)
+        .evidence(json!({
+            "protocol": proto,
+            "result": result,
+            "server_response": st.response,
+        })),
     );
 }
 

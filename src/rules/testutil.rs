@@ -38,6 +38,7 @@ pub fn flow() -> FlowRecord {
         end: EndReason::Closed,
         server_port_is_tls: true,
         first_bytes: [None, None],
+        cleartext_times: Vec::new(),
         preamble: PreambleFacts::default(),
         tls: None,
         server_certs: Vec::new(),
