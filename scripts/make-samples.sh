@@ -4,6 +4,9 @@
 # small helpers in scripts/sample_helpers.py).  All traffic stays on 127.0.0.1.
 #
 #   scripts/make-samples.sh      # (re)build every sample, then samples/EXPECTED.tsv and README.md
+#   scripts/make-samples.sh --verify   # no capture: re-dissect the existing samples/*.pcap with
+#                                      # tshark, check them, rewrite EXPECTED.tsv and README.md
+#   SAMPLES_KEEP_WORK=1 scripts/make-samples.sh   # keep the temp dir (certs, logs) for debugging
 #
 # Needs root (tcpdump on lo).  Missing tools are installed with apt-get (Debian/Ubuntu).
 # What happens in each scenario is deterministic; the bytes are not (keys, randoms, times).
@@ -51,25 +54,33 @@ cleanup() {
     local p
     for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    [ -n "$WORK" ] && rm -rf "$WORK"
+    if [ -n "$WORK" ]; then
+        if [ -n "${SAMPLES_KEEP_WORK:-}" ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+    fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+VERIFY_ONLY=""
+
 # start_bg LOGNAME cmd...  -> runs cmd in the background, pid in $BG_PID
 start_bg() {
+    BG_PID=""
+    [ -n "$VERIFY_ONLY" ] && return 0
     local name="$1"; shift
     "$@" >"$WORK/log/$name.out" 2>&1 </dev/null &
     BG_PID=$!
     BG_PIDS+=("$BG_PID")
 }
 stop_bg() {   # stop_bg PID [SIGNAL]
+    [ -n "$1" ] || return 0
     kill "-${2:-TERM}" "$1" 2>/dev/null || true
     wait "$1" 2>/dev/null || true
 }
 
 # wait_listen PORT: until something listens on 127.0.0.1:PORT (no probe connection)
 wait_listen() {
+    [ -n "$VERIFY_ONLY" ] && return 0
     local hex i
     hex=$(printf '%04X' "$1")
     for i in $(seq 1 100); do
@@ -85,9 +96,10 @@ wait_listen() {
 CAP_PID=""
 CAP_FILE=""
 capture_start() {
+    [ -n "$VERIFY_ONLY" ] && return 0
     CAP_FILE="$WORK/pcap/$1"
     rm -f "$CAP_FILE" "$WORK/log/tcpdump.err"
-    tcpdump -i lo -nn -U -s 0 -Z root -w "$CAP_FILE" "tcp port $2 and host $LO" \
+    tcpdump -i lo -nn -U --immediate-mode -s 0 -Z root -w "$CAP_FILE" "tcp port $2 and host $LO" \
         2>"$WORK/log/tcpdump.err" </dev/null &
     CAP_PID=$!
     local i
@@ -99,6 +111,7 @@ capture_start() {
     die "tcpdump did not start"
 }
 capture_stop() {
+    [ -n "$VERIFY_ONLY" ] && return 0
     sleep 0.7                      # let the last FIN/ACK/RST go through
     kill -INT "$CAP_PID" 2>/dev/null || true
     local i
@@ -172,8 +185,9 @@ s_server_bg() {
 CURL=(curl -q -sS -o /dev/null --max-time 10)   # -q: ignore any .curlrc
 CA="--cacert"
 # client commands are allowed to fail (that is the point of most scenarios)
-client() { "$@" >>"$WORK/log/client.out" 2>&1 </dev/null || true; }
+client() { [ -n "$VERIFY_ONLY" ] && return 0; "$@" >>"$WORK/log/client.out" 2>&1 </dev/null || true; }
 sclient() { # sclient PORT args... ; stdin closed -> s_client shuts down after the handshake
+    [ -n "$VERIFY_ONLY" ] && return 0
     local port="$1"; shift
     timeout 10 openssl s_client -connect "$LO:$port" "$@" >>"$WORK/log/client.out" 2>&1 </dev/null || true
 }
@@ -411,7 +425,7 @@ sample_tls12_resumed() {
     capture_stop; stop_bg "$BG_PID"
     describe $f $p tls "Two TLS 1.2 connections; the second resumes the first one's session (session ticket)." \
         "openssl s_server -tls1_2 -www; openssl s_client -tls1_2 -servername localhost -sess_out s.pem; then again with -sess_in s.pem" \
-        "First connection: full handshake with NewSessionTicket. Second connection: abbreviated handshake (ServerHello, NewSessionTicket/ChangeCipherSpec/Finished from the server first, no Certificate); both close with encrypted close_notify." \
+        "First connection: full handshake, the server issues a NewSessionTicket. Second connection: ClientHello carries that ticket, abbreviated handshake (ServerHello, ChangeCipherSpec, Finished from the server first, no Certificate/ServerKeyExchange), resumed; both connections close with encrypted close_notify." \
         "version=TLSv1.2;sni=localhost;established=yes;no_clear_fatal;flows=2;resumed_second"
 }
 
@@ -437,12 +451,19 @@ main() {
     WORK="$(mktemp -d /tmp/tlstriage-samples.XXXXXX)"
     mkdir -p "$WORK/log" "$WORK/pcap" "$OUT"
     : >"$WORK/manifest.tsv"
-    make_certs
+    if [ "${1:-}" = "--verify" ]; then
+        VERIFY_ONLY=1
+        export SAMPLES_CA=ca.pem
+    elif [ -n "${1:-}" ]; then
+        die "usage: $0 [--verify]"
+    else
+        make_certs
+    fi
     local n fn
     for n in "${ALL[@]}"; do
         fn="sample_${n//-/_}"
         declare -F "$fn" >/dev/null || die "unknown sample: $n (known: ${ALL[*]})"
-        log "--- $n"
+        [ -n "$VERIFY_ONLY" ] || log "--- $n"
         "$fn"
     done
     # Verification: dissect every sample with tshark, check the scenario's expectations,
@@ -450,4 +471,4 @@ main() {
     python3 "$HERE/samples_expected.py" "$OUT" "$WORK/manifest.tsv" "${ALL[@]}"
 }
 
-main
+main "$@"
