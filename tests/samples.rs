@@ -1,0 +1,524 @@
+//! Exact findings for every bundled sample (see samples/README.md for how each was made and
+//! what tshark shows in it; the frame numbers below are Wireshark's).
+
+use std::path::Path;
+
+use serde_json::Value;
+use tlstriage::flow::{AnalyzerConfig, DEFAULT_TLS_PORTS};
+use tlstriage::pipeline::{analyze_path, Analysis};
+use tlstriage::tls::names::{cipher_name, version_name};
+
+/// The samples run their TLS servers on 4431-4447, as a user would pass with --tls-ports.
+fn config() -> AnalyzerConfig {
+    let mut ports: Vec<u16> = DEFAULT_TLS_PORTS.to_vec();
+    ports.extend(4431..=4447);
+    let mut c = AnalyzerConfig::default();
+    c.set_tls_ports(&ports);
+    c
+}
+
+fn analyze(name: &str) -> Analysis {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("samples")
+        .join(name);
+    let a = analyze_path(&path, &config()).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert!(a.error.is_none(), "{name}: {:?}", a.error);
+    assert!(!a.truncated, "{name} truncated");
+    a
+}
+
+/// (kind, severity, frames) of every finding, sorted.
+fn findings(a: &Analysis) -> Vec<(&'static str, &'static str, Vec<u64>)> {
+    let mut v: Vec<_> = a
+        .findings()
+        .map(|(_, f)| (f.kind, f.severity.as_str(), f.frames.clone()))
+        .collect();
+    v.sort();
+    v
+}
+
+struct Aborted {
+    by: &'static str,
+    stage: &'static str,
+    how: &'static str,
+    cause: &'static str,
+    confidence: &'static str,
+    frames: &'static [u64],
+}
+
+fn assert_aborted(a: &Analysis, want: Aborted) {
+    let f = a
+        .findings()
+        .map(|(_, f)| f)
+        .find(|f| f.kind == "handshake_aborted")
+        .expect("handshake_aborted");
+    let e = &f.evidence;
+    let got = |k: &str| e[k].as_str().unwrap_or("").to_string();
+    assert_eq!(got("aborted_by"), want.by, "{e}");
+    assert_eq!(got("stage"), want.stage, "{e}");
+    assert_eq!(got("how"), want.how, "{e}");
+    assert_eq!(got("likely_cause"), want.cause, "{e}");
+    assert_eq!(got("confidence"), want.confidence, "{e}");
+    assert_eq!(f.frames, want.frames, "{e}");
+    assert!(
+        f.explanation.len() > 40,
+        "explanation too thin: {}",
+        f.explanation
+    );
+    assert!(e["because"].as_array().is_some_and(|b| !b.is_empty()));
+}
+
+fn single_tls(a: &Analysis) -> &tlstriage::tls::TlsConn {
+    assert_eq!(a.flows.len(), 1, "one connection per sample");
+    a.flows[0].0.tls.as_ref().expect("TLS seen")
+}
+
+#[test]
+fn tls12_ok_is_clean() {
+    let a = analyze("tls12-ok.pcap");
+    // Only the two encrypted close_notify alerts at the end, as information.
+    assert_eq!(
+        findings(&a),
+        vec![
+            ("tls_alert", "info", vec![12]),
+            ("tls_alert", "info", vec![14])
+        ]
+    );
+    let tls = single_tls(&a);
+    assert!(tls.established);
+    assert_eq!(tls.history, "CsxknGIi");
+    assert_eq!(
+        tls.negotiated_version().map(version_name).as_deref(),
+        Some("TLSv1.2")
+    );
+    let sh = tls.server_hello.as_ref().unwrap();
+    assert_eq!(
+        cipher_name(sh.cipher),
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
+    );
+    let flow = &a.flows[0].0;
+    assert_eq!(flow.sni(), Some("localhost"));
+    let leaf = flow.server_leaf().expect("leaf certificate parsed");
+    assert_eq!(leaf.subject, "CN=localhost");
+    assert!(leaf.san.iter().any(|s| s == "localhost"));
+    assert_eq!(
+        a.stats.bad_checksums, a.stats.tcp_packets,
+        "loopback capture: offloaded checksums kept"
+    );
+}
+
+#[test]
+fn tls13_ok_is_clean() {
+    let a = analyze("tls13-ok.pcap");
+    assert_eq!(findings(&a), vec![]);
+    let tls = single_tls(&a);
+    assert!(tls.established);
+    assert_eq!(tls.history, "CsiI");
+    assert_eq!(
+        tls.negotiated_version().map(version_name).as_deref(),
+        Some("TLSv1.3")
+    );
+}
+
+#[test]
+fn version_mismatch() {
+    let a = analyze("version-mismatch.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![
+            ("handshake_aborted", "high", vec![4, 6]),
+            ("obsolete_version", "medium", vec![4]),
+            ("tls_alert", "medium", vec![6]),
+            ("version_mismatch", "high", vec![4, 6]),
+        ]
+    );
+    assert_aborted(
+        &a,
+        Aborted {
+            by: "server",
+            stage: "client_hello",
+            how: "alert",
+            cause: "version_mismatch",
+            confidence: "high",
+            frames: &[4, 6],
+        },
+    );
+    let vm = a
+        .findings()
+        .find(|(_, f)| f.kind == "version_mismatch")
+        .unwrap()
+        .1;
+    assert_eq!(
+        vm.evidence["client_versions"],
+        serde_json::json!(["TLSv1.0"])
+    );
+    assert_eq!(vm.evidence["server_version"], Value::Null);
+    let alert = a.findings().find(|(_, f)| f.kind == "tls_alert").unwrap().1;
+    assert_eq!(alert.evidence["description"], "protocol_version");
+    assert_eq!(alert.evidence["sent_by"], "server");
+    assert_eq!(alert.evidence["level"], "fatal");
+}
+
+#[test]
+fn cipher_mismatch() {
+    let a = analyze("cipher-mismatch.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![
+            ("cipher_mismatch", "high", vec![4, 6]),
+            ("handshake_aborted", "high", vec![4, 6]),
+            ("tls_alert", "medium", vec![6]),
+        ]
+    );
+    assert_aborted(
+        &a,
+        Aborted {
+            by: "server",
+            stage: "client_hello",
+            how: "alert",
+            cause: "cipher_mismatch",
+            confidence: "high",
+            frames: &[4, 6],
+        },
+    );
+    let cm = a
+        .findings()
+        .find(|(_, f)| f.kind == "cipher_mismatch")
+        .unwrap()
+        .1;
+    let offered: Vec<&str> = cm.evidence["offered_ciphers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        offered.contains(&"TLS_RSA_WITH_AES_128_CBC_SHA"),
+        "{offered:?}"
+    );
+}
+
+#[test]
+fn expired_certificate_rejected_by_client() {
+    let a = analyze("cert-expired.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![
+            ("certificate_expired", "high", vec![6]),
+            ("handshake_aborted", "high", vec![4, 8]),
+            ("tls_alert", "medium", vec![8]),
+        ]
+    );
+    assert_aborted(
+        &a,
+        Aborted {
+            by: "client",
+            stage: "server_hello_done",
+            how: "alert",
+            cause: "certificate_rejected",
+            confidence: "high",
+            frames: &[4, 8],
+        },
+    );
+    let ce = a
+        .findings()
+        .find(|(_, f)| f.kind == "certificate_expired")
+        .unwrap()
+        .1;
+    assert_eq!(ce.evidence["not_after"], "2021-01-01T00:00:00Z");
+    assert_eq!(ce.evidence["subject"], "CN=localhost");
+}
+
+#[test]
+fn self_signed_certificate_rejected_by_client() {
+    let a = analyze("cert-self-signed.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![
+            ("certificate_self_signed", "medium", vec![6]),
+            ("handshake_aborted", "high", vec![4, 8]),
+            ("tls_alert", "medium", vec![8]),
+        ]
+    );
+    assert_aborted(
+        &a,
+        Aborted {
+            by: "client",
+            stage: "server_hello_done",
+            how: "alert",
+            cause: "certificate_rejected",
+            confidence: "high",
+            frames: &[4, 8],
+        },
+    );
+    let alert = a.findings().find(|(_, f)| f.kind == "tls_alert").unwrap().1;
+    assert_eq!(alert.evidence["description"], "unknown_ca");
+}
+
+#[test]
+fn wrong_name_certificate_rejected_by_client() {
+    let a = analyze("cert-wrong-name.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![
+            ("certificate_name_mismatch", "high", vec![6]),
+            ("handshake_aborted", "high", vec![4, 8]),
+            ("tls_alert", "medium", vec![8]),
+        ]
+    );
+    assert_aborted(
+        &a,
+        Aborted {
+            by: "client",
+            stage: "server_hello_done",
+            how: "alert",
+            cause: "name_mismatch",
+            confidence: "high",
+            frames: &[4, 8],
+        },
+    );
+    let nm = a
+        .findings()
+        .find(|(_, f)| f.kind == "certificate_name_mismatch")
+        .unwrap()
+        .1;
+    assert_eq!(nm.evidence["sni"], "localhost");
+    assert_eq!(
+        nm.evidence["names"],
+        serde_json::json!(["wrong-host.example"])
+    );
+}
+
+#[test]
+fn tls13_certificate_rejected_with_encrypted_alert() {
+    let a = analyze("tls13-cert-rejected.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![
+            ("handshake_aborted", "high", vec![4, 9]),
+            ("tls_alert", "medium", vec![9])
+        ]
+    );
+    assert_aborted(
+        &a,
+        Aborted {
+            by: "client",
+            stage: "change_cipher_spec",
+            how: "alert",
+            cause: "certificate_rejected",
+            confidence: "medium",
+            frames: &[4, 9],
+        },
+    );
+    let alert = a.findings().find(|(_, f)| f.kind == "tls_alert").unwrap().1;
+    assert_eq!(alert.evidence["encrypted"], true);
+    assert_eq!(alert.evidence["record_length"], 19);
+    assert!(!single_tls(&a).established);
+}
+
+#[test]
+fn tls13_certificate_rejected_with_clear_alert() {
+    let a = analyze("tls13-cert-rejected-openssl.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![
+            ("handshake_aborted", "high", vec![4, 8]),
+            ("tls_alert", "medium", vec![8])
+        ]
+    );
+    assert_aborted(
+        &a,
+        Aborted {
+            by: "client",
+            stage: "change_cipher_spec",
+            how: "alert",
+            cause: "certificate_rejected",
+            confidence: "high",
+            frames: &[4, 8],
+        },
+    );
+}
+
+#[test]
+fn plaintext_http_to_tls_port() {
+    let a = analyze("plaintext-http-to-tls-port.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![("plaintext_to_tls_port", "medium", vec![4, 6, 7])]
+    );
+    let f = a.findings().next().unwrap().1;
+    assert_eq!(f.evidence["detected_protocol"], "http");
+    assert_eq!(f.evidence["server_reaction"], "close");
+    assert!(f.evidence["first_bytes"]
+        .as_str()
+        .unwrap()
+        .starts_with("GET / HTTP/1.1\\r\\n"));
+}
+
+#[test]
+fn plaintext_to_a_port_not_known_as_tls_is_not_flagged() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/plaintext-http-to-tls-port.pcap");
+    let a = analyze_path(&path, &AnalyzerConfig::default()).unwrap();
+    assert!(
+        findings(&a).is_empty(),
+        "port 4439 is not a TLS port by default"
+    );
+}
+
+#[test]
+fn tls_client_to_plain_http_server() {
+    let a = analyze("tls-to-http-server.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![
+            ("handshake_aborted", "high", vec![4, 10]),
+            ("tls_to_plaintext_port", "medium", vec![4, 6])
+        ]
+    );
+    assert_aborted(
+        &a,
+        Aborted {
+            by: "server",
+            stage: "client_hello",
+            how: "fin",
+            cause: "plaintext_mismatch",
+            confidence: "high",
+            frames: &[4, 10],
+        },
+    );
+    let f = a
+        .findings()
+        .find(|(_, f)| f.kind == "tls_to_plaintext_port")
+        .unwrap()
+        .1;
+    assert!(f.evidence["server_first_bytes"]
+        .as_str()
+        .unwrap()
+        .starts_with("HTTP/1.0 400"));
+}
+
+#[test]
+fn client_reset_mid_handshake() {
+    let a = analyze("client-rst-mid-handshake.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![("handshake_aborted", "high", vec![4, 8])]
+    );
+    assert_aborted(
+        &a,
+        Aborted {
+            by: "client",
+            stage: "server_hello_done",
+            how: "rst",
+            cause: "client_gave_up",
+            confidence: "medium",
+            frames: &[4, 8],
+        },
+    );
+}
+
+#[test]
+fn server_closes_without_alert() {
+    let a = analyze("server-close-no-alert.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![("handshake_aborted", "high", vec![4, 6])]
+    );
+    assert_aborted(
+        &a,
+        Aborted {
+            by: "server",
+            stage: "client_hello",
+            how: "fin",
+            cause: "server_closed_without_alert",
+            confidence: "medium",
+            frames: &[4, 6],
+        },
+    );
+}
+
+#[test]
+fn smtp_starttls_then_tls13() {
+    let a = analyze("smtp-starttls.pcap");
+    assert_eq!(findings(&a), vec![("starttls", "info", vec![12, 13, 14])]);
+    let f = a.findings().next().unwrap().1;
+    assert_eq!(f.evidence["protocol"], "smtp");
+    assert_eq!(f.evidence["result"], "ok");
+    let tls = single_tls(&a);
+    assert!(tls.established);
+    assert_eq!(
+        tls.negotiated_version().map(version_name).as_deref(),
+        Some("TLSv1.3")
+    );
+}
+
+#[test]
+fn smtp_auth_before_tls() {
+    let a = analyze("smtp-auth-cleartext.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![("cleartext_credentials", "high", vec![12])]
+    );
+    let f = a.findings().next().unwrap().1;
+    assert_eq!(f.evidence["protocol"], "smtp");
+    assert_eq!(f.evidence["mechanism"], "AUTH PLAIN");
+    assert!(
+        f.ts_us > a.flows[0].0.first_ts_us,
+        "stamped with the AUTH packet's time"
+    );
+}
+
+#[test]
+fn connect_proxy_then_tls() {
+    let a = analyze("connect-proxy-ok.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![
+            ("tls_alert", "info", vec![13]),
+            ("tls_alert", "info", vec![14])
+        ]
+    );
+    let flow = &a.flows[0].0;
+    let connect = flow.preamble.connect.as_ref().expect("CONNECT seen");
+    assert_eq!(connect.status, Some(200));
+    assert_eq!(connect.target, "localhost:4443");
+    assert!(flow.tls.as_ref().unwrap().established);
+}
+
+#[test]
+fn connect_proxy_refused() {
+    let a = analyze("connect-proxy-403.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![("proxy_connect_failed", "medium", vec![4, 6])]
+    );
+    let f = a.findings().next().unwrap().1;
+    assert_eq!(f.evidence["status"], 403);
+    assert_eq!(f.evidence["target"], "localhost:4444");
+}
+
+#[test]
+fn session_resumption() {
+    let a = analyze("tls12-resumed.pcap");
+    assert_eq!(a.flows.len(), 2);
+    let first = a.flows[0].0.tls.as_ref().unwrap();
+    let second = a.flows[1].0.tls.as_ref().unwrap();
+    assert!(first.established && !first.resumed);
+    assert!(second.established && second.resumed);
+    assert_eq!(second.history, "CsiI");
+    assert_eq!(a.flows[1].0.tcp_stream, 1);
+}
+
+#[test]
+fn missing_sni() {
+    let a = analyze("missing-sni.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![
+            ("missing_sni", "low", vec![4]),
+            ("tls_alert", "info", vec![10]),
+            ("tls_alert", "info", vec![12])
+        ]
+    );
+}
