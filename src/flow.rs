@@ -467,6 +467,12 @@ impl Analyzer {
         }
     }
 
+    /// Run the idle-timeout sweep at `now_us` without a packet: live capture calls this on a
+    /// wall-clock tick so quiet flows still time out when the link is silent.
+    pub fn tick(&mut self, now_us: TimestampUs) {
+        self.sweep(now_us);
+    }
+
     /// Finish flows idle for longer than the timeout. Runs at most once per capture second.
     fn sweep(&mut self, now: TimestampUs) {
         if now.saturating_sub(self.last_sweep_us) < 1_000_000 {
@@ -491,17 +497,28 @@ impl Analyzer {
         }
     }
 
+    /// Make room in a full table: finish the oldest idle sixteenth of it at once
+    /// (tombstones of closed flows first), so a flood of new flows costs O(log n) each
+    /// instead of a full scan per packet.
     fn evict_oldest(&mut self) {
-        let victim = self
+        let batch = (self.config.max_flows / 16).max(1);
+        let mut ages: Vec<((bool, TimestampUs, FrameNo), FlowKey)> = self
             .flows
             .iter()
-            .min_by_key(|(_, f)| (!f.closed(), f.h.last_ts_us, f.h.first_frame))
-            .map(|(k, _)| *k);
-        if let Some(flow) = victim.and_then(|k| self.flows.remove(&k)) {
-            if !flow.closed() {
-                self.stats.flows_evicted += 1;
+            .map(|(k, f)| ((!f.closed(), f.h.last_ts_us, f.h.first_frame), *k))
+            .collect();
+        if ages.len() > batch {
+            ages.select_nth_unstable_by_key(batch - 1, |(age, _)| *age);
+            ages.truncate(batch);
+        }
+        ages.sort_unstable_by_key(|(age, _)| *age);
+        for (_, key) in ages {
+            if let Some(flow) = self.flows.remove(&key) {
+                if !flow.closed() {
+                    self.stats.flows_evicted += 1;
+                }
+                self.finish_flow(flow, EndReason::Evicted);
             }
-            self.finish_flow(flow, EndReason::Evicted);
         }
     }
 
@@ -673,5 +690,171 @@ impl Analyzer {
             };
             self.finish_flow(finished, EndReason::Closed);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::tcp_flags::{ACK, FIN, PSH, RST, SYN};
+
+    /// A raw-IP (LINKTYPE_RAW) IPv4/TCP packet; checksums left zero as offloading hosts do.
+    fn raw(
+        src: [u8; 4],
+        dst: [u8; 4],
+        sport: u16,
+        dport: u16,
+        seq: u32,
+        flags: u8,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let total = 40 + payload.len();
+        let mut p = vec![
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            0,
+            0x40,
+            0,
+            64,
+            6,
+            0,
+            0,
+        ];
+        p.extend_from_slice(&src);
+        p.extend_from_slice(&dst);
+        p.extend_from_slice(&sport.to_be_bytes());
+        p.extend_from_slice(&dport.to_be_bytes());
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&[0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        p.extend_from_slice(payload);
+        p
+    }
+
+    struct Feeder {
+        a: Analyzer,
+        frame: FrameNo,
+        ts: TimestampUs,
+    }
+
+    impl Feeder {
+        fn new(config: AnalyzerConfig) -> Self {
+            Feeder {
+                a: Analyzer::new(config),
+                frame: 0,
+                ts: 1_000_000_000,
+            }
+        }
+        fn send(&mut self, bytes: Vec<u8>, advance_us: i64) {
+            self.frame += 1;
+            self.ts += advance_us;
+            let pkt = Packet {
+                frame: self.frame,
+                ts_us: self.ts,
+                linktype: 101,
+                data: &bytes,
+                orig_len: bytes.len() as u32,
+            };
+            self.a.packet(&pkt);
+        }
+    }
+
+    const C: [u8; 4] = [10, 0, 0, 1];
+    const S: [u8; 4] = [10, 0, 0, 2];
+
+    #[test]
+    fn syn_decides_roles_and_rst_finishes_the_flow() {
+        let mut f = Feeder::new(AnalyzerConfig::default());
+        f.send(raw(C, S, 40000, 443, 100, SYN, b""), 0);
+        f.send(raw(S, C, 443, 40000, 900, SYN | ACK, b""), 10);
+        f.send(raw(C, S, 40000, 443, 101, RST, b""), 10);
+        let done = f.a.take_finished();
+        assert_eq!(done.len(), 1);
+        let r = &done[0];
+        assert_eq!(r.client.port, 40000);
+        assert_eq!(r.server.port, 443);
+        assert_eq!((r.syn, r.syn_ack), (Some(1), Some(2)));
+        assert_eq!(
+            r.first_close().map(|(side, how, ev)| (side, how, ev.frame)),
+            Some((Side::Client, "rst", 3))
+        );
+        assert_eq!(r.end, EndReason::Closed);
+        assert!(!r.midstream);
+    }
+
+    #[test]
+    fn midstream_flow_takes_the_tls_port_as_server() {
+        let mut f = Feeder::new(AnalyzerConfig::default());
+        // First packet seen goes from the server (443) to the client.
+        f.send(
+            raw(S, C, 443, 40000, 5000, ACK | PSH, &[0x17, 3, 3, 0, 1, 0]),
+            0,
+        );
+        f.a.finish();
+        let done = f.a.take_finished();
+        assert_eq!(done[0].server.port, 443);
+        assert!(done[0].midstream);
+        assert_eq!(done[0].end, EndReason::CaptureEnd);
+    }
+
+    #[test]
+    fn port_reuse_after_close_starts_a_new_tcp_stream_and_late_acks_do_not() {
+        let mut f = Feeder::new(AnalyzerConfig::default());
+        f.send(raw(C, S, 40000, 443, 100, SYN, b""), 0);
+        f.send(raw(C, S, 40000, 443, 101, FIN | ACK, b""), 10);
+        f.send(raw(S, C, 443, 40000, 900, FIN | ACK, b""), 10);
+        f.send(raw(C, S, 40000, 443, 102, ACK, b""), 10); // final ACK: same connection
+        f.send(raw(C, S, 40000, 443, 7000, SYN, b""), 10); // reuse: a new connection
+        f.a.finish();
+        let streams: Vec<u64> = f.a.take_finished().iter().map(|r| r.tcp_stream).collect();
+        assert_eq!(streams, vec![0, 1]);
+        assert_eq!(f.a.stats().flows, 2);
+    }
+
+    #[test]
+    fn idle_flows_time_out_on_capture_time() {
+        let mut config = AnalyzerConfig::default();
+        config.idle_timeout_us = 5_000_000;
+        let mut f = Feeder::new(config);
+        f.send(raw(C, S, 40000, 443, 100, SYN, b""), 0);
+        f.send(raw(C, S, 40001, 443, 100, SYN, b""), 10_000_000);
+        let done = f.a.take_finished();
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].end, EndReason::Timeout);
+        assert_eq!(f.a.stats().flows_timed_out, 1);
+    }
+
+    #[test]
+    fn a_full_table_evicts_the_oldest_flows_in_batches() {
+        let mut config = AnalyzerConfig::default();
+        config.max_flows = 64;
+        let mut f = Feeder::new(config);
+        for port in 0..1000u16 {
+            f.send(raw(C, S, 10000 + port, 443, 1, SYN, b""), 1);
+        }
+        assert!(f.a.open_flows() <= 64);
+        let evicted = f.a.take_finished();
+        assert_eq!(f.a.stats().flows_evicted as usize, evicted.len());
+        assert!(evicted.len() >= 1000 - 64);
+        // Oldest first: the very first flow went first.
+        assert_eq!(evicted[0].client.port, 10000);
+        assert!(evicted.iter().all(|r| r.end == EndReason::Evicted));
+    }
+
+    #[test]
+    fn data_on_a_syn_is_not_lost() {
+        let mut f = Feeder::new(AnalyzerConfig::default());
+        f.send(
+            raw(C, S, 40000, 443, 100, SYN, b"GET / HTTP/1.1\r\n\r\n"),
+            0,
+        );
+        f.a.finish();
+        let done = f.a.take_finished();
+        assert_eq!(
+            done[0].first_bytes[0].as_ref().map(|(b, _)| b.as_slice()),
+            Some(&b"GET / HTTP/1.1\r\n\r\n"[..])
+        );
     }
 }
