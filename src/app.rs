@@ -212,6 +212,34 @@ fn tls_prefix_plausible(b: &[u8]) -> bool {
     false
 }
 
+/// An SSLv2 SERVER-HELLO: 2-byte header with the high bit set, message type 4,
+/// session-id-hit 0/1, certificate type 1 (X.509), then version 0x0002 (or an SSLv3/TLS
+/// version from servers that answer an SSLv2-format hello that way). Only a server sends it.
+/// Like [`tls_prefix_plausible`], a prefix of 1 to 6 bytes is judged on what it has.
+fn sslv2_server_hello_plausible(b: &[u8]) -> bool {
+    let Some(&b0) = b.first() else {
+        return false;
+    };
+    let at = |i: usize| b.get(i).copied();
+    b0 & 0x80 != 0
+        && at(1).is_none_or(|lo| u16::from_be_bytes([b0 & 0x7f, lo]) >= 11)
+        && at(2).is_none_or(|t| t == 4)
+        && at(3).is_none_or(|hit| hit <= 1)
+        && at(4).is_none_or(|cert_type| cert_type == 1)
+        && at(5).is_none_or(|maj| maj == 0 || maj == 3)
+        && match (at(5), at(6)) {
+            (Some(0), Some(min)) => min == 2,
+            (Some(3), Some(min)) => min <= 3,
+            _ => true,
+        }
+}
+
+/// Where a direction's bytes can switch to TLS: a TLS record or SSLv2 hello, plus an
+/// SSLv2 SERVER-HELLO from the server.
+fn tls_start_plausible(dir: Dir, b: &[u8]) -> bool {
+    tls_prefix_plausible(b) || (dir == Dir::ToClient && sslv2_server_hello_plausible(b))
+}
+
 /// Escapes bytes for evidence: printable ASCII as is, `\r` `\n` `\t`, a
 /// backslash doubled (so the output stays unambiguous), everything else `\xNN`.
 /// At most `max` input bytes are rendered.
@@ -745,7 +773,7 @@ impl Preamble {
             }
             self.refresh_detection();
         }
-        if was_empty && !data.is_empty() && tls_prefix_plausible(data) {
+        if was_empty && !data.is_empty() && tls_start_plausible(dir, data) {
             return self.switch_at(dir, false, head_before, 0);
         }
         let mut i = 0;
@@ -767,7 +795,7 @@ impl Preamble {
                     continue;
                 }
                 let may_tls = st.sniff || (dir == Dir::ToServer && self.client_may_start_tls);
-                if may_tls && tls_prefix_plausible(&data[i..]) {
+                if may_tls && tls_start_plausible(dir, &data[i..]) {
                     self.client_tls_without_answer(dir);
                     return self.switch_at(dir, false, head_before, i);
                 }
@@ -2495,6 +2523,28 @@ mod tests {
         assert!(o.facts.starttls.is_none() && o.facts.via.is_none());
         let sslv2 = [0x80, 0x2e, 0x01, 0x00, 0x02, 0x00, 0x15];
         assert_eq!(check(443, &[(C, &sslv2, 1)]).switch_at, [Some(0), None]);
+    }
+
+    #[test]
+    fn sslv2_server_hello_is_tls() {
+        // zeek/sslv2-clienthello.pcap: SSLv2 CLIENT-HELLO answered by an SSLv2 SERVER-HELLO
+        // (83 b4 04 00 01 00 02 ...), which is TLS's predecessor, not a plaintext banner.
+        let ch = [0x80, 0x2e, 0x01, 0x00, 0x02, 0x00, 0x15];
+        let sh = [
+            0x83, 0xb4, 0x04, 0x00, 0x01, 0x00, 0x02, 0x03, 0x87, 0x00, 0x12,
+        ];
+        let o = check(443, &[(C, &ch, 1), (S, &sh, 2)]);
+        assert_eq!(o.switch_at, [Some(0), Some(0)]);
+        assert!(!sslv2_server_hello_plausible(&ch));
+        // The same bytes from a client are not a ClientHello.
+        assert!(!looks_like_tls(&sh));
+        // A binary server answer with the high bit set but another message type stays cleartext.
+        assert!(!sslv2_server_hello_plausible(&[
+            0x83, 0xb4, 0x05, 0x00, 0x01, 0x00, 0x02
+        ]));
+        assert!(!sslv2_server_hello_plausible(&[
+            0x83, 0xb4, 0x04, 0x00, 0x07, 0x00, 0x02
+        ]));
     }
 
     #[test]

@@ -815,9 +815,10 @@ mod tests {
 
     #[test]
     fn idle_flows_time_out_on_capture_time() {
-        let mut config = AnalyzerConfig::default();
-        config.idle_timeout_us = 5_000_000;
-        let mut f = Feeder::new(config);
+        let mut f = Feeder::new(AnalyzerConfig {
+            idle_timeout_us: 5_000_000,
+            ..AnalyzerConfig::default()
+        });
         f.send(raw(C, S, 40000, 443, 100, SYN, b""), 0);
         f.send(raw(C, S, 40001, 443, 100, SYN, b""), 10_000_000);
         let done = f.a.take_finished();
@@ -828,9 +829,10 @@ mod tests {
 
     #[test]
     fn a_full_table_evicts_the_oldest_flows_in_batches() {
-        let mut config = AnalyzerConfig::default();
-        config.max_flows = 64;
-        let mut f = Feeder::new(config);
+        let mut f = Feeder::new(AnalyzerConfig {
+            max_flows: 64,
+            ..AnalyzerConfig::default()
+        });
         for port in 0..1000u16 {
             f.send(raw(C, S, 10000 + port, 443, 1, SYN, b""), 1);
         }

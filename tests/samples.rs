@@ -303,7 +303,7 @@ fn tls13_certificate_rejected_with_encrypted_alert() {
         &a,
         Aborted {
             by: "client",
-            stage: "change_cipher_spec",
+            stage: "server_encrypted_flight",
             how: "alert",
             cause: "certificate_rejected",
             confidence: "medium",
@@ -330,7 +330,7 @@ fn tls13_certificate_rejected_with_clear_alert() {
         &a,
         Aborted {
             by: "client",
-            stage: "change_cipher_spec",
+            stage: "server_encrypted_flight",
             how: "alert",
             cause: "certificate_rejected",
             confidence: "high",

@@ -81,14 +81,22 @@ pub fn tls_flow_record(capture: &str, flow: &FlowRecord, findings: &[Finding]) -
     let tls = flow.tls.as_ref();
     let ch = tls.and_then(|t| t.client_hello.as_ref());
     let sh = tls.and_then(|t| t.server_hello.as_ref());
+    // The last alert whose description is visible, as Zeek's last_alert; "encrypted" only
+    // when every alert was encrypted.
     let last_alert = tls.and_then(|t| {
-        t.events.iter().rev().find_map(|e| match e.kind {
+        let visible = t.events.iter().rev().find_map(|e| match e.kind {
             TlsEventKind::Alert { description, .. } => {
                 Some(alert_description_name(description).to_string())
             }
-            TlsEventKind::EncryptedAlert { .. } => Some("encrypted".to_string()),
             _ => None,
-        })
+        });
+        let encrypted = || {
+            t.events
+                .iter()
+                .any(|e| matches!(e.kind, TlsEventKind::EncryptedAlert { .. }))
+                .then(|| "encrypted".to_string())
+        };
+        visible.or_else(encrypted)
     });
     let cert_json = |certs: &[Result<crate::tls::types::CertInfo, String>]| -> Vec<Value> {
         certs
@@ -123,7 +131,7 @@ pub fn tls_flow_record(capture: &str, flow: &FlowRecord, findings: &[Finding]) -
         "wireshark_filter": format!("tcp.stream eq {}", flow.tcp_stream),
         "via": via(flow),
         "version": tls.and_then(|t| t.negotiated_version()).map(version_name),
-        "cipher": sh.map(|s| cipher_name(s.cipher)),
+        "cipher": sh.filter(|s| s.version != 0x0002).map(|s| cipher_name(s.cipher)),
         "group": group,
         "sni": flow.sni(),
         "alpn_offered": ch.map(|c| c.alpn.clone()).unwrap_or_default(),

@@ -104,7 +104,9 @@ fn check_weak(ctx: &mut RuleCtx<'_>) {
     let Some(tls) = ctx.flow.tls.as_ref() else {
         return;
     };
-    let Some(sh) = tls.server_hello.as_ref() else {
+    // An SSLv2 ServerHello carries SSLv2 cipher specs, not a TLS suite: obsolete_version
+    // covers that flow.
+    let Some(sh) = tls.server_hello.as_ref().filter(|sh| sh.version != 0x0002) else {
         return;
     };
     let Some(reason) = cipher_is_weak(sh.cipher) else {

@@ -23,8 +23,10 @@ use x509_parser::prelude::{FromDer, X509Certificate, X509Name};
 use crate::tls::types::CertInfo;
 
 /// Largest certificate accepted. Typical certificates are a few KiB; the cap bounds the
-/// work a crafted one can cause.
-pub const MAX_CERT_SIZE: usize = 64 * 1024;
+/// work a crafted one can cause. It is the TLS stage's cap (one Certificate message), not
+/// less: real certificates over 64 KiB exist (Zeek's fragmented-handshake trace has a
+/// 340 KB leaf, CN=Bro, that Zeek parses and logs).
+pub const MAX_CERT_SIZE: usize = crate::tls::MAX_CERT_LEN;
 
 /// Parses one DER certificate. Bytes after the certificate are ignored; `sha256` covers the
 /// certificate's own encoding only.
@@ -872,7 +874,7 @@ mod tests {
         assert!(err(&[0x30, 0x85, 1, 0, 0, 0, 0]).contains("too large"));
         assert!(err(&[0x30, 0x82, 0x01, 0x00, 0x30]).starts_with("truncated DER content"));
         // Oversized certificates are refused from the header alone.
-        assert!(err(&[0x30, 0x83, 0x01, 0x00, 0x01]).contains("exceeds"));
+        assert!(err(&[0x30, 0x83, 0x10, 0x00, 0x01]).contains("exceeds"));
         // Well-formed outer header around garbage.
         assert!(err(&[0x30, 0x03, 0x02, 0x01, 0x00]).starts_with("not a DER SEQUENCE"));
         assert!(err(&[0x30, 0x02, 0x30, 0x00]).starts_with("invalid certificate"));
@@ -880,7 +882,7 @@ mod tests {
 
     #[test]
     fn oversized_certificate_is_refused() {
-        let names: Vec<(u8, Vec<u8>)> = (0..4000)
+        let names: Vec<(u8, Vec<u8>)> = (0..24000)
             .map(|i| (0x82, format!("host{i:05}.example.com").into_bytes()))
             .collect();
         let refs: Vec<(u8, &[u8])> = names.iter().map(|(t, v)| (*t, v.as_slice())).collect();
@@ -897,6 +899,13 @@ mod tests {
             ..Tbs::default()
         };
         assert_eq!(t.parse().san.len(), 2500);
+        // Over 64 KiB, as real certificates can be, is accepted too.
+        let t = Tbs {
+            extensions: vec![san_ext(&refs[..4000])],
+            ..Tbs::default()
+        };
+        assert!(t.der().len() > 64 * 1024);
+        assert_eq!(t.parse().san.len(), 4000);
     }
 
     #[test]

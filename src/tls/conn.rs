@@ -25,7 +25,15 @@ pub const MAX_RECORD_LEN: usize = (1 << 14) + 2048;
 pub const MAX_HANDSHAKE_LEN: usize = 512 * 1024;
 /// How many certificates of a chain we keep, and the size cap of each.
 pub const MAX_CERTS: usize = 10;
-pub const MAX_CERT_LEN: usize = 64 * 1024;
+/// A certificate always sits inside one Certificate message, which is already capped at
+/// `MAX_HANDSHAKE_LEN`, so a smaller per-certificate cap would only drop real certificates
+/// (Zeek's fragmented-handshake trace has a single 340 KB leaf, subject CN=Bro).
+pub const MAX_CERT_LEN: usize = MAX_HANDSHAKE_LEN;
+/// Heartbeat message type, payload_length and the minimum 16 bytes of padding (RFC 6520).
+const HEARTBEAT_MIN_OVERHEAD: usize = 1 + 2 + 16;
+/// Extension type of NSS's pre-standard "TLS 1.3 draft version" extension (two bytes:
+/// the draft number), sent by TLS 1.3 clients before the 0x7fNN version codes existed.
+const EXT_NSS_DRAFT_VERSION: u16 = 0xff02;
 /// Bound on `events`; long sessions would otherwise grow it without limit.
 pub const MAX_EVENTS: usize = 4096;
 /// ApplicationData events recorded per direction; later ones are only counted.
@@ -49,6 +57,8 @@ pub enum HandshakeStage {
     HelloRetryRequest,
     ServerHello,
     EncryptedExtensions,
+    /// TLS 1.3: the server's encrypted flight (EncryptedExtensions..Finished) was sent.
+    ServerEncryptedFlight,
     Certificate,
     ServerKeyExchange,
     CertificateRequest,
@@ -69,6 +79,7 @@ impl HandshakeStage {
             HandshakeStage::HelloRetryRequest => "hello_retry_request",
             HandshakeStage::ServerHello => "server_hello",
             HandshakeStage::EncryptedExtensions => "encrypted_extensions",
+            HandshakeStage::ServerEncryptedFlight => "server_encrypted_flight",
             HandshakeStage::Certificate => "certificate",
             HandshakeStage::ServerKeyExchange => "server_key_exchange",
             HandshakeStage::CertificateRequest => "certificate_request",
@@ -131,12 +142,18 @@ pub enum TlsEventKind {
 
 impl TlsEventKind {
     /// A plaintext heartbeat whose claimed payload does not fit in its record (Heartbleed).
+    /// RFC 6520 section 4: type (1) + payload_length (2) + payload + at least 16 bytes of
+    /// padding, so a request claiming more than `len - 19` bytes reads past its data. This is
+    /// the test Zeek's heartbleed detection applies (its trace: record 16368, payload 16365).
     pub fn is_heartbleed(&self) -> bool {
         match *self {
             TlsEventKind::Heartbeat {
                 len,
                 payload_len_claimed,
-            } => usize::from(payload_len_claimed) + 3 > usize::from(len),
+            } => {
+                payload_len_claimed > 0
+                    && usize::from(payload_len_claimed) + HEARTBEAT_MIN_OVERHEAD > usize::from(len)
+            }
             _ => false,
         }
     }
@@ -172,6 +189,9 @@ enum Mode {
 #[derive(Debug, Default, Clone)]
 struct DirState {
     mode: Mode,
+    /// A gap hit this direction after the ServerHello of a TLS <= 1.2 handshake and
+    /// before its ChangeCipherSpec was seen: the ChangeCipherSpec may have been lost.
+    ccs_maybe_lost: bool,
     /// Bytes of an incomplete record (or, in Resync, up to 4 bytes of a possible header).
     rec_buf: Vec<u8>,
     /// Bytes of an incomplete handshake message.
@@ -219,6 +239,8 @@ pub struct TlsConn {
     /// Events not recorded because `events` reached `MAX_EVENTS`.
     pub events_dropped: u64,
     dirs: [DirState; 2],
+    /// Draft number from the first ClientHello's NSS draft-version extension (0xff02).
+    nss_draft: Option<u8>,
 }
 
 /// Result of looking at the start of a record.
@@ -460,6 +482,30 @@ pub(crate) fn parse_client_hello(
     (Some(out), errs)
 }
 
+/// Could `body` start a plaintext handshake message: a known type and a length we accept?
+fn plausible_handshake_header(body: &[u8]) -> bool {
+    match (body.first(), be24(body, 1)) {
+        (Some(&t), Some(len)) => {
+            names::handshake_type_name(t) != "unknown" && len + 4 <= MAX_HANDSHAKE_LEN
+        }
+        // Too short to tell: a fragment of a message split across records.
+        _ => true,
+    }
+}
+
+/// The draft number of NSS's draft-version extension (0xff02) in a ClientHello body.
+fn nss_draft_version(body: &[u8]) -> Option<u8> {
+    let (_, ch) = tls_parser::parse_tls_handshake_client_hello(body).ok()?;
+    let mut errs = Vec::new();
+    walk_extensions("ClientHello", ch.ext?, &mut errs)
+        .iter()
+        .find(|e| e.typ == EXT_NSS_DRAFT_VERSION)
+        .and_then(|e| match e.data {
+            [0, draft] => Some(*draft),
+            _ => None,
+        })
+}
+
 /// Parse a ServerHello (or HelloRetryRequest in ServerHello form) body.
 pub(crate) fn parse_server_hello(body: &[u8]) -> (Option<ServerHello>, Vec<String>) {
     let mut errs = Vec::new();
@@ -639,7 +685,15 @@ impl TlsConn {
     /// Bytes were lost in this direction: forget partial state and resynchronise on
     /// the next plausible record header.
     pub fn gap(&mut self, dir: Dir, _frame: FrameNo, _ts_us: TimestampUs) {
+        // The sender's ChangeCipherSpec is due once it sent its key exchange (or, when
+        // resuming, once the ServerHello is out). The ServerHello may not have been
+        // processed yet if the server's stream is itself held up by a gap.
+        let ccs_due = (self.server_hello.is_some() || self.dirs[dir.index()].full_handshake)
+            && !self.tls13_context();
         let d = &mut self.dirs[dir.index()];
+        if ccs_due && !d.encrypted {
+            d.ccs_maybe_lost = true;
+        }
         d.rec_buf.clear();
         d.hs_buf.clear();
         if d.mode == Mode::Records {
@@ -837,6 +891,16 @@ impl TlsConn {
             20 => self.change_cipher_spec(dir, body, frame, ts_us),
             21 => self.alert(dir, body, frame, ts_us),
             22 => {
+                if self.dirs[i].ccs_maybe_lost
+                    && !self.dirs[i].encrypted
+                    && self.dirs[i].hs_buf.is_empty()
+                    && !plausible_handshake_header(body)
+                {
+                    // The ChangeCipherSpec was in the gap: this record is the encrypted
+                    // Finished, not a plaintext message with a nonsensical header.
+                    self.dirs[i].ccs = true;
+                    self.dirs[i].encrypted = true;
+                }
                 if self.dirs[i].encrypted {
                     self.push_event(dir, frame, ts_us, TlsEventKind::EncryptedHandshake { len });
                     self.dirs[i].finished = true;
@@ -854,7 +918,10 @@ impl TlsConn {
     fn change_cipher_spec(&mut self, dir: Dir, body: &[u8], frame: FrameNo, ts_us: TimestampUs) {
         self.push_event(dir, frame, ts_us, TlsEventKind::ChangeCipherSpec);
         self.push_history(dir, 'I');
-        self.set_stage(HandshakeStage::ChangeCipherSpec);
+        // In TLS 1.3 the ChangeCipherSpec is a middlebox-compatibility no-op, not a step.
+        if !self.tls13_context() {
+            self.set_stage(HandshakeStage::ChangeCipherSpec);
+        }
         if body != [1] {
             self.malformed(
                 dir,
@@ -920,6 +987,9 @@ impl TlsConn {
                 return;
             }
             self.push_event(dir, frame, ts_us, TlsEventKind::EncryptedHandshake { len });
+            if dir == Dir::ToClient {
+                self.set_stage(HandshakeStage::ServerEncryptedFlight);
+            }
             if dir == Dir::ToServer {
                 // The client's first encrypted record after the ServerHello is its Finished.
                 self.dirs[i].finished = true;
@@ -1027,6 +1097,7 @@ impl TlsConn {
                     self.malformed(dir, frame, ts_us, e);
                 }
                 if self.client_hello.is_none() {
+                    self.nss_draft = ch.as_ref().and(nss_draft_version(body));
                     self.client_hello = ch;
                 }
             }
@@ -1079,9 +1150,17 @@ impl TlsConn {
         }
     }
 
-    fn server_hello_parsed(&mut self, sh: ServerHello) {
+    fn server_hello_parsed(&mut self, mut sh: ServerHello) {
         if self.server_hello.is_some() {
             return;
+        }
+        // Early TLS 1.3 drafts (before draft-16's 0x7f10) put 0x0304 in the ServerHello and
+        // told the draft number only in the client's 0xff02 extension: what was negotiated is
+        // that draft, not TLS 1.3 (Zeek logs "TLSv13-draft14", Suricata "TLS 1.3 draft-<16").
+        if sh.version == 0x0304 && sh.selected_version.is_none() {
+            if let Some(draft) = self.nss_draft {
+                sh.selected_version = Some(0x7f00 | u16::from(draft));
+            }
         }
         if is_tls13(sh.negotiated_version()) {
             self.resumed |= sh.extensions.contains(&41);
@@ -1192,6 +1271,17 @@ impl TlsConn {
                     Ok((sh, cert)) => {
                         if self.server_hello.is_none() {
                             self.server_hello = Some(sh);
+                        }
+                        if !cert.is_empty() {
+                            // SSLv2 has no Certificate message: the SERVER-HELLO carries the
+                            // certificate. Say where it arrived, as a Certificate event (no
+                            // history letter: nothing else was on the wire).
+                            self.push_event(
+                                dir,
+                                frame,
+                                ts_us,
+                                TlsEventKind::Handshake(HandshakeType(11)),
+                            );
                         }
                         if self.server_cert_der.is_empty()
                             && !cert.is_empty()

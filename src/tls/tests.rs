@@ -479,7 +479,8 @@ fn tls13_handshake_established_by_client_finished() {
     s.extend_from_slice(&rec(23, 0x0303, &[0; 300]));
     c.feed(ToClient, &s, 2, 0);
     assert!(!c.established);
-    assert_eq!(c.stage, HandshakeStage::ChangeCipherSpec);
+    // The compatibility CCS is no step; the encrypted flight is.
+    assert_eq!(c.stage, HandshakeStage::ServerEncryptedFlight);
     let mut cl = rec(20, 0x0303, &[1]);
     cl.extend_from_slice(&rec(23, 0x0303, &[0; 53]));
     c.feed(ToServer, &cl, 3, 0);
@@ -547,7 +548,7 @@ fn hello_retry_request() {
     let mut s = hs_rec(2, &hrr);
     s.extend_from_slice(&rec(20, 0x0303, &[1]));
     c.feed(ToClient, &s, 2, 0);
-    assert_eq!(c.stage, HandshakeStage::ChangeCipherSpec);
+    assert_eq!(c.stage, HandshakeStage::HelloRetryRequest);
     let h = c.hello_retry_request.as_ref().unwrap();
     assert!(h.is_hello_retry_request);
     assert_eq!(
@@ -664,6 +665,16 @@ fn sslv2_negotiated() {
     assert_eq!(c.negotiated_version(), Some(0x0002));
     assert_eq!(names::version_name(0x0002), "SSLv2");
     assert_eq!(c.server_cert_der, vec![cert.to_vec()]);
+    // The SERVER-HELLO is where the certificate arrived: a Certificate event at its frame,
+    // so findings about the certificate can point at it.
+    assert_eq!(
+        kinds(&c)[1..],
+        [
+            (ToClient, TlsEventKind::Handshake(HandshakeType(2))),
+            (ToClient, TlsEventKind::Handshake(HandshakeType(11))),
+        ]
+    );
+    assert_eq!(c.events[2].frame, 2);
     // SSLv2 records follow; they are not TLS but not malformed either.
     c.feed(ToServer, &[0x80, 5, 2, 1, 2, 3, 4], 3, 0);
     assert!(c.malformed.is_empty(), "{:?}", c.malformed);
@@ -843,6 +854,94 @@ fn gap_then_resync() {
     c.feed(ToServer, &msg, 3, 0);
     assert_eq!(c.client_hello_count, 1);
     assert!(c.client_hello.is_some());
+}
+
+#[test]
+fn heartbleed_needs_room_for_padding() {
+    // Zeek's heartbleed trace: a 16368-byte record claiming a 16365-byte payload leaves
+    // no room for the 16 bytes of padding RFC 6520 requires: an over-read request.
+    let zeek = TlsEventKind::Heartbeat {
+        len: 16368,
+        payload_len_claimed: 16365,
+    };
+    assert!(zeek.is_heartbleed());
+    let exact = TlsEventKind::Heartbeat {
+        len: 3 + 100 + 16,
+        payload_len_claimed: 100,
+    };
+    assert!(!exact.is_heartbleed());
+    // Encrypted heartbeats report no claimed length and are never flagged.
+    let encrypted = TlsEventKind::Heartbeat {
+        len: 8,
+        payload_len_claimed: 0,
+    };
+    assert!(!encrypted.is_heartbleed());
+}
+
+#[test]
+fn nss_draft_extension_names_the_negotiated_draft() {
+    // Draft-14 era: ServerHello says 0x0304, the draft is only in the client's 0xff02.
+    let mut c = TlsConn::new();
+    let mut ch = client_hello_body(&[], &[0xc02b], &[ext(0xff02, &[0, 14])]);
+    ch[..2].copy_from_slice(&be16(0x0304));
+    c.feed(ToServer, &rec(22, 0x0301, &hs(1, &ch)), 1, 0);
+    let mut sh = vec![0x03, 0x04];
+    sh.extend_from_slice(&[0x33; 32]);
+    sh.extend_from_slice(&be16(0xc02b));
+    sh.extend_from_slice(&with_len16(&[]));
+    c.feed(ToClient, &rec(22, 0x0301, &hs(2, &sh)), 2, 0);
+    assert!(c.malformed.is_empty(), "{:?}", c.malformed);
+    assert_eq!(c.negotiated_version(), Some(0x7f0e));
+    assert_eq!(names::version_name(0x7f0e), "TLSv1.3-draft14");
+    // Without the extension a 0x0304 ServerHello stays TLS 1.3.
+    let mut c = TlsConn::new();
+    let mut ch = client_hello_body(&[], &[0xc02b], &[]);
+    ch[..2].copy_from_slice(&be16(0x0304));
+    c.feed(ToServer, &rec(22, 0x0301, &hs(1, &ch)), 1, 0);
+    c.feed(ToClient, &rec(22, 0x0301, &hs(2, &sh)), 2, 0);
+    assert_eq!(c.negotiated_version(), Some(0x0304));
+}
+
+#[test]
+fn ccs_lost_in_gap_then_encrypted_finished() {
+    // suricata-verify bug-2512: the client's ChangeCipherSpec segment is missing from the
+    // capture; its encrypted Finished (first byte 0xaf) must not be read as a plaintext
+    // handshake message "claiming 1443233 bytes".
+    let [ch, server1, client2, server2] = tls12_full();
+    let mut c = TlsConn::new();
+    c.feed(ToServer, &ch, 1, 0);
+    c.feed(ToClient, &server1, 2, 0);
+    let cke = hs_rec(16, &[0x41; 66]);
+    c.feed(ToServer, &cke, 3, 0);
+    c.gap(ToServer, 4, 0);
+    let mut fin = vec![0xaf, 0x16, 0x05, 0xa1];
+    fin.extend_from_slice(&[0x5a; 36]);
+    c.feed(ToServer, &rec(22, 0x0303, &fin), 5, 0);
+    c.feed(ToClient, &server2, 6, 0);
+    assert!(c.malformed.is_empty(), "{:?}", c.malformed);
+    assert_eq!(c.history, "CsxknGti");
+    assert!(c.established);
+    // A gap before the ServerHello proves nothing: a bad header there is still malformed.
+    let mut c = TlsConn::new();
+    c.feed(ToServer, &ch, 1, 0);
+    c.gap(ToServer, 2, 0);
+    c.feed(ToServer, &rec(22, 0x0303, &fin), 3, 0);
+    assert_eq!(c.malformed.len(), 1, "{:?}", c.malformed);
+    drop(client2);
+}
+
+#[test]
+fn certificate_larger_than_64k_is_kept() {
+    let big = vec![0x30; 100_000];
+    let mut c = TlsConn::new();
+    c.feed(ToServer, &hs_rec(1, &tls12_client_hello()), 1, 0);
+    let sh = server_hello_body(&[0x22; 32], &[], 0xc02f, &[]);
+    let msg = [hs(2, &sh), hs(11, &certificate_body(&[&big]))].concat();
+    for chunk in msg.chunks(16_000) {
+        c.feed(ToClient, &rec(22, 0x0303, chunk), 2, 0);
+    }
+    assert!(c.malformed.is_empty(), "{:?}", c.malformed);
+    assert_eq!(c.server_cert_der, vec![big]);
 }
 
 #[test]
