@@ -1,4 +1,4 @@
-//! Command-line interface: `tlstriage read`, `tlstriage rules`.
+//! Command-line interface: `tlstriage read`, `tlstriage rules`, `tlstriage live`.
 
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -34,6 +34,8 @@ pub enum Command {
     Read(ReadArgs),
     /// List the rules and the finding kinds they raise.
     Rules,
+    /// Capture live from a network interface (libpcap; cargo feature `live`).
+    Live(crate::live::LiveArgs),
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +99,7 @@ pub fn run(cli: Cli) -> i32 {
             }
             0
         }
+        Command::Live(args) => crate::live::run(&args),
         Command::Read(args) => match read(&args) {
             Ok(code) => code,
             Err(e) => {

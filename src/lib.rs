@@ -14,6 +14,7 @@ pub mod community_id;
 pub mod decode;
 pub mod fingerprint;
 pub mod flow;
+pub mod live;
 pub mod model;
 pub mod output;
 pub mod pipeline;

@@ -1,0 +1,669 @@
+//! `tlstriage live`: capture from a network interface with libpcap (cargo feature `live`)
+//! and emit findings as soon as each flow is decided.
+//!
+//! The loop reads non-blocking and naps briefly when nothing is buffered: every wakeup
+//! checks the SIGINT/SIGTERM/SIGHUP flags, runs the idle-timeout sweep on the wall clock
+//! ([`crate::flow::Analyzer::tick`]) and writes periodic `capture_stats`. On SIGINT/SIGTERM
+//! every open flow is finished (`how: capture_end`), its findings written, and a final
+//! `capture_stats` printed; the exit code is 0.
+//!
+//! Memory is bounded by the analyzer's limits: at most `--max-flows` tracked connections
+//! (the oldest idle one is evicted first, counted in `flows_evicted`) and at most
+//! `--max-flow-buffer` out-of-order bytes per direction of a flow.
+//!
+//! Without the `live` feature the subcommand exists but exits 2 with [`NOT_BUILT`].
+
+use std::path::PathBuf;
+
+use crate::cli::{Format, EXIT_ERROR};
+
+/// The message printed when the binary was built without the `live` feature.
+pub const NOT_BUILT: &str =
+    "tlstriage was built without live capture; rebuild with --features live (needs libpcap-dev)";
+
+/// Default capture filter: TCP only (the analyzer ignores everything else).
+pub const DEFAULT_BPF: &str = "tcp";
+/// Default snapshot length (tcpdump's): whole frames, so certificates are complete.
+pub const DEFAULT_SNAPLEN: u32 = 262_144;
+/// Default cap on tracked connections in live mode.
+pub const DEFAULT_MAX_FLOWS: usize = 50_000;
+/// Default cap on out-of-order bytes buffered per direction of a flow in live mode.
+pub const DEFAULT_MAX_FLOW_BUFFER: usize = 256 * 1024;
+/// Default idle timeout (seconds) after which a quiet flow is finished.
+pub const DEFAULT_IDLE_TIMEOUT: u64 = 120;
+
+#[derive(clap::Args, Debug)]
+pub struct LiveArgs {
+    /// Interface to capture on (as tcpdump -i; "any" for all interfaces on Linux).
+    #[arg(short, long, required_unless_present = "list_interfaces")]
+    pub interface: Option<String>,
+    /// List the interfaces libpcap can capture on, and exit.
+    #[arg(long)]
+    pub list_interfaces: bool,
+    /// Capture filter in libpcap (tcpdump) syntax.
+    #[arg(long, default_value = DEFAULT_BPF)]
+    pub bpf: String,
+    /// Bytes kept of each frame.
+    #[arg(long, default_value_t = DEFAULT_SNAPLEN)]
+    pub snaplen: u32,
+    /// Put the interface in promiscuous mode (the default).
+    #[arg(long, overrides_with = "no_promisc")]
+    pub promisc: bool,
+    /// Do not put the interface in promiscuous mode.
+    #[arg(long, overrides_with = "promisc")]
+    pub no_promisc: bool,
+    /// Output format: one NDJSON record per line, or one human line per finding.
+    #[arg(long, value_enum, default_value = "ndjson")]
+    pub format: Format,
+    /// Also emit one tls_flow record per TLS flow (ndjson).
+    #[arg(long)]
+    pub flows: bool,
+    /// Append the output to this file (reopened on SIGHUP, for logrotate) instead of stdout.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Write a capture_stats record every this many seconds (0: only the final one).
+    #[arg(long, default_value_t = 0)]
+    pub stats_every: u64,
+    /// Ports where clients speak TLS first (comma separated), replacing the default list.
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub tls_ports: Option<Vec<u16>>,
+    /// Seconds without a packet after which a flow is finished (how: timeout).
+    #[arg(long, default_value_t = DEFAULT_IDLE_TIMEOUT)]
+    pub idle_timeout: u64,
+    /// At most this many connections are tracked; the oldest idle one is evicted first.
+    #[arg(long, default_value_t = DEFAULT_MAX_FLOWS)]
+    pub max_flows: usize,
+    /// At most this many out-of-order bytes are buffered per direction of a flow.
+    #[arg(long, default_value_t = DEFAULT_MAX_FLOW_BUFFER)]
+    pub max_flow_buffer: usize,
+    /// Stop after this many seconds, as if interrupted (like tshark -a duration:N).
+    #[arg(long)]
+    pub duration: Option<u64>,
+    /// Write the packets of every flow with a finding (info excluded) to this pcap file:
+    /// the last packets of each flow are kept in a ring until the flow is decided.
+    #[arg(long)]
+    pub write_pcap: Option<PathBuf>,
+}
+
+/// `--write-pcap`: packets kept per flow (the most recent ones).
+pub const RING_PACKETS_PER_FLOW: usize = 256;
+/// `--write-pcap`: bytes kept in all flow rings together; the least recently active flow's
+/// ring is dropped first beyond this.
+pub const RING_MAX_TOTAL_BYTES: usize = 64 * 1024 * 1024;
+
+/// Run `tlstriage live`; returns the process exit code.
+#[cfg(not(feature = "live"))]
+pub fn run(_args: &LiveArgs) -> i32 {
+    eprintln!("tlstriage: error: {NOT_BUILT}");
+    EXIT_ERROR
+}
+
+/// Run `tlstriage live`; returns the process exit code.
+#[cfg(feature = "live")]
+pub fn run(args: &LiveArgs) -> i32 {
+    match imp::run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tlstriage: error: {e:#}");
+            EXIT_ERROR
+        }
+    }
+}
+
+/// The analyzer configuration a live run uses.
+pub fn analyzer_config(args: &LiveArgs) -> crate::flow::AnalyzerConfig {
+    let mut config = crate::flow::AnalyzerConfig::default();
+    config.set_tls_ports(
+        args.tls_ports
+            .as_deref()
+            .unwrap_or(crate::flow::DEFAULT_TLS_PORTS),
+    );
+    config.idle_timeout_us =
+        i64::try_from(args.idle_timeout.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
+    config.max_flows = args.max_flows.max(1);
+    config.reassembly.max_buffered_bytes = args.max_flow_buffer;
+    config
+}
+
+/// Resident memory of this process in bytes (Linux), for capture_stats.
+pub fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Turn a libpcap open error into the message a user can act on.
+pub fn explain_open_error(iface: &str, msg: &str, known: &[String]) -> String {
+    let lower = msg.to_lowercase();
+    if lower.contains("permission") || lower.contains("not permitted") {
+        format!(
+            "no permission to capture on {iface}: {msg}; run as root (sudo), or grant the \
+             binary CAP_NET_RAW and CAP_NET_ADMIN: \
+             sudo setcap cap_net_raw,cap_net_admin=eip $(command -v tlstriage)"
+        )
+    } else if lower.contains("no such device") || lower.contains("doesn't exist") {
+        unknown_interface(iface, known)
+    } else {
+        format!("cannot capture on {iface}: {msg}")
+    }
+}
+
+/// The error for an interface libpcap does not know, listing the real ones.
+pub fn unknown_interface(iface: &str, known: &[String]) -> String {
+    if known.is_empty() {
+        format!("unknown interface {iface:?} (libpcap lists no interface)")
+    } else {
+        format!(
+            "unknown interface {iface:?}; available: {} (see tlstriage live --list-interfaces)",
+            known.join(", ")
+        )
+    }
+}
+
+#[cfg(feature = "live")]
+mod imp {
+    use std::collections::{HashMap, VecDeque};
+    use std::fs::{File, OpenOptions};
+    use std::io::{self, Write};
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+    use anyhow::{anyhow, Context, Result};
+    use serde_json::{json, Value};
+
+    use super::{
+        analyzer_config, explain_open_error, rss_bytes, unknown_interface, LiveArgs,
+        RING_MAX_TOTAL_BYTES, RING_PACKETS_PER_FLOW,
+    };
+    use crate::capture::Packet;
+    use crate::cli::{Format, EXIT_ERROR};
+    use crate::decode::{decode, Decoded};
+    use crate::flow::{Analyzer, Endpoint, FlowRecord};
+    use crate::model::{format_ts_us, TimestampUs};
+    use crate::output::{capture_stats_record, finding_record, tls_flow_record};
+    use crate::rules::evaluate;
+    use crate::rules::Severity;
+
+    /// libpcap read timeout (the buffer is handed over at least this often).
+    const READ_TIMEOUT_MS: i32 = 200;
+    /// The capture is non-blocking (a blocking read on Linux can sleep through signals and
+    /// read timeouts on a quiet link): when nothing is buffered the loop sleeps this long,
+    /// then checks signals and timers again.
+    const IDLE_SLEEP: Duration = Duration::from_millis(10);
+
+    fn now_us() -> TimestampUs {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+            .unwrap_or(0)
+    }
+
+    /// Where records go: stdout, or a file opened for append and reopened on SIGHUP.
+    /// Every record is written whole with one `write_all` and flushed at once.
+    struct Out {
+        path: Option<PathBuf>,
+        file: Option<File>,
+    }
+
+    impl Out {
+        fn open(path: Option<PathBuf>) -> Result<Out> {
+            let file = match &path {
+                Some(p) => Some(Self::open_file(p)?),
+                None => None,
+            };
+            Ok(Out { path, file })
+        }
+
+        fn open_file(p: &PathBuf) -> Result<File> {
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("opening {}", p.display()))
+        }
+
+        fn reopen(&mut self) -> Result<()> {
+            if let Some(p) = &self.path {
+                let f = Self::open_file(p)?;
+                self.file = Some(f);
+            }
+            Ok(())
+        }
+
+        fn line(&mut self, text: &[u8]) -> io::Result<()> {
+            match &mut self.file {
+                Some(f) => f.write_all(text),
+                None => {
+                    let mut o = io::stdout().lock();
+                    o.write_all(text)?;
+                    o.flush()
+                }
+            }
+        }
+
+        fn json(&mut self, v: &Value) -> io::Result<()> {
+            let mut buf = serde_json::to_vec(v)?;
+            buf.push(b'\n');
+            self.line(&buf)
+        }
+    }
+
+    type RingKey = ((std::net::IpAddr, u16), (std::net::IpAddr, u16));
+
+    fn ring_key(a: (std::net::IpAddr, u16), b: (std::net::IpAddr, u16)) -> RingKey {
+        if a <= b {
+            (a, b)
+        } else {
+            (b, a)
+        }
+    }
+
+    #[derive(Default)]
+    struct Ring {
+        packets: VecDeque<(pcap::PacketHeader, Vec<u8>)>,
+        bytes: usize,
+        last_us: TimestampUs,
+    }
+
+    /// `--write-pcap`: the recent packets of each open flow, written out when the flow
+    /// finishes with a finding.
+    struct FlowRings {
+        linktype: u32,
+        rings: HashMap<RingKey, Ring>,
+        total_bytes: usize,
+        file: pcap::Savefile,
+        written_flows: u64,
+    }
+
+    impl FlowRings {
+        fn record(&mut self, header: &pcap::PacketHeader, data: &[u8], ts_us: TimestampUs) {
+            let Ok(Decoded::Tcp(t)) = decode(self.linktype, data) else {
+                return;
+            };
+            let ring = self
+                .rings
+                .entry(ring_key((t.src, t.sport), (t.dst, t.dport)))
+                .or_default();
+            ring.last_us = ts_us;
+            ring.bytes += data.len();
+            self.total_bytes += data.len();
+            ring.packets.push_back((*header, data.to_vec()));
+            if ring.packets.len() > RING_PACKETS_PER_FLOW {
+                if let Some((_, old)) = ring.packets.pop_front() {
+                    ring.bytes -= old.len();
+                    self.total_bytes -= old.len();
+                }
+            }
+            while self.total_bytes > RING_MAX_TOTAL_BYTES {
+                let Some(key) = self
+                    .rings
+                    .iter()
+                    .min_by_key(|(_, r)| r.last_us)
+                    .map(|(k, _)| *k)
+                else {
+                    break;
+                };
+                self.drop_ring(&key);
+            }
+        }
+
+        fn drop_ring(&mut self, key: &RingKey) -> Option<Ring> {
+            let ring = self.rings.remove(key)?;
+            self.total_bytes -= ring.bytes;
+            Some(ring)
+        }
+
+        /// A flow finished: write its packets if it has a finding worth opening.
+        fn finished(&mut self, flow: &FlowRecord, keep: bool) -> Result<()> {
+            let ep = |e: &Endpoint| (e.ip, e.port);
+            let key = ring_key(ep(&flow.client), ep(&flow.server));
+            let Some(ring) = self.drop_ring(&key) else {
+                return Ok(());
+            };
+            if keep {
+                for (header, data) in &ring.packets {
+                    self.file.write(&pcap::Packet {
+                        header,
+                        data: data.as_slice(),
+                    });
+                }
+                self.file.flush().context("writing --write-pcap file")?;
+                self.written_flows += 1;
+            }
+            Ok(())
+        }
+
+        /// Forget rings of flows quiet for longer than `idle_us` (late packets of
+        /// finished connections).
+        fn expire(&mut self, now_us: TimestampUs, idle_us: i64) {
+            let stale: Vec<RingKey> = self
+                .rings
+                .iter()
+                .filter(|(_, r)| now_us.saturating_sub(r.last_us) > idle_us)
+                .map(|(k, _)| *k)
+                .collect();
+            for k in stale {
+                self.drop_ring(&k);
+            }
+        }
+    }
+
+    struct Live {
+        rings: Option<FlowRings>,
+        format: Format,
+        emit_flows: bool,
+        capture: String,
+        iface: String,
+        out: Out,
+        started: Instant,
+    }
+
+    impl Live {
+        /// Evaluate and write every flow the analyzer finished since the last call.
+        fn drain(&mut self, analyzer: &mut Analyzer) -> Result<()> {
+            for flow in analyzer.take_finished() {
+                let findings = evaluate(&flow);
+                if let Some(rings) = &mut self.rings {
+                    let keep = findings.iter().any(|f| f.severity > Severity::Info);
+                    rings.finished(&flow, keep)?;
+                }
+                match self.format {
+                    Format::Ndjson => {
+                        for f in &findings {
+                            self.out.json(&finding_record(&self.capture, &flow, f))?;
+                        }
+                        if self.emit_flows && (flow.tls.is_some() || flow.server_port_is_tls) {
+                            self.out
+                                .json(&tls_flow_record(&self.capture, &flow, &findings))?;
+                        }
+                    }
+                    Format::Human => {
+                        for f in &findings {
+                            let frames: Vec<String> = f.frames.iter().map(u64::to_string).collect();
+                            let line = format!(
+                                "{} {:<8} {:<26} {}:{} -> {}:{} (tcp.stream eq {}, frames {}) {}\n",
+                                format_ts_us(f.ts_us),
+                                f.severity.as_str(),
+                                f.kind,
+                                flow.client.ip,
+                                flow.client.port,
+                                flow.server.ip,
+                                flow.server.port,
+                                flow.tcp_stream,
+                                frames.join(","),
+                                f.summary
+                            );
+                            self.out.line(line.as_bytes())?;
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+
+        fn stats(
+            &mut self,
+            analyzer: &Analyzer,
+            pcap: Option<pcap::Stat>,
+            last: bool,
+        ) -> Result<()> {
+            let s = analyzer.stats();
+            let rss = rss_bytes();
+            match self.format {
+                Format::Ndjson => {
+                    let mut v = capture_stats_record(&self.capture, None, s, &[], false);
+                    v["ts"] = json!(format_ts_us(now_us()));
+                    v["live"] = json!({
+                        "interface": self.iface,
+                        "final": last,
+                        "uptime_s": self.started.elapsed().as_secs_f64(),
+                        "pcap_received": pcap.map(|p| p.received),
+                        "pcap_dropped": pcap.map(|p| p.dropped),
+                        "pcap_if_dropped": pcap.map(|p| p.if_dropped),
+                        "open_flows": analyzer.open_flows(),
+                        "max_flows": analyzer.config().max_flows,
+                        "rss_bytes": rss,
+                        "pcap_written_flows": self.rings.as_ref().map(|r| r.written_flows),
+                        "ring_bytes": self.rings.as_ref().map(|r| r.total_bytes),
+                    });
+                    self.out.json(&v)?;
+                }
+                Format::Human => {
+                    let line = format!(
+                        "{} capture_stats{} {}: packets {}, dropped {}, flows {} ({} open, {} timed out, {} evicted), rss {}\n",
+                        format_ts_us(now_us()),
+                        if last { " (final)" } else { "" },
+                        self.iface,
+                        s.packets,
+                        pcap.map_or("?".into(), |p| p.dropped.to_string()),
+                        s.flows,
+                        analyzer.open_flows(),
+                        s.flows_timed_out,
+                        s.flows_evicted,
+                        rss.map_or("?".into(), |b| format!("{} KiB", b / 1024)),
+                    );
+                    self.out.line(line.as_bytes())?;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    fn interface_names() -> Vec<String> {
+        pcap::Device::list()
+            .map(|ds| ds.into_iter().map(|d| d.name).collect())
+            .unwrap_or_default()
+    }
+
+    fn list_interfaces() -> Result<i32> {
+        let devices = pcap::Device::list().map_err(|e| anyhow!("listing interfaces: {e}"))?;
+        for d in devices {
+            let mut flags = Vec::new();
+            if d.flags.is_up() {
+                flags.push("up");
+            }
+            if d.flags.is_running() {
+                flags.push("running");
+            }
+            if d.flags.is_loopback() {
+                flags.push("loopback");
+            }
+            let addrs: Vec<String> = d.addresses.iter().map(|a| a.addr.to_string()).collect();
+            println!(
+                "{:<16} [{}] {} {}",
+                d.name,
+                flags.join(","),
+                addrs.join(" "),
+                d.desc.unwrap_or_default()
+            );
+        }
+        Ok(0)
+    }
+
+    pub fn run(args: &LiveArgs) -> Result<i32> {
+        if args.list_interfaces {
+            return list_interfaces();
+        }
+        let Some(iface) = args.interface.clone() else {
+            return Err(anyhow!("-i/--interface is required"));
+        };
+        let known = interface_names();
+        if !known.is_empty() && !known.contains(&iface) {
+            return Err(anyhow!(unknown_interface(&iface, &known)));
+        }
+
+        let term = Arc::new(AtomicBool::new(false));
+        let hup = Arc::new(AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            // A second signal while flushing kills at once.
+            signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&term))
+                .context("installing signal handler")?;
+            signal_hook::flag::register(sig, Arc::clone(&term))
+                .context("installing signal handler")?;
+        }
+        if args.output.is_some() {
+            signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup))
+                .context("installing signal handler")?;
+        }
+
+        let snaplen = i32::try_from(args.snaplen).unwrap_or(i32::MAX);
+        let promisc = !args.no_promisc;
+        let mut cap = pcap::Capture::from_device(iface.as_str())
+            .and_then(|c| {
+                c.promisc(promisc)
+                    .snaplen(snaplen)
+                    .timeout(READ_TIMEOUT_MS)
+                    .immediate_mode(true)
+                    .open()
+            })
+            .and_then(|c| c.setnonblock())
+            .map_err(|e| anyhow!(explain_open_error(&iface, &e.to_string(), &known)))?;
+        cap.filter(&args.bpf, true)
+            .map_err(|e| anyhow!("bad --bpf filter {:?}: {e}", args.bpf))?;
+        let linktype = u32::try_from(cap.get_datalink().0).unwrap_or(0);
+
+        let rings = match &args.write_pcap {
+            Some(path) => {
+                let dead = pcap::Capture::dead(pcap::Linktype(cap.get_datalink().0))
+                    .map_err(|e| anyhow!("--write-pcap: {e}"))?;
+                let file = dead
+                    .savefile(path)
+                    .map_err(|e| anyhow!("--write-pcap {}: {e}", path.display()))?;
+                Some(FlowRings {
+                    linktype,
+                    rings: HashMap::new(),
+                    total_bytes: 0,
+                    file,
+                    written_flows: 0,
+                })
+            }
+            None => None,
+        };
+        let mut live = Live {
+            rings,
+            format: args.format,
+            emit_flows: args.flows,
+            capture: format!("live:{iface}"),
+            iface: iface.clone(),
+            out: Out::open(args.output.clone())?,
+            started: Instant::now(),
+        };
+        eprintln!(
+            "tlstriage: capturing on {iface} (linktype {linktype}, snaplen {}, filter {:?}); \
+             Ctrl-C or SIGTERM to stop",
+            args.snaplen, args.bpf
+        );
+
+        let mut analyzer = Analyzer::new(analyzer_config(args));
+        let deadline = args
+            .duration
+            .map(|s| Instant::now() + Duration::from_secs(s));
+        let stats_every = (args.stats_every > 0).then(|| Duration::from_secs(args.stats_every));
+        let mut next_stats = stats_every.map(|d| Instant::now() + d);
+        let mut last_tick = Instant::now();
+        let mut frame = 0u64;
+        let mut failure = None;
+
+        while !term.load(Ordering::Relaxed) {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+            if hup.swap(false, Ordering::Relaxed) {
+                live.out.reopen()?;
+            }
+            match cap.next_packet() {
+                Ok(p) => {
+                    frame += 1;
+                    #[allow(clippy::unnecessary_cast)]
+                    let ts_us = (p.header.ts.tv_sec as i64)
+                        .saturating_mul(1_000_000)
+                        .saturating_add(p.header.ts.tv_usec as i64);
+                    let pkt = Packet {
+                        frame,
+                        ts_us,
+                        linktype,
+                        data: p.data,
+                        orig_len: p.header.len,
+                    };
+                    if let Some(rings) = &mut live.rings {
+                        rings.record(p.header, p.data, ts_us);
+                    }
+                    analyzer.packet(&pkt);
+                    live.drain(&mut analyzer)?;
+                }
+                // Non-blocking: nothing buffered right now.
+                Err(pcap::Error::TimeoutExpired) => std::thread::sleep(IDLE_SLEEP),
+                Err(e) => {
+                    failure = Some(anyhow!("capture on {iface} failed: {e}"));
+                    break;
+                }
+            }
+            if last_tick.elapsed() >= Duration::from_secs(1) {
+                last_tick = Instant::now();
+                let now = now_us();
+                analyzer.tick(now);
+                live.drain(&mut analyzer)?;
+                if let Some(rings) = &mut live.rings {
+                    rings.expire(now, analyzer.config().idle_timeout_us);
+                }
+            }
+            if let (Some(at), Some(every)) = (next_stats, stats_every) {
+                if Instant::now() >= at {
+                    next_stats = Some(Instant::now() + every);
+                    let st = cap.stats().ok();
+                    live.stats(&analyzer, st, false)?;
+                }
+            }
+        }
+
+        analyzer.finish();
+        live.drain(&mut analyzer)?;
+        let st = cap.stats().ok();
+        live.stats(&analyzer, st, true)?;
+        match failure {
+            Some(e) => {
+                eprintln!("tlstriage: error: {e:#}");
+                Ok(EXIT_ERROR)
+            }
+            None => Ok(0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permission_errors_say_how_to_fix() {
+        let m = explain_open_error(
+            "eth0",
+            "libpcap error: eth0: You don't have permission to capture on that device \
+             (socket: Operation not permitted)",
+            &[],
+        );
+        assert!(m.contains("run as root"), "{m}");
+        assert!(
+            m.contains("CAP_NET_RAW") && m.contains("CAP_NET_ADMIN"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn unknown_interfaces_list_the_real_ones() {
+        let known = vec!["lo".to_string(), "eth0".to_string()];
+        let m = explain_open_error("eth9", "libpcap error: No such device exists", &known);
+        assert!(m.contains("unknown interface \"eth9\""), "{m}");
+        assert!(m.contains("lo, eth0"), "{m}");
+    }
+
+    #[test]
+    fn rss_is_reported_on_linux() {
+        if cfg!(target_os = "linux") {
+            assert!(rss_bytes().is_some_and(|b| b > 0));
+        }
+    }
+}

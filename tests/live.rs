@@ -1,0 +1,548 @@
+//! Live capture: the flow cap and the wall-clock tick at library level (always run), the
+//! message of a build without the `live` feature, and real captures on the loopback
+//! interface with openssl (feature `live`, Linux, root; skipped with a reason elsewhere,
+//! never when CI=true).
+
+use etherparse::PacketBuilder;
+use tlstriage::capture::Packet;
+use tlstriage::flow::{Analyzer, AnalyzerConfig, EndReason};
+
+/// An Ethernet/IPv4/TCP SYN from 10.0.0.1:`sport` to 10.0.0.2:443.
+fn syn(sport: u16) -> Vec<u8> {
+    let mut frame = Vec::new();
+    PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+        .tcp(sport, 443, 1000, 64240)
+        .syn()
+        .write(&mut frame, &[])
+        .expect("build SYN");
+    frame
+}
+
+fn feed(an: &mut Analyzer, frame: u64, ts_us: i64, data: &[u8]) {
+    an.packet(&Packet {
+        frame,
+        ts_us,
+        linktype: 1,
+        data,
+        orig_len: data.len() as u32,
+    });
+}
+
+#[test]
+fn flow_cap_evicts_oldest_and_counts_evictions() {
+    let mut config = AnalyzerConfig::default();
+    config.max_flows = 100;
+    let mut an = Analyzer::new(config);
+    let t0 = 1_700_000_000_000_000i64;
+    let mut finished = Vec::new();
+    for i in 0..1000u16 {
+        feed(
+            &mut an,
+            u64::from(i) + 1,
+            t0 + i64::from(i) * 1000,
+            &syn(10_000 + i),
+        );
+        assert!(an.open_flows() <= 100, "open flows above the cap");
+        finished.extend(an.take_finished());
+    }
+    let s = an.stats();
+    assert_eq!(s.flows, 1000);
+    // The table may evict a batch at once when full: never above the cap, never far below.
+    let open = an.open_flows();
+    assert!(
+        (90..=100).contains(&open),
+        "open flows after the run: {open}"
+    );
+    assert_eq!(s.flows_evicted, 1000 - open as u64);
+    assert_eq!(finished.len(), 1000 - open);
+    assert!(finished.iter().all(|f| f.end == EndReason::Evicted));
+    // Oldest first: the evicted are the oldest connections, in order; the newest survive.
+    let evicted_ports: Vec<u16> = finished.iter().map(|f| f.client.port).collect();
+    let first_kept = 10_000 + evicted_ports.len() as u16;
+    assert_eq!(evicted_ports, (10_000..first_kept).collect::<Vec<_>>());
+    an.finish();
+    let rest = an.take_finished();
+    assert_eq!(rest.len(), open);
+    assert!(rest.iter().all(|f| f.client.port >= first_kept));
+}
+
+#[test]
+fn tick_times_out_quiet_flows_without_packets() {
+    let mut config = AnalyzerConfig::default();
+    config.idle_timeout_us = 5_000_000;
+    let mut an = Analyzer::new(config);
+    let t0 = 1_700_000_000_000_000i64;
+    for i in 0..10u16 {
+        feed(&mut an, u64::from(i) + 1, t0, &syn(20_000 + i));
+    }
+    an.tick(t0 + 2_000_000);
+    assert!(an.take_finished().is_empty(), "timed out too early");
+    an.tick(t0 + 6_000_000);
+    let done = an.take_finished();
+    assert_eq!(done.len(), 10);
+    assert!(done.iter().all(|f| f.end == EndReason::Timeout));
+    assert_eq!(an.stats().flows_timed_out, 10);
+    assert_eq!(an.open_flows(), 0);
+}
+
+#[cfg(not(feature = "live"))]
+#[test]
+fn live_without_the_feature_says_how_to_rebuild() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tlstriage"))
+        .args(["live", "-i", "lo"])
+        .output()
+        .expect("run tlstriage");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "tlstriage was built without live capture; rebuild with --features live (needs libpcap-dev)"
+        ),
+        "{err}"
+    );
+}
+
+#[cfg(feature = "live")]
+mod loopback {
+    use std::io::{BufRead, BufReader};
+    use std::net::{TcpListener, TcpStream};
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, ChildStdout, Command, Stdio};
+    use std::sync::mpsc::{channel, Receiver};
+    use std::time::{Duration, Instant};
+
+    use serde_json::Value;
+
+    fn bin() -> &'static str {
+        env!("CARGO_BIN_EXE_tlstriage")
+    }
+
+    /// True when live tests can run here; otherwise prints why (and fails in CI).
+    fn can_run(test: &str) -> bool {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        let reason = if !cfg!(target_os = "linux") {
+            Some("not Linux".to_string())
+        } else if !is_root() {
+            Some("not root (live capture needs CAP_NET_RAW)".to_string())
+        } else if Command::new("openssl").arg("version").output().is_err() {
+            Some("openssl not installed".to_string())
+        } else {
+            None
+        };
+        match reason {
+            None => true,
+            Some(r) if ci => panic!("{test}: cannot run in CI: {r}"),
+            Some(r) => {
+                eprintln!("SKIPPED {test}: {r}");
+                false
+            }
+        }
+    }
+
+    fn is_root() -> bool {
+        Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    }
+
+    fn free_port() -> u16 {
+        TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port")
+    }
+
+    fn tempdir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("tlstriage-live-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).expect("temp dir");
+        d
+    }
+
+    fn make_cert(dir: &Path) {
+        let st = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+                "k.pem",
+                "-out",
+                "c.pem",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=localhost",
+            ])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl req");
+        assert!(st.success());
+    }
+
+    fn wait_listening(port: u16) {
+        let until = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < until, "server on {port} never listened");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills the child on drop so a failing test leaves nothing running.
+    struct Guard(Child);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// tlstriage live, started and ready (it has said it is capturing).
+    struct Tlstriage {
+        child: Guard,
+        lines: Receiver<String>,
+    }
+
+    fn start_tlstriage(args: &[&str]) -> Tlstriage {
+        let mut child = Command::new(bin())
+            .arg("live")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start tlstriage live");
+        let stderr = child.stderr.take().expect("stderr");
+        let stdout: ChildStdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let (etx, erx) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[tlstriage] {line}");
+                let _ = etx.send(line);
+            }
+        });
+        let child = Guard(child);
+        let line = erx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("tlstriage live never said it was capturing");
+        assert!(line.contains("capturing on lo"), "{line}");
+        Tlstriage { child, lines }
+    }
+
+    impl Tlstriage {
+        /// Wait for a record matching `pred`, collecting everything seen.
+        fn wait_for(&self, seen: &mut Vec<Value>, within: Duration, pred: impl Fn(&Value) -> bool) {
+            let until = Instant::now() + within;
+            while Instant::now() < until {
+                if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
+                    let v: Value = serde_json::from_str(&line).expect("NDJSON line");
+                    let hit = pred(&v);
+                    seen.push(v);
+                    if hit {
+                        return;
+                    }
+                }
+            }
+            panic!("expected record not seen within {within:?}; saw {seen:#?}");
+        }
+
+        /// SIGTERM, then the exit code and every remaining record.
+        fn terminate(mut self, seen: &mut Vec<Value>) -> i32 {
+            let pid = self.child.0.id().to_string();
+            let st = Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .expect("kill");
+            assert!(st.success());
+            let until = Instant::now() + Duration::from_secs(10);
+            let code = loop {
+                if let Some(s) = self.child.0.try_wait().expect("wait") {
+                    break s.code().expect("exited, not killed");
+                }
+                assert!(
+                    Instant::now() < until,
+                    "tlstriage did not exit after SIGTERM"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+                seen.push(serde_json::from_str(&line).expect("NDJSON line"));
+            }
+            code
+        }
+    }
+
+    fn is_final_stats(v: &Value) -> bool {
+        v["type"] == "capture_stats" && v["live"]["final"] == true
+    }
+
+    #[test]
+    fn tls13_server_and_tls12_client_is_a_version_mismatch() {
+        if !can_run("tls13_server_and_tls12_client_is_a_version_mismatch") {
+            return;
+        }
+        let dir = tempdir("vm");
+        make_cert(&dir);
+        let port = free_port();
+        let server = Guard(
+            Command::new("openssl")
+                .args([
+                    "s_server", "-quiet", "-tls1_3", "-cert", "c.pem", "-key", "k.pem",
+                ])
+                .args(["-accept", &port.to_string()])
+                .current_dir(&dir)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("openssl s_server"),
+        );
+        wait_listening(port);
+        let filter = format!("tcp port {port}");
+        let pcap = dir.join("failures.pcap");
+        let pcap_s = pcap.to_string_lossy().to_string();
+        let tt = start_tlstriage(&[
+            "-i",
+            "lo",
+            "--bpf",
+            &filter,
+            "--format",
+            "ndjson",
+            "--write-pcap",
+            &pcap_s,
+        ]);
+        let client = Command::new("openssl")
+            .args([
+                "s_client",
+                "-tls1_2",
+                "-connect",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl s_client");
+        assert!(
+            !client.success(),
+            "a TLS 1.2-only client must fail against -tls1_3"
+        );
+
+        // Emitted as soon as decided (the alert and the close), before any signal.
+        let mut seen = Vec::new();
+        tt.wait_for(&mut seen, Duration::from_secs(10), |v| {
+            v["kind"] == "handshake_aborted"
+        });
+        let code = tt.terminate(&mut seen);
+        drop(server);
+        assert_eq!(code, 0);
+        let aborted = seen
+            .iter()
+            .find(|v| v["kind"] == "handshake_aborted")
+            .expect("handshake_aborted");
+        assert_eq!(
+            aborted["evidence"]["likely_cause"], "version_mismatch",
+            "{aborted:#}"
+        );
+        assert_eq!(aborted["evidence"]["aborted_by"], "server", "{aborted:#}");
+        assert_eq!(aborted["flow"]["server"]["port"], u64::from(port));
+        assert_eq!(aborted["capture"], "live:lo");
+        assert!(
+            seen.iter().any(|v| v["kind"] == "version_mismatch"),
+            "{seen:#?}"
+        );
+        let last = seen.last().expect("records");
+        assert!(
+            is_final_stats(last),
+            "last record is the final capture_stats: {last:#}"
+        );
+        assert_eq!(last["flows"], 1, "{last:#}");
+        assert_eq!(last["live"]["interface"], "lo");
+        assert!(last["live"]["pcap_dropped"].is_u64(), "{last:#}");
+        assert_eq!(last["live"]["pcap_written_flows"], 1, "{last:#}");
+
+        // --write-pcap kept the failing flow: reading it back tells the same story.
+        let read = Command::new(bin())
+            .args(["read", "--format", "ndjson", &pcap_s])
+            .output()
+            .expect("tlstriage read");
+        assert_eq!(read.status.code(), Some(0));
+        let records: Vec<Value> = String::from_utf8_lossy(&read.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect();
+        let again = records
+            .iter()
+            .find(|v| v["kind"] == "handshake_aborted")
+            .unwrap_or_else(|| panic!("the written pcap holds the failure: {records:#?}"));
+        assert_eq!(again["evidence"]["likely_cause"], "version_mismatch");
+        assert_eq!(again["evidence"]["how"], aborted["evidence"]["how"]);
+        assert_eq!(
+            again["frames"], aborted["frames"],
+            "same frames when one flow is kept"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A server that accepts and never answers: the client's ClientHello stays pending.
+    fn silent_server() -> (TcpListener, u16) {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        (l, port)
+    }
+
+    fn pending_client(port: u16) -> Guard {
+        Guard(
+            Command::new("openssl")
+                .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("openssl s_client"),
+        )
+    }
+
+    #[test]
+    fn sigterm_flushes_pending_flows() {
+        if !can_run("sigterm_flushes_pending_flows") {
+            return;
+        }
+        let (listener, port) = silent_server();
+        let filter = format!("tcp port {port}");
+        let tt = start_tlstriage(&["-i", "lo", "--bpf", &filter]);
+        let _client = pending_client(port);
+        let (_conn, _) = listener.accept().expect("accept");
+        std::thread::sleep(Duration::from_millis(700));
+        let mut seen = Vec::new();
+        let code = tt.terminate(&mut seen);
+        assert_eq!(code, 0);
+        let aborted = seen
+            .iter()
+            .find(|v| v["kind"] == "handshake_aborted")
+            .unwrap_or_else(|| panic!("pending flow flushed on SIGTERM: {seen:#?}"));
+        assert_eq!(aborted["evidence"]["how"], "capture_end", "{aborted:#}");
+        assert_eq!(aborted["evidence"]["stage"], "client_hello", "{aborted:#}");
+        assert!(is_final_stats(seen.last().expect("records")), "{seen:#?}");
+    }
+
+    #[test]
+    fn quiet_link_times_out_flows_on_the_wall_clock() {
+        if !can_run("quiet_link_times_out_flows_on_the_wall_clock") {
+            return;
+        }
+        let (listener, port) = silent_server();
+        let filter = format!("tcp port {port}");
+        let tt = start_tlstriage(&[
+            "-i",
+            "lo",
+            "--bpf",
+            &filter,
+            "--idle-timeout",
+            "1",
+            "--stats-every",
+            "1",
+        ]);
+        let _client = pending_client(port);
+        let (_conn, _) = listener.accept().expect("accept");
+        // No packet follows the ClientHello: only the wall-clock tick can finish the flow.
+        let mut seen = Vec::new();
+        tt.wait_for(&mut seen, Duration::from_secs(10), |v| {
+            v["kind"] == "handshake_aborted"
+        });
+        let aborted = seen.last().expect("record");
+        assert_eq!(aborted["evidence"]["how"], "timeout", "{aborted:#}");
+        tt.wait_for(&mut seen, Duration::from_secs(5), |v| {
+            v["type"] == "capture_stats" && v["flows_timed_out"] == 1
+        });
+        let code = tt.terminate(&mut seen);
+        assert_eq!(code, 0);
+        assert!(
+            seen.iter()
+                .any(|v| v["type"] == "capture_stats" && v["live"]["final"] == false),
+            "periodic capture_stats: {seen:#?}"
+        );
+    }
+
+    #[test]
+    fn output_file_is_reopened_on_sighup() {
+        if !can_run("output_file_is_reopened_on_sighup") {
+            return;
+        }
+        let dir = tempdir("hup");
+        let out = dir.join("findings.ndjson");
+        let rotated = dir.join("findings.ndjson.1");
+        let _ = std::fs::remove_file(&out);
+        let _ = std::fs::remove_file(&rotated);
+        let port = free_port();
+        let filter = format!("tcp port {port}");
+        let out_s = out.to_string_lossy().to_string();
+        let tt = start_tlstriage(&["-i", "lo", "--bpf", &filter, "--output", &out_s]);
+        std::fs::rename(&out, &rotated).expect("rotate");
+        let pid = tt.child.0.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("kill")
+            .success());
+        let until = Instant::now() + Duration::from_secs(5);
+        while !out.exists() {
+            assert!(Instant::now() < until, "output not reopened after SIGHUP");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut seen = Vec::new();
+        assert_eq!(tt.terminate(&mut seen), 0);
+        assert!(
+            seen.is_empty(),
+            "nothing on stdout with --output: {seen:#?}"
+        );
+        let text = std::fs::read_to_string(&out).expect("read output");
+        let last: Value = serde_json::from_str(text.lines().last().expect("a line")).expect("json");
+        assert!(is_final_stats(&last), "{text}");
+        assert!(text.ends_with('\n'));
+        assert_eq!(std::fs::read_to_string(&rotated).expect("rotated"), "");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn bad_filter_and_unknown_interface_exit_2() {
+        let out = Command::new(bin())
+            .args(["live", "-i", "no-such-if0"])
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("unknown interface") && err.contains("lo"),
+            "{err}"
+        );
+
+        if !can_run("bad_filter_and_unknown_interface_exit_2") {
+            return;
+        }
+        let out = Command::new(bin())
+            .args(["live", "-i", "lo", "--bpf", "tcp prot 443"])
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("bad --bpf filter") && err.contains("syntax error"),
+            "{err}"
+        );
+    }
+}
