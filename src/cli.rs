@@ -8,7 +8,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::capture::CaptureReader;
 use crate::flow::{AnalyzerConfig, FlowRecord, DEFAULT_TLS_PORTS};
-use crate::output::{capture_stats_record, finding_record, tls_flow_record, HumanReport};
+use crate::output::{
+    capture_stats_record, ecs_finding, ecs_tls_flow, finding_record, tls_flow_record, HumanReport,
+};
 use crate::pipeline;
 use crate::rules::{Finding, Severity, RULES};
 
@@ -34,6 +36,14 @@ pub enum Command {
     Read(ReadArgs),
     /// List the rules and the finding kinds they raise.
     Rules,
+    /// Write a self-contained HTML report: summary, failing flows, handshake ladders.
+    Report(ReportArgs),
+    /// Explain a finding kind or a likely_cause: meaning, common causes, commands to confirm.
+    Explain {
+        /// A finding kind (e.g. handshake_aborted) or likely_cause (e.g. certificate_rejected);
+        /// without it, list the known ones.
+        kind: Option<String>,
+    },
     /// Capture live from a network interface (libpcap; cargo feature `live`).
     Live(crate::live::LiveArgs),
 }
@@ -42,6 +52,15 @@ pub enum Command {
 pub enum Format {
     Human,
     Ndjson,
+}
+
+/// Output formats of `read`: `Format` plus Elastic Common Schema documents.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadFormat {
+    Human,
+    Ndjson,
+    /// One Elastic Common Schema document per finding (and per flow with --flows).
+    Ecs,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,12 +80,12 @@ pub struct ReadArgs {
     pub files: Vec<PathBuf>,
     /// Output format; default: human on a terminal, ndjson otherwise.
     #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    pub format: Option<ReadFormat>,
     /// Also emit one tls_flow record per TLS flow (like Zeek's ssl.log).
     #[arg(long)]
     pub flows: bool,
     /// Ports where clients speak TLS first (comma separated), replacing the default list.
-    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    #[arg(long, value_delimiter = ',')]
     pub tls_ports: Option<Vec<u16>>,
     /// Exit with 1 when a finding of at least this severity was raised.
     #[arg(long, value_enum, default_value = "never")]
@@ -74,9 +93,17 @@ pub struct ReadArgs {
     /// Idle timeout in seconds of capture time after which an open flow is finished.
     #[arg(long, default_value_t = 120)]
     pub idle_timeout: u64,
+    /// Also send each finding to syslog as RFC 5424 with the JSON record as message:
+    /// udp://HOST[:514] or tcp://HOST[:601] (octet-counted framing).
+    #[arg(long, value_name = "URL")]
+    pub syslog: Option<crate::output::SyslogTarget>,
     /// In human output, also list flows with only informational findings.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Aggregate findings per server, client and/or SNI (comma separated): "rollup" records
+    /// at the end of each capture in NDJSON; the human summary leads with them.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub summary_by: Vec<crate::output::RollupBy>,
 }
 
 fn fail_threshold(f: FailOn) -> Option<Severity> {
@@ -100,6 +127,14 @@ pub fn run(cli: Cli) -> i32 {
             0
         }
         Command::Live(args) => crate::live::run(&args),
+        Command::Explain { kind } => explain(kind.as_deref()),
+        Command::Report(args) => match report(&args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("tlstriage: error: {e:#}");
+                EXIT_ERROR
+            }
+        },
         Command::Read(args) => match read(&args) {
             Ok(code) => code,
             Err(e) => {
@@ -110,23 +145,127 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    /// Capture files (pcap or pcapng).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The HTML file to write ("-" for standard output).
+    #[arg(short, long, default_value = "report.html")]
+    pub output: PathBuf,
+    /// Ports where clients speak TLS first (comma separated), replacing the default list.
+    #[arg(long, value_delimiter = ',')]
+    pub tls_ports: Option<Vec<u16>>,
+    /// Idle timeout in seconds of capture time after which an open flow is finished.
+    #[arg(long, default_value_t = 120)]
+    pub idle_timeout: u64,
+}
+
+/// `tlstriage report`: analyze every capture, write one HTML file. A capture that cannot be
+/// opened is an error; one broken part-way is reported as far as it was read (exit 2).
+fn report(args: &ReportArgs) -> Result<i32> {
+    let mut config = AnalyzerConfig::default();
+    config.set_tls_ports(args.tls_ports.as_deref().unwrap_or(DEFAULT_TLS_PORTS));
+    config.idle_timeout_us =
+        i64::try_from(args.idle_timeout.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
+    let mut analyses = Vec::new();
+    let mut code = 0;
+    for path in &args.files {
+        let name = path.display().to_string();
+        let a = pipeline::analyze_path(path, &config).with_context(|| name.clone())?;
+        if let Some(e) = &a.error {
+            eprintln!("tlstriage: error: {name}: {e}");
+            code = EXIT_ERROR;
+        }
+        analyses.push((name, a));
+    }
+    let captures: Vec<crate::output::ReportCapture<'_>> = analyses
+        .iter()
+        .map(|(name, analysis)| crate::output::ReportCapture { name, analysis })
+        .collect();
+    let html = crate::output::render_report(&captures);
+    if args.output.as_os_str() == "-" {
+        io::stdout()
+            .write_all(html.as_bytes())
+            .context("writing output")?;
+    } else {
+        std::fs::write(&args.output, html)
+            .with_context(|| format!("writing {}", args.output.display()))?;
+    }
+    Ok(code)
+}
+
+/// `tlstriage explain [KIND]`: 0 when explained or listed, 2 for an unknown kind.
+fn explain(kind: Option<&str>) -> i32 {
+    match kind.map(crate::explain::lookup) {
+        Some(Some(topic)) => {
+            print!("{}", crate::explain::render(topic));
+            0
+        }
+        None => {
+            print!("{}", crate::explain::known_list());
+            0
+        }
+        Some(None) => {
+            eprintln!(
+                "tlstriage: error: unknown kind {:?}; known ones:\n\n{}",
+                kind.unwrap_or_default(),
+                crate::explain::known_list()
+            );
+            EXIT_ERROR
+        }
+    }
+}
+
+/// Send one finding record to syslog; the first failure is reported at once, the count at
+/// the end.
+fn syslog_send(sender: &mut crate::output::SyslogSender, rec: &serde_json::Value, sev: Severity) {
+    if let Err(e) = sender.send(rec, sev) {
+        if sender.failed == 1 {
+            eprintln!("tlstriage: warning: syslog {}: {e}", sender.target());
+        }
+    }
+}
+
 /// Everything emitted for one finished flow goes through here.
 struct Sink<'a> {
-    format: Format,
+    format: ReadFormat,
     emit_flows: bool,
     out: &'a mut dyn Write,
     human: HumanReport,
     worst: Option<Severity>,
     capture: String,
+    syslog: Option<&'a mut crate::output::SyslogSender>,
+    /// Capture-level passes (roll-ups, issuer watch), emitted at the end of the capture.
+    rollups: crate::output::Rollups,
+    issuers: crate::output::IssuerWatch,
 }
 
 impl Sink<'_> {
     fn flow(&mut self, flow: &FlowRecord, findings: &[Finding]) -> Result<()> {
+        self.rollups.add(flow, findings);
+        self.issuers.add(flow);
+        if let Some(sender) = self.syslog.as_deref_mut() {
+            for f in findings {
+                syslog_send(sender, &finding_record(&self.capture, flow, f), f.severity);
+            }
+        }
         if let Some(w) = findings.iter().map(|f| f.severity).max() {
             self.worst = self.worst.max(Some(w));
         }
         match self.format {
-            Format::Ndjson => {
+            ReadFormat::Ecs => {
+                for f in findings {
+                    serde_json::to_writer(&mut *self.out, &ecs_finding(&self.capture, flow, f))?;
+                    self.out.write_all(b"\n")?;
+                }
+                if self.emit_flows && (flow.tls.is_some() || flow.server_port_is_tls) {
+                    let doc = ecs_tls_flow(&self.capture, flow, findings);
+                    serde_json::to_writer(&mut *self.out, &doc)?;
+                    self.out.write_all(b"\n")?;
+                }
+            }
+            ReadFormat::Ndjson => {
                 for f in findings {
                     serde_json::to_writer(&mut *self.out, &finding_record(&self.capture, flow, f))?;
                     self.out.write_all(b"\n")?;
@@ -139,7 +278,7 @@ impl Sink<'_> {
                     self.out.write_all(b"\n")?;
                 }
             }
-            Format::Human => self.human.add(flow, findings),
+            ReadFormat::Human => self.human.add(flow, findings),
         }
         Ok(())
     }
@@ -163,9 +302,9 @@ fn progress_bar(len: Option<u64>) -> Option<indicatif::ProgressBar> {
 
 fn read(args: &ReadArgs) -> Result<i32> {
     let format = args.format.unwrap_or(if io::stdout().is_terminal() {
-        Format::Human
+        ReadFormat::Human
     } else {
-        Format::Ndjson
+        ReadFormat::Ndjson
     });
     let mut config = AnalyzerConfig::default();
     config.set_tls_ports(args.tls_ports.as_deref().unwrap_or(DEFAULT_TLS_PORTS));
@@ -176,6 +315,12 @@ fn read(args: &ReadArgs) -> Result<i32> {
     let mut out = BufWriter::new(stdout.lock());
     let mut errors = 0;
     let mut worst = None;
+    let mut syslog = match &args.syslog {
+        Some(t) => {
+            Some(crate::output::SyslogSender::connect(t).with_context(|| format!("syslog {t}"))?)
+        }
+        None => None,
+    };
     for path in &args.files {
         let name = path.display().to_string();
         let mut sink = Sink {
@@ -185,6 +330,9 @@ fn read(args: &ReadArgs) -> Result<i32> {
             human: HumanReport::new(args.verbose),
             worst: None,
             capture: name.clone(),
+            syslog: syslog.as_mut(),
+            rollups: crate::output::Rollups::new(&args.summary_by),
+            issuers: crate::output::IssuerWatch::default(),
         };
         match read_one(path, &config, &mut sink) {
             Ok(()) => {}
@@ -197,6 +345,18 @@ fn read(args: &ReadArgs) -> Result<i32> {
         worst = worst.max(sink.worst);
     }
     out.flush().context("writing output")?;
+    if let Some(s) = syslog.as_mut() {
+        s.close();
+        if s.failed > 0 {
+            eprintln!(
+                "tlstriage: error: syslog {}: {} of {} findings not sent",
+                s.target(),
+                s.failed,
+                s.failed + s.sent
+            );
+            errors += 1;
+        }
+    }
     if errors > 0 {
         return Ok(EXIT_ERROR);
     }
@@ -228,8 +388,34 @@ fn read_one(path: &Path, config: &AnalyzerConfig, sink: &mut Sink<'_>) -> Result
         b.finish_and_clear();
     }
     let warnings = reader.warnings().to_vec();
+    // Cross-flow findings (documented in output/rollup.rs), then the roll-ups.
+    let cross = sink.issuers.records(&sink.capture);
+    if let Some(sender) = sink.syslog.as_deref_mut() {
+        for (sev, rec) in cross.iter().filter(|(_, r)| r["type"] == "finding") {
+            syslog_send(sender, rec, *sev);
+        }
+    }
+    if let Some(w) = cross.iter().map(|(s, _)| *s).max() {
+        sink.worst = sink.worst.max(Some(w));
+    }
     match sink.format {
-        Format::Ndjson => {
+        ReadFormat::Ndjson => {
+            let rollups = sink.rollups.records(&sink.capture);
+            for rec in cross.iter().map(|(_, r)| r).chain(&rollups) {
+                serde_json::to_writer(&mut *sink.out, rec)?;
+                sink.out.write_all(b"\n")?;
+            }
+        }
+        ReadFormat::Human => {
+            sink.human.add_records(cross.iter().map(|(_, r)| r));
+            sink.human.set_rollups(sink.rollups.lines());
+        }
+        ReadFormat::Ecs => {}
+    }
+    match sink.format {
+        // ECS documents are per finding and per flow; capture statistics have no ECS event.
+        ReadFormat::Ecs => {}
+        ReadFormat::Ndjson => {
             let rec = capture_stats_record(
                 &sink.capture,
                 Some(reader.format()),
@@ -240,7 +426,7 @@ fn read_one(path: &Path, config: &AnalyzerConfig, sink: &mut Sink<'_>) -> Result
             serde_json::to_writer(&mut *sink.out, &rec)?;
             sink.out.write_all(b"\n")?;
         }
-        Format::Human => {
+        ReadFormat::Human => {
             let text = sink.human.render(&sink.capture, &outcome.stats, &warnings);
             sink.out.write_all(text.as_bytes())?;
         }

@@ -135,6 +135,11 @@ pub struct FlowRecord {
     pub payload_bytes: [u64; 2],
     /// First TTL (hop limit) seen per direction.
     pub ttl: [Option<u8>; 2],
+    /// Lowest and highest TTL of the packets without RST per direction, to tell a RST
+    /// injected by a middlebox from the peer's own packets.
+    pub ttl_range: [Option<(u8, u8)>; 2],
+    /// Packets (not SYN, not RST) advertising a zero receive window, per sending direction.
+    pub zero_window: [u64; 2],
     pub syn: Option<FrameNo>,
     pub syn_ack: Option<FrameNo>,
     /// True when the connection's start (SYN) was not in the capture.
@@ -319,6 +324,8 @@ struct FlowHeader {
     packets: [u64; 2],
     payload_bytes: [u64; 2],
     ttl: [Option<u8>; 2],
+    ttl_range: [Option<(u8, u8)>; 2],
+    zero_window: [u64; 2],
     syn: Option<FrameNo>,
     syn_ack: Option<FrameNo>,
     fin: [Option<TcpEvent>; 2],
@@ -375,6 +382,8 @@ impl Flow {
             packets: h.packets,
             payload_bytes: h.payload_bytes,
             ttl: h.ttl,
+            ttl_range: h.ttl_range,
+            zero_window: h.zero_window,
             syn: h.syn,
             syn_ack: h.syn_ack,
             midstream: h.syn.is_none() && h.syn_ack.is_none(),
@@ -586,6 +595,8 @@ impl Analyzer {
                 packets: [0; 2],
                 payload_bytes: [0; 2],
                 ttl: [None; 2],
+                ttl_range: [None; 2],
+                zero_window: [0; 2],
                 syn: None,
                 syn_ack: None,
                 fin: [None; 2],
@@ -649,6 +660,13 @@ impl Analyzer {
         let d = dir.index();
         h.packets[d] += 1;
         h.ttl[d].get_or_insert(pkt.ttl);
+        if pkt.flags & tcp_flags::RST == 0 {
+            let r = h.ttl_range[d].get_or_insert((pkt.ttl, pkt.ttl));
+            *r = (r.0.min(pkt.ttl), r.1.max(pkt.ttl));
+            if pkt.window == 0 && pkt.flags & tcp_flags::SYN == 0 {
+                h.zero_window[d] += 1;
+            }
+        }
 
         if pkt.flags & tcp_flags::SYN != 0 {
             if dir == Dir::ToServer {
@@ -843,6 +861,27 @@ mod tests {
         // Oldest first: the very first flow went first.
         assert_eq!(evicted[0].client.port, 10000);
         assert!(evicted.iter().all(|r| r.end == EndReason::Evicted));
+    }
+
+    #[test]
+    fn ttl_range_and_zero_window_leave_rsts_out() {
+        let mut f = Feeder::new(AnalyzerConfig::default());
+        f.send(raw(C, S, 40000, 443, 100, SYN, b""), 0);
+        let mut syn_ack = raw(S, C, 443, 40000, 900, SYN | ACK, b"");
+        syn_ack[8] = 52;
+        f.send(syn_ack, 10);
+        let mut zero = raw(C, S, 40000, 443, 101, ACK, b"");
+        zero[34..36].copy_from_slice(&[0, 0]);
+        f.send(zero, 10);
+        let mut rst = raw(S, C, 443, 40000, 901, RST, b"");
+        rst[8] = 250;
+        rst[34..36].copy_from_slice(&[0, 0]);
+        f.send(rst, 10);
+        let done = f.a.take_finished();
+        let r = &done[0];
+        assert_eq!(r.ttl_range, [Some((64, 64)), Some((52, 52))]);
+        assert_eq!(r.rst[1].map(|e| e.ttl), Some(250));
+        assert_eq!(r.zero_window, [1, 0]);
     }
 
     #[test]

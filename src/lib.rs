@@ -12,6 +12,7 @@ pub mod capture;
 pub mod cli;
 pub mod community_id;
 pub mod decode;
+pub mod explain;
 pub mod fingerprint;
 pub mod flow;
 pub mod live;

@@ -65,7 +65,7 @@ pub struct LiveArgs {
     #[arg(long, default_value_t = 0)]
     pub stats_every: u64,
     /// Ports where clients speak TLS first (comma separated), replacing the default list.
-    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    #[arg(long, value_delimiter = ',')]
     pub tls_ports: Option<Vec<u16>>,
     /// Seconds without a packet after which a flow is finished (how: timeout).
     #[arg(long, default_value_t = DEFAULT_IDLE_TIMEOUT)]

@@ -137,6 +137,136 @@ fn bad_files_get_a_one_line_error_and_exit_2() {
     assert_one_line_error(&out, "PNG");
 }
 
+fn pcap_header(linktype: u32) -> Vec<u8> {
+    let mut h = Vec::new();
+    for field in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65_535, linktype] {
+        h.extend_from_slice(&field.to_le_bytes());
+    }
+    h
+}
+
+fn pcapng_block(block_type: u32, body: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(12 + body.len()).unwrap();
+    let mut b = block_type.to_le_bytes().to_vec();
+    b.extend_from_slice(&len.to_le_bytes());
+    b.extend_from_slice(body);
+    b.extend_from_slice(&len.to_le_bytes());
+    b
+}
+
+/// Section header + one interface of `linktype`.
+fn pcapng_start(linktype: u16) -> Vec<u8> {
+    let mut shb = 0x1a2b_3c4du32.to_le_bytes().to_vec();
+    shb.extend_from_slice(&[1, 0, 0, 0]);
+    shb.extend_from_slice(&(-1i64).to_le_bytes());
+    let mut f = pcapng_block(0x0a0d_0d0a, &shb);
+    let mut idb = linktype.to_le_bytes().to_vec();
+    idb.extend_from_slice(&[0, 0]);
+    idb.extend_from_slice(&65_535u32.to_le_bytes());
+    f.extend(pcapng_block(1, &idb));
+    f
+}
+
+/// An Enhanced Packet Block on interface 0.
+fn pcapng_epb(data: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(data.len()).unwrap();
+    let mut body = Vec::new();
+    for field in [0u32, 0, 1_000_000, len, len] {
+        body.extend_from_slice(&field.to_le_bytes());
+    }
+    body.extend_from_slice(data);
+    body.resize(body.len().next_multiple_of(4), 0);
+    pcapng_block(6, &body)
+}
+
+#[test]
+fn broken_headers_get_a_one_line_error_and_exit_2() {
+    // A pcap file header cut short.
+    let short = temp_file("short-header.pcap", &pcap_header(1)[..13]);
+    let out = tlstriage(&["read", "--format", "ndjson", short.to_str().unwrap()]);
+    assert_one_line_error(
+        &out,
+        "truncated pcap file header: file has 13 of the 24 bytes",
+    );
+
+    // A pcapng section header cut short.
+    let start = pcapng_start(1);
+    let short = temp_file("short-header.pcapng", &start[..20]);
+    let out = tlstriage(&["read", "--format", "ndjson", short.to_str().unwrap()]);
+    assert_one_line_error(&out, "truncated pcapng section header block");
+
+    // A link type nothing here can decode: named, with the supported list.
+    let mut wifi = pcap_header(105);
+    wifi.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 1, 2, 3, 4]);
+    let wifi = temp_file("wifi.pcap", &wifi);
+    let out = tlstriage(&["read", "--format", "ndjson", wifi.to_str().unwrap()]);
+    assert_one_line_error(&out, "unsupported link type 105 (IEEE 802.11");
+
+    // A record claiming a 4 GiB captured length: the frame is named.
+    let mut huge = pcap_header(1);
+    huge.extend_from_slice(&[
+        1, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    ]);
+    huge.extend_from_slice(&[0; 64]);
+    let huge = temp_file("huge-caplen.pcap", &huge);
+    let out = tlstriage(&["read", "--format", "ndjson", huge.to_str().unwrap()]);
+    assert_one_line_error(
+        &out,
+        "frame 1 (byte offset 24): record claims a captured length of 4294967295 bytes",
+    );
+
+    // A pcapng block whose length is not a multiple of 4.
+    let mut bad = pcapng_start(1);
+    bad.extend_from_slice(&0x0bad_0001u32.to_le_bytes());
+    bad.extend_from_slice(&13u32.to_le_bytes());
+    bad.extend_from_slice(&[0; 8]);
+    let bad = temp_file("bad-block.pcapng", &bad);
+    let out = tlstriage(&["read", "--format", "ndjson", bad.to_str().unwrap()]);
+    assert_one_line_error(&out, "invalid length 13");
+}
+
+/// pcapng readers must skip block types they do not know (the format's rule), and an
+/// interface with a link type we cannot decode is a warning naming it, its frames counted
+/// as decode errors in `capture_stats`, not a failure.
+#[test]
+fn pcapng_unknown_blocks_are_skipped_and_unknown_link_types_are_counted() {
+    let syn = [
+        0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x9c, 0x40, 1, 0xbb,
+        0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0,
+    ];
+    let mut f = pcapng_start(228);
+    f.extend(pcapng_block(0x0bad_0001, b"not a known block type.."));
+    f.extend(pcapng_epb(&syn));
+    f.extend(pcapng_block(0x0000_0f0f, &[]));
+    let mut idb = 147u16.to_le_bytes().to_vec();
+    idb.extend_from_slice(&[0, 0, 0, 0, 1, 0]);
+    f.extend(pcapng_block(1, &idb));
+    let mut on_if1 = pcapng_epb(&syn);
+    on_if1[8] = 1; // interface 1
+    f.extend(on_if1);
+    let path = temp_file("unknown-blocks.pcapng", &f);
+    let out = tlstriage(&["read", "--format", "ndjson", path.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats = ndjson(&out).pop().unwrap();
+    assert_eq!(stats["type"], "capture_stats");
+    assert_eq!(stats["packets"], 2);
+    assert_eq!(stats["tcp_packets"], 1);
+    assert_eq!(stats["decode_errors"], 1);
+    let warning = stats["warnings"][0].as_str().unwrap_or_default();
+    assert!(
+        warning.contains("interface 1 has unsupported link type 147"),
+        "{stats}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("unsupported link type 147"), "{err}");
+}
+
 #[test]
 fn a_truncated_capture_is_analyzed_up_to_the_cut_with_a_warning() {
     let bytes = std::fs::read(concat!(
@@ -166,4 +296,24 @@ fn rules_lists_every_rule() {
     ] {
         assert!(text.contains(name), "{text}");
     }
+}
+
+#[test]
+fn tls_ports_takes_one_comma_separated_value_before_the_files() {
+    let out = tlstriage(&[
+        "read",
+        "--format",
+        "ndjson",
+        "--tls-ports",
+        "443,4439",
+        "samples/plaintext-http-to-tls-port.pcap",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(ndjson(&out)
+        .iter()
+        .any(|r| r["kind"] == "plaintext_to_tls_port"));
 }

@@ -18,6 +18,8 @@ pub struct HumanReport {
     counts: BTreeMap<(&'static str, Severity), usize>,
     flows: Vec<FlowLine>,
     verbose: bool,
+    /// Roll-up sentences (`--summary-by`), biggest first: they lead the summary.
+    rollups: Vec<String>,
 }
 
 impl HumanReport {
@@ -37,8 +39,14 @@ impl HumanReport {
             return;
         }
         let sni = flow.sni().map(|s| format!("  sni={s}")).unwrap_or_default();
+        let (quality, _) = crate::rules::capture_quality(flow);
+        let quality = if quality == "ok" {
+            String::new()
+        } else {
+            format!("  [capture: {quality}]")
+        };
         let title = format!(
-            "tcp.stream {}  {}:{} -> {}:{}{}  (frames {}-{})",
+            "tcp.stream {}  {}:{} -> {}:{}{}  (frames {}-{}){quality}",
             flow.tcp_stream,
             flow.client.ip,
             flow.client.port,
@@ -51,6 +59,51 @@ impl HumanReport {
         let mut findings = findings.to_vec();
         findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         self.flows.push(FlowLine { title, findings });
+    }
+
+    /// The roll-up lines (`--summary-by`), biggest first.
+    pub fn set_rollups(&mut self, lines: Vec<String>) {
+        self.rollups = lines;
+    }
+
+    /// Findings made at the end of the capture across flows (NDJSON finding records).
+    pub fn add_records<'a>(&mut self, records: impl IntoIterator<Item = &'a serde_json::Value>) {
+        for r in records {
+            let text = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+            let (Some(kind), Some(sev)) = (
+                r["kind"].as_str(),
+                Severity::parse(r["severity"].as_str().unwrap_or_default()),
+            ) else {
+                continue;
+            };
+            let kind: &'static str = match kind {
+                "tls_interception_suspected" => "tls_interception_suspected",
+                _ => continue,
+            };
+            *self.counts.entry((kind, sev)).or_default() += 1;
+            let frames: Vec<u64> = r["frames"]
+                .as_array()
+                .map(|a| a.iter().filter_map(serde_json::Value::as_u64).collect())
+                .unwrap_or_default();
+            let mut f = Finding::new(kind, sev, 0)
+                .frames(frames)
+                .summary(text("summary"))
+                .explanation(text("explanation"));
+            f.evidence = r["evidence"].clone();
+            let flow = &r["flow"];
+            let title = format!(
+                "tcp.stream {}  {}:{} -> {}:{}  (cross-flow)",
+                r["tcp_stream"],
+                flow["client"]["ip"].as_str().unwrap_or_default(),
+                flow["client"]["port"],
+                flow["server"]["ip"].as_str().unwrap_or_default(),
+                flow["server"]["port"]
+            );
+            self.flows.push(FlowLine {
+                title,
+                findings: vec![f],
+            });
+        }
     }
 
     pub fn render(&self, capture: &str, stats: &CaptureStats, warnings: &[String]) -> String {
@@ -73,6 +126,12 @@ impl HumanReport {
         }
         for w in warnings {
             let _ = writeln!(out, "   warning: {w}");
+        }
+        if !self.rollups.is_empty() {
+            let _ = writeln!(out, "\nRoll-ups (biggest first):");
+            for line in &self.rollups {
+                let _ = writeln!(out, "  {line}");
+            }
         }
         let total: usize = self.counts.values().sum();
         if total == 0 {

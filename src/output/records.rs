@@ -46,6 +46,8 @@ pub fn finding_record(capture: &str, flow: &FlowRecord, f: &Finding) -> Value {
         "tcp_stream": flow.tcp_stream,
         "wireshark_filter": format!("tcp.stream eq {}", flow.tcp_stream),
         "via": via(flow),
+        // Whether the flow was captured whole (see rules::capture_quality).
+        "capture_quality": crate::rules::capture_quality(flow).0,
     })
 }
 

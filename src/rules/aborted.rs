@@ -6,10 +6,11 @@ use serde_json::json;
 
 use super::alert::alert_explanation;
 use super::cipher::offered_cipher_names;
-use super::version::describe_offer;
+use super::offer::{compare, handshake_frame, version_range};
+use super::version::offered_versions;
 use super::{Finding, Rule, RuleCtx, Severity};
 use crate::flow::{EndReason, FlowRecord};
-use crate::model::{FrameNo, Side, TimestampUs};
+use crate::model::{Dir, FrameNo, Side, TimestampUs};
 use crate::tls::names::{alert_description_name, version_name};
 use crate::tls::{TlsConn, TlsEventKind};
 
@@ -78,12 +79,194 @@ const CERT_ALERTS: &[&str] = &[
     "unknown_ca",
 ];
 
-/// The diagnosis: (likely_cause, confidence, explanation).
-fn diagnose(
-    ctx: &RuleCtx<'_>,
-    tls: &TlsConn,
-    end: &Ending,
-) -> (&'static str, &'static str, String) {
+/// The diagnosis of one aborted handshake.
+struct Diag {
+    cause: &'static str,
+    confidence: &'static str,
+    explanation: String,
+    /// The decisive facts, each with its frame(s), beyond the ClientHello and the ending.
+    because: Vec<String>,
+    /// A RST injected on the path: `aborted_by` becomes `middlebox`.
+    middlebox: bool,
+}
+
+fn diag(cause: &'static str, confidence: &'static str, explanation: String) -> Diag {
+    Diag {
+        cause,
+        confidence,
+        explanation,
+        because: Vec::new(),
+        middlebox: false,
+    }
+}
+
+impl Diag {
+    fn because(mut self, facts: impl IntoIterator<Item = String>) -> Self {
+        self.because.extend(facts);
+        self
+    }
+}
+
+/// "frame 5" / "frames 4, 6" for a finding's frames.
+fn frames_text(frames: &[FrameNo]) -> String {
+    let list: Vec<String> = frames.iter().map(u64::to_string).collect();
+    match list.len() {
+        0 => "no frame".into(),
+        1 => format!("frame {}", list[0]),
+        _ => format!("frames {}", list.join(", ")),
+    }
+}
+
+/// An earlier finding as a `because` fact: "certificate_expired (frame 5): ...".
+fn finding_fact(f: &Finding) -> String {
+    format!("{} ({}): {}", f.kind, frames_text(&f.frames), f.summary)
+}
+
+/// The server's leaf certificate as a fact, with the frame of its Certificate message.
+fn leaf_fact(flow: &FlowRecord, tls: &TlsConn) -> Option<String> {
+    let leaf = flow.server_leaf()?;
+    let frame = handshake_frame(tls, Side::Server, 11)?;
+    Some(format!(
+        "server Certificate at frame {frame}: {} issued by {}",
+        leaf.subject, leaf.issuer
+    ))
+}
+
+/// The last TLS message the given side sent: "ServerHelloDone from the server at frame 5".
+fn last_message_fact(tls: &TlsConn, side: Side) -> Option<String> {
+    let e = tls.events.iter().rev().find(|e| e.dir.sender() == side)?;
+    let what = match e.kind {
+        TlsEventKind::Handshake(t) => crate::tls::names::handshake_type_name(t.0).to_string(),
+        TlsEventKind::ChangeCipherSpec => "change_cipher_spec".into(),
+        TlsEventKind::EncryptedHandshake { len } => {
+            format!("an encrypted handshake record ({len} bytes)")
+        }
+        TlsEventKind::EncryptedAlert { len } => format!("an encrypted alert ({len} bytes)"),
+        TlsEventKind::ApplicationData { len } => format!("application data ({len} bytes)"),
+        _ => "a TLS record".into(),
+    };
+    Some(format!(
+        "last TLS message from the {}: {what} at frame {}",
+        side.as_str(),
+        e.frame
+    ))
+}
+
+/// How far (in hops) a TTL lies outside a range.
+fn ttl_distance(ttl: u8, (lo, hi): (u8, u8)) -> u8 {
+    if ttl < lo {
+        lo - ttl
+    } else {
+        ttl.saturating_sub(hi)
+    }
+}
+
+/// A RST whose TTL differs from every other packet of its direction by at least this many
+/// hops was most likely injected by a middlebox.
+pub const MIDDLEBOX_TTL_HOPS: u8 = 3;
+
+/// The RST that ended the flow was injected on the path: (sender it claims, RST TTL,
+/// the direction's TTL range, frame).
+fn injected_rst(flow: &FlowRecord, end: &Ending) -> Option<(Side, u8, (u8, u8), FrameNo)> {
+    if end.how != "rst" {
+        return None;
+    }
+    let side = end.by?;
+    let d = match side {
+        Side::Client => Dir::ToServer.index(),
+        Side::Server => Dir::ToClient.index(),
+    };
+    let rst = flow.rst[d]?;
+    let range = flow.ttl_range[d]?;
+    (ttl_distance(rst.ttl, range) >= MIDDLEBOX_TTL_HOPS)
+        .then_some((side, rst.ttl, range, rst.frame))
+}
+
+/// Is the server's flight stalled on the network: the server answered, its direction shows
+/// retransmissions, lost segments or a zero window from the client, and the client never
+/// got to send its next flight? Returns the facts.
+fn stalled_flight(flow: &FlowRecord, tls: &TlsConn) -> Option<Vec<String>> {
+    let s = Dir::ToClient.index();
+    let c = Dir::ToServer.index();
+    let server_sent = flow.payload_bytes[s] > 0;
+    let client_continued = tls
+        .events
+        .iter()
+        .skip(1)
+        .any(|e| e.dir.sender() == Side::Client);
+    if !server_sent || client_continued {
+        return None;
+    }
+    let st = &flow.stream_stats[s];
+    let mut facts = Vec::new();
+    if st.retransmitted >= 2 {
+        facts.push(format!(
+            "the server retransmitted {} segments of its flight ({} payload bytes sent)",
+            st.retransmitted, flow.payload_bytes[s]
+        ));
+    }
+    if st.gaps > 0 {
+        facts.push(format!(
+            "{} bytes of the server's flight never appeared in the capture ({} gaps)",
+            st.gap_bytes, st.gaps
+        ));
+    }
+    if flow.zero_window[c] > 0 {
+        facts.push(format!(
+            "the client advertised a zero receive window {} times",
+            flow.zero_window[c]
+        ));
+    }
+    (!facts.is_empty()).then_some(facts)
+}
+
+/// Capture quality of a flow: (ok/one_sided/midstream/gaps, the problems in words).
+pub fn capture_quality(flow: &FlowRecord) -> (&'static str, Vec<String>) {
+    let mut issues = Vec::new();
+    let mut label = "ok";
+    let (c, s) = (Dir::ToServer.index(), Dir::ToClient.index());
+    for (dir, other, name) in [(s, c, "server"), (c, s, "client")] {
+        if flow.packets[dir] == 0 && flow.payload_bytes[other] > 0 {
+            label = "one_sided";
+            issues.push(format!(
+                "one-sided capture: no packet from the {name}, though the other side sent data"
+            ));
+        }
+    }
+    if flow.midstream {
+        if label == "ok" {
+            label = "midstream";
+        }
+        issues.push(format!(
+            "the capture starts mid-stream (no SYN; first frame {})",
+            flow.first_frame
+        ));
+    }
+    for (dir, name) in [(c, "client"), (s, "server")] {
+        let st = &flow.stream_stats[dir];
+        if st.gaps > 0 {
+            if label == "ok" {
+                label = "gaps";
+            }
+            issues.push(format!(
+                "{} bytes missing from the {name}'s stream ({} gaps)",
+                st.gap_bytes, st.gaps
+            ));
+        }
+    }
+    (label, issues)
+}
+
+fn lower(confidence: &'static str) -> &'static str {
+    match confidence {
+        "high" => "medium",
+        _ => "low",
+    }
+}
+
+/// The diagnosis.
+fn diagnose(ctx: &RuleCtx<'_>, tls: &TlsConn, end: &Ending) -> Diag {
+    let flow = ctx.flow;
     let stage = tls.stage.as_str();
     let by_client = end.by == Some(Side::Client);
     let by_server = end.by == Some(Side::Server);
@@ -92,21 +275,23 @@ fn diagnose(
         .is_some_and(|v| v == 0x0304 || v & 0xff00 == 0x7f00);
 
     if let Some(f) = ctx.first("proxy_connect_failed") {
-        return ("proxy", "high", format!(
+        return diag("proxy", "high", format!(
             "The client sent its ClientHello right behind an HTTP CONNECT to {}, and the proxy refused the tunnel \
              with {}: the handshake never reached the target server. See the proxy_connect_failed finding.",
-            f.evidence_str("target").unwrap_or("the target"), f.evidence["status"]));
+            f.evidence_str("target").unwrap_or("the target"), f.evidence["status"]))
+        .because([finding_fact(f)]);
     }
     if let Some(f) = ctx.first("tls_to_plaintext_port") {
-        return ("plaintext_mismatch", "high", format!(
+        return diag("plaintext_mismatch", "high", format!(
             "The server does not speak TLS on this port: it answered the ClientHello with plaintext ({}). Use the \
-             server's TLS port or the plaintext scheme.", f.evidence_str("server_first_bytes").unwrap_or("")));
+             server's TLS port or the plaintext scheme.", f.evidence_str("server_first_bytes").unwrap_or("")))
+        .because([finding_fact(f)]);
     }
     if let Some(f) = ctx.first("version_mismatch") {
-        return ("version_mismatch", "high", f.explanation.clone());
+        return diag("version_mismatch", "high", f.explanation.clone()).because([finding_fact(f)]);
     }
     if let Some(f) = ctx.first("cipher_mismatch") {
-        return ("cipher_mismatch", "high", f.explanation.clone());
+        return diag("cipher_mismatch", "high", f.explanation.clone()).because([finding_fact(f)]);
     }
     let cert_problem = [
         "certificate_expired",
@@ -117,59 +302,136 @@ fn diagnose(
     .iter()
     .find_map(|k| ctx.first(k));
     let name_problem = ctx.first("certificate_name_mismatch");
+    let leaf = leaf_fact(flow, tls);
 
     match end.alert {
         Some(a) if by_client && CERT_ALERTS.contains(&a) => {
             if let Some(f) =
                 name_problem.filter(|_| a != "certificate_expired" && a != "unknown_ca")
             {
-                return (
+                return diag(
                     "name_mismatch",
                     "high",
                     format!(
                         "The client rejected the server certificate with {a}: {}",
                         f.summary
                     ),
-                );
+                )
+                .because(leaf.into_iter().chain([finding_fact(f)]));
             }
             let detail = cert_problem
                 .map(|f| format!(" {}", f.summary))
                 .unwrap_or_default();
-            return ("certificate_rejected", "high", format!(
-                "The client rejected the server's certificate with a fatal {a} alert.{detail} {}", alert_explanation(a)));
+            return diag("certificate_rejected", "high", format!(
+                "The client rejected the server's certificate with a fatal {a} alert.{detail} {}", alert_explanation(a)))
+            .because(leaf.into_iter().chain(cert_problem.map(finding_fact)));
         }
         Some("encrypted") if by_client && tls13 => {
-            return ("certificate_rejected", "medium", format!(
+            let flight = tls.events.iter().find_map(|e| match e.kind {
+                TlsEventKind::EncryptedHandshake { len } if e.dir.sender() == Side::Server => {
+                    Some(format!("the server's encrypted flight (certificate included) at frame {} ({len} bytes)", e.frame))
+                }
+                _ => None,
+            });
+            let short = tls.events.iter().find_map(|e| match e.kind {
+                TlsEventKind::EncryptedAlert { len } if e.dir.sender() == Side::Client => Some(format!(
+                    "the client's answer at frame {} is a single {len}-byte encrypted record (alert-sized), not a Finished",
+                    e.frame
+                )),
+                _ => None,
+            });
+            return diag("certificate_rejected", "medium", format!(
                 "In TLS 1.3 the server's certificate is encrypted, and the client answered the server's flight with a \
                  single short encrypted record (the size of an alert) instead of its Finished, then closed: the client \
                  most likely rejected the server certificate (untrusted CA, expired, or name mismatch for SNI {}). \
                  Check the certificate with `openssl s_client -connect HOST:PORT -servername NAME`.",
-                ctx.flow.sni().unwrap_or("(none)")));
+                flow.sni().unwrap_or("(none)")))
+            .because(flight.into_iter().chain(short));
         }
         Some(a @ ("certificate_required" | "handshake_failure" | "bad_certificate"))
-            if by_server
-                && tls
-                    .events
-                    .iter()
-                    .any(|e| matches!(e.kind, TlsEventKind::Handshake(t) if t.0 == 13)) =>
+            if by_server && handshake_frame(tls, Side::Server, 13).is_some() =>
         {
-            return ("certificate_rejected", "medium", format!(
-                "The server asked for a client certificate (CertificateRequest) and then aborted with {a}: the \
-                 client sent no certificate, or one the server does not trust. Configure the client certificate and \
-                 key, and check that the server trusts its issuing CA."));
+            let req = handshake_frame(tls, Side::Server, 13).unwrap_or_default();
+            let sent = flow.client_certs.iter().flatten().next();
+            let (what, fact) = match (handshake_frame(tls, Side::Client, 11), sent) {
+                (Some(f), Some(c)) => (
+                    format!("the client sent a certificate ({}, issued by {}) that the server does not accept", c.subject, c.issuer),
+                    format!("client Certificate at frame {f}: {} issued by {}", c.subject, c.issuer),
+                ),
+                (Some(f), None) => (
+                    "the client sent none (an empty Certificate message)".to_string(),
+                    format!("client Certificate at frame {f} is empty"),
+                ),
+                (None, _) => (
+                    "the client sent none".to_string(),
+                    "no client Certificate message".to_string(),
+                ),
+            };
+            return diag("certificate_rejected", "medium", format!(
+                "The server asked for a client certificate (CertificateRequest) and then aborted with {a}: {what}. \
+                 Configure the client certificate and key, and check that the server trusts its issuing CA."))
+            .because([format!("CertificateRequest from the server at frame {req}"), fact]);
         }
         Some(a) => {
             let who = end.by.map_or("a side", Side::as_str);
-            return (
+            let last = end.by.and_then(|s| {
+                let other = match s {
+                    Side::Client => Side::Server,
+                    Side::Server => Side::Client,
+                };
+                last_message_fact(tls, other)
+            });
+            return diag(
                 "unknown",
                 "medium",
                 format!(
                     "The {who} aborted the handshake at {stage} with a fatal {a} alert. {}",
                     alert_explanation(a)
                 ),
-            );
+            )
+            .because(last);
         }
         None => {}
+    }
+
+    if let Some((side, ttl, (lo, hi), frame)) = injected_rst(flow, end) {
+        let range = if lo == hi {
+            format!("TTL {lo}")
+        } else {
+            format!("TTLs {lo}-{hi}")
+        };
+        let n = flow.packets[match side {
+            Side::Client => 0,
+            Side::Server => 1,
+        }]
+        .saturating_sub(1);
+        let confidence = if ttl_distance(ttl, (lo, hi)) >= 16 {
+            "high"
+        } else {
+            "medium"
+        };
+        let mut d = diag("network", confidence, format!(
+            "The RST at frame {frame} claims to come from the {side} but carries TTL {ttl}, while the {side}'s \
+             other {n} packet(s) of this flow carry {range}: it was most likely injected by a middlebox on the path \
+             (firewall, proxy or IPS), which blocked the connection at {stage}. Check the firewall/IPS logs \
+             (often an SNI or destination block), or capture on the other side of it.",
+            side = side.as_str()))
+        .because([format!("RST at frame {frame} has TTL {ttl}; the {}'s other packets have {range}", side.as_str())]);
+        d.middlebox = true;
+        return d;
+    }
+
+    if !by_server {
+        if let Some(facts) = stalled_flight(flow, tls) {
+            return diag("network", "medium", format!(
+                "The server started its flight but the client never answered it: the server's segments were \
+                 retransmitted, lost or held back by a zero window, and the handshake stalled at {stage} until the \
+                 connection {}. A large certificate flight that never arrives is the classic symptom of a path MTU \
+                 black hole (ICMP 'fragmentation needed' filtered, MSS too large on a tunnel/VPN) or a lossy link. \
+                 Check the MTU/MSS along the path (e.g. `ping -M do -s 1472`), or clamp the MSS.",
+                match end.how { "timeout" => "timed out", "capture_end" => "was still open at the end of the capture", h => if h == "rst" { "was reset" } else { "was closed" } }))
+            .because(facts);
+        }
     }
 
     let after_server_flight = matches!(
@@ -178,43 +440,72 @@ fn diagnose(
     );
     if by_client && after_server_flight {
         if let Some(f) = name_problem {
-            return ("name_mismatch", "medium", format!(
+            return diag("name_mismatch", "medium", format!(
                 "The client closed the connection ({}) right after receiving the server's certificate, without an \
-                 alert. {}", end.how, f.summary));
+                 alert. {}", end.how, f.summary))
+            .because(leaf.into_iter().chain([finding_fact(f)]));
         }
         if let Some(f) = cert_problem {
-            return ("certificate_rejected", "medium", format!(
+            return diag("certificate_rejected", "medium", format!(
                 "The client closed the connection ({}) right after receiving the server's certificate, without an \
-                 alert. {}", end.how, f.summary));
+                 alert. {}", end.how, f.summary))
+            .because(leaf.into_iter().chain([finding_fact(f)]));
         }
     }
     if by_server {
-        return ("server_closed_without_alert", "medium", format!(
+        return diag("server_closed_without_alert", "medium", format!(
             "The server closed the connection ({}) at {stage} without sending an alert. Servers do this when TLS is \
              not configured for the name or port (no certificate, SNI not mapped), when a load balancer or firewall \
              in front of them refuses the client, or when the server process crashed or hit a limit. Check the \
-             server's error log at this time.", end.how));
+             server's error log at this time.", end.how))
+        .because(
+            last_message_fact(tls, Side::Server)
+                .or_else(|| Some("no TLS message from the server before it closed".into())),
+        );
     }
     if by_client {
-        return ("client_gave_up", "medium", format!(
+        let waited = tls
+            .events
+            .iter()
+            .rev()
+            .find(|e| e.dir.sender() == Side::Server)
+            .map(|e| {
+                format!(
+                    "the client closed {} ms after the server's last TLS message (frame {})",
+                    (end.ts_us - e.ts_us) / 1000,
+                    e.frame
+                )
+            });
+        return diag("client_gave_up", "medium", format!(
             "The client closed the connection ({}) at {stage} without sending an alert: the client application \
-             gave up (timeout, user cancel, or its TLS library rejected something without saying so).", end.how));
+             gave up (timeout, user cancel, or its TLS library rejected something without saying so).", end.how))
+        .because(waited.or_else(|| Some("no TLS message from the server before the client closed".into())));
     }
     let silent_server =
         tls.server_hello.is_none() && !tls.events.iter().any(|e| e.dir.sender() == Side::Server);
     if silent_server {
-        return ("unknown", "low", format!(
+        let server_packets = flow.packets[Dir::ToClient.index()];
+        return diag("unknown", "low", format!(
             "The server never answered the ClientHello ({} with no reply): a server that does not speak TLS on \
              this port, a firewall dropping the flow, or a capture missing the server's direction.",
-            if end.how == "timeout" { "idle timeout" } else { "capture ended" }));
+            if end.how == "timeout" { "idle timeout" } else { "capture ended" }))
+        .because([format!(
+            "{server_packets} packets from the server, no TLS record from it; last frame of the flow {}",
+            flow.last_frame
+        )]);
     }
-    (
+    diag(
         "unknown",
         "low",
         format!(
             "The handshake stopped at {stage} and the connection went quiet ({}).",
             end.how
         ),
+    )
+    .because(
+        last_message_fact(tls, Side::Server)
+            .into_iter()
+            .chain([format!("last frame of the flow {}", flow.last_frame)]),
     )
 }
 
@@ -227,9 +518,13 @@ fn check(ctx: &mut RuleCtx<'_>) {
         return;
     }
     let end = ending(flow, tls);
-    let (cause, confidence, explanation) = diagnose(ctx, tls, &end);
+    let d = diagnose(ctx, tls, &end);
     let stage = tls.stage.as_str();
-    let by = end.by.map_or("unknown", Side::as_str);
+    let by = if d.middlebox {
+        "middlebox"
+    } else {
+        end.by.map_or("unknown", Side::as_str)
+    };
     let severity = match end.how {
         "timeout" | "capture_end" => Severity::Medium,
         _ => Severity::High,
@@ -239,21 +534,52 @@ fn check(ctx: &mut RuleCtx<'_>) {
         (h, _) => h.to_string(),
     };
     let client_hello_frame = tls.events.first().map(|e| e.frame);
+    let ch = tls.client_hello.as_ref();
+    let offer = compare(flow, tls);
     let mut because = vec![format!(
-        "ClientHello at frame {}",
-        client_hello_frame.unwrap_or(flow.first_frame)
+        "ClientHello at frame {}{}",
+        client_hello_frame.unwrap_or(flow.first_frame),
+        ch.map(|c| format!(
+            " offers {} with {} cipher suite(s)",
+            version_range(&offered_versions(c)),
+            offered_cipher_names(c).len()
+        ))
+        .unwrap_or_default()
     )];
     if let Some(f) = end.frame {
-        because.push(format!("{how_text} from the {by} at frame {f}"));
+        let sender = end.by.map_or("unknown", Side::as_str);
+        because.push(format!("{how_text} from the {sender} at frame {f}"));
     }
-    let ch = tls.client_hello.as_ref();
+    because.extend(d.because);
+    if let Some(o) = &offer {
+        because.extend(o.verdicts.iter().cloned());
+    }
+    let (quality, issues) = capture_quality(flow);
+    let mut confidence = d.confidence;
+    let mut explanation = d.explanation;
+    if let Some(o) = offer.as_ref().filter(|o| !o.verdicts.is_empty()) {
+        let mut first = o.verdicts.join("; ");
+        if let Some(c) = first.get(..1) {
+            first.replace_range(..1, &c.to_uppercase());
+        }
+        explanation = format!("{explanation} Offer vs choice: {first}.");
+    }
+    if quality != "ok" {
+        confidence = lower(confidence);
+        explanation = format!(
+            "{explanation} Capture quality: {} — this diagnosis rests on an incomplete view of the flow, so its \
+             confidence is lowered; capture closer to the endpoints or on both sides.",
+            issues.join("; ")
+        );
+        because.extend(issues.iter().map(|i| format!("capture: {i}")));
+    }
     let via = flow.preamble.via.as_ref().map(|v| match v {
         crate::app::Via::HttpConnect => "connect_proxy",
         crate::app::Via::StartTls(_) => "starttls",
     });
     let summary = format!(
         "TLS handshake aborted by the {by} at {stage} ({how_text}): {}.",
-        cause.replace('_', " ")
+        d.cause.replace('_', " ")
     );
     ctx.push(
         Finding::new("handshake_aborted", severity, end.ts_us)
@@ -265,17 +591,25 @@ fn check(ctx: &mut RuleCtx<'_>) {
                 "stage": stage,
                 "how": end.how,
                 "alert": end.alert,
-                "likely_cause": cause,
+                "likely_cause": d.cause,
                 "confidence": confidence,
                 "because": because,
+                "capture_quality": quality,
+                "capture_issues": issues,
                 "history": tls.history,
                 "sni": flow.sni(),
-                "client_offer": ch.map(|c| json!({
-                    "versions": describe_offer(c),
-                    "ciphers": offered_cipher_names(c).len(),
-                })),
+                "client_offer": offer.as_ref().map(|o| o.client_offer.clone()),
+                "server_choice": offer.as_ref().map(|o| o.server_choice.clone()),
+                "offer_vs_choice": offer.as_ref().map(|o| o.verdicts.clone()).unwrap_or_default(),
                 "server_version": tls.negotiated_version().map(version_name),
                 "via": via,
+                "ttl": {
+                    "client": flow.ttl_range[Dir::ToServer.index()].map(|(a, b)| [a, b]),
+                    "server": flow.ttl_range[Dir::ToClient.index()].map(|(a, b)| [a, b]),
+                    "rst": end.frame.filter(|_| end.how == "rst").and_then(|_| {
+                        flow.rst.iter().flatten().min_by_key(|e| e.frame).map(|e| e.ttl)
+                    }),
+                },
             })),
     );
 }
@@ -796,5 +1130,268 @@ mod tests {
         assert_eq!(ev(a, "aborted_by"), "server");
         assert!(a.explanation.contains("403"), "{}", a.explanation);
         assert!(!kinds(&all).contains(&"tls_to_plaintext_port"));
+    }
+
+    #[test]
+    fn every_branch_lists_decisive_facts_with_frames() {
+        // Version mismatch: the offer-vs-choice verdict names versions and frames.
+        let ch = ClientHello {
+            supported_versions: vec![0x0301, 0x0302],
+            ..client_hello()
+        };
+        let mut f = tls_flow(
+            ch,
+            None,
+            vec![alert(S, 5, 2, 70)],
+            HandshakeStage::ClientHello,
+        );
+        close(&mut f, S, false, 6);
+        let (a, _) = aborted(&f);
+        let because: Vec<&str> = a.evidence["because"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert_eq!(
+            because[0],
+            "ClientHello at frame 4 offers TLS 1.0-1.1 with 3 cipher suite(s)"
+        );
+        assert_eq!(
+            because[1],
+            "alert protocol_version from the server at frame 5"
+        );
+        assert!(
+            because
+                .iter()
+                .any(|b| b.starts_with("version_mismatch (frames 4, 5)")),
+            "{because:?}"
+        );
+        assert!(because.contains(
+            &"client offers TLS 1.0-1.1 only (frame 4); server answered protocol_version (frame 5): it requires TLS 1.2 or newer"
+        ));
+        assert!(
+            a.explanation
+                .contains("Offer vs choice: Client offers TLS 1.0-1.1 only"),
+            "{}",
+            a.explanation
+        );
+        assert_eq!(a.evidence["offer_vs_choice"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            a.evidence["server_choice"]["rejected_with"],
+            "protocol_version"
+        );
+        assert_eq!(ev(&a, "capture_quality"), "ok");
+
+        // Certificate rejected: the leaf and the certificate finding, with frames.
+        let mut f = after_server_flight(vec![alert(C, 6, 2, 45)]);
+        f.server_certs = vec![Ok(cert(
+            "CN=www.example.com",
+            "CN=CA",
+            NOW - 400 * 86_400,
+            NOW - 30 * 86_400,
+        ))];
+        let (a, _) = aborted(&f);
+        let b = a.evidence["because"].to_string();
+        assert!(
+            b.contains("server Certificate at frame 5: CN=www.example.com issued by CN=CA"),
+            "{b}"
+        );
+        assert!(b.contains("certificate_expired (frame 5)"), "{b}");
+        assert!(b.contains("offer and choice agree: the server chose TLS 1.2, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"), "{b}");
+
+        // Client gave up: how long after the server's last message.
+        let mut f = after_server_flight(vec![]);
+        close(&mut f, C, true, 6);
+        let (a, _) = aborted(&f);
+        assert!(
+            a.evidence["because"]
+                .to_string()
+                .contains("the client closed 1 ms after the server's last TLS message (frame 5)"),
+            "{}",
+            a.evidence["because"]
+        );
+
+        // Server closed without alert, silent server: what the server did (not) send.
+        let mut f = tls_flow(client_hello(), None, vec![], HandshakeStage::ClientHello);
+        close(&mut f, S, false, 5);
+        let (a, _) = aborted(&f);
+        assert!(a.evidence["because"]
+            .to_string()
+            .contains("no TLS message from the server before it closed"));
+        assert!(a.evidence["because"]
+            .to_string()
+            .contains("the server chose nothing: no ServerHello"));
+    }
+
+    #[test]
+    fn client_certificate_not_sent_is_named() {
+        let mut f = tls_flow(
+            client_hello(),
+            Some(server_hello(0x0303, 0xc02f)),
+            vec![
+                hs(S, 5, 2),
+                hs(S, 5, 11),
+                hs(S, 5, 13),
+                hs(S, 5, 14),
+                hs(C, 6, 11),
+                hs(C, 6, 16),
+                alert(S, 7, 2, 40),
+            ],
+            HandshakeStage::ClientKeyExchange,
+        );
+        f.server_certs = vec![Ok(leaf("www.example.com"))];
+        let (a, _) = aborted(&f);
+        assert_eq!(ev(&a, "likely_cause"), "certificate_rejected");
+        assert!(
+            a.explanation
+                .contains("the client sent none (an empty Certificate message)"),
+            "{}",
+            a.explanation
+        );
+        assert!(
+            a.explanation.contains(
+                "The server asked for a client certificate (frame 5) and the client sent none"
+            ),
+            "{}",
+            a.explanation
+        );
+        let b = a.evidence["because"].to_string();
+        assert!(
+            b.contains("CertificateRequest from the server at frame 5"),
+            "{b}"
+        );
+        assert!(b.contains("client Certificate at frame 6 is empty"), "{b}");
+    }
+
+    #[test]
+    fn damaged_captures_say_so_and_lower_confidence() {
+        // Midstream.
+        let mut f = after_server_flight(vec![alert(C, 6, 2, 45)]);
+        f.midstream = true;
+        f.syn = None;
+        f.syn_ack = None;
+        let (a, _) = aborted(&f);
+        assert_eq!(ev(&a, "capture_quality"), "midstream");
+        assert_eq!(ev(&a, "confidence"), "medium");
+        assert!(a
+            .explanation
+            .contains("Capture quality: the capture starts mid-stream"));
+
+        // Gaps in the client's stream.
+        let mut f = after_server_flight(vec![alert(C, 6, 2, 45)]);
+        f.stream_stats[C.index()].gaps = 1;
+        f.stream_stats[C.index()].gap_bytes = 1200;
+        let (a, _) = aborted(&f);
+        assert_eq!(ev(&a, "capture_quality"), "gaps");
+        assert_eq!(ev(&a, "confidence"), "medium");
+        assert!(a.evidence["capture_issues"][0]
+            .as_str()
+            .unwrap()
+            .contains("1200 bytes missing from the client's stream"));
+
+        // One-sided: the server's direction was never captured.
+        let mut f = tls_flow(client_hello(), None, vec![], HandshakeStage::ClientHello);
+        f.packets = [4, 0];
+        f.payload_bytes = [300, 0];
+        f.ttl_range[S.index()] = None;
+        f.end = EndReason::CaptureEnd;
+        let (a, _) = aborted(&f);
+        assert_eq!(ev(&a, "capture_quality"), "one_sided");
+        assert_eq!(ev(&a, "confidence"), "low");
+        assert!(
+            a.evidence["because"]
+                .to_string()
+                .contains("capture: one-sided capture: no packet from the server"),
+            "{}",
+            a.evidence["because"]
+        );
+    }
+
+    #[test]
+    fn rst_with_a_foreign_ttl_was_injected_by_a_middlebox() {
+        let mut f = tls_flow(client_hello(), None, vec![], HandshakeStage::ClientHello);
+        f.ttl_range[S.index()] = Some((52, 52));
+        close(&mut f, S, true, 5);
+        f.rst[S.index()].as_mut().unwrap().ttl = 250;
+        let (a, _) = aborted(&f);
+        assert_eq!(
+            diag(&a),
+            ("middlebox", "client_hello", "rst", "network", "high")
+        );
+        assert_eq!(a.evidence["ttl"]["rst"], 250);
+        assert_eq!(a.evidence["ttl"]["server"][0], 52);
+        assert!(a.evidence["because"]
+            .to_string()
+            .contains("RST at frame 5 has TTL 250; the server's other packets have TTL 52"));
+        assert!(a.explanation.contains("injected by a middlebox"));
+        assert!(a.summary.contains("aborted by the middlebox"));
+
+        // A few hops apart: medium. Within the margin: the server's own RST.
+        f.rst[S.index()].as_mut().unwrap().ttl = 60;
+        assert_eq!(diag(&aborted(&f).0).4, "medium");
+        f.rst[S.index()].as_mut().unwrap().ttl = 54;
+        assert_eq!(
+            diag(&aborted(&f).0),
+            (
+                "server",
+                "client_hello",
+                "rst",
+                "server_closed_without_alert",
+                "medium"
+            )
+        );
+        // A client-side injected RST toward the server.
+        let mut f = after_server_flight(vec![]);
+        close(&mut f, C, true, 6);
+        f.rst[C.index()].as_mut().unwrap().ttl = 128;
+        assert_eq!(ev(&aborted(&f).0, "aborted_by"), "middlebox");
+    }
+
+    #[test]
+    fn stalled_certificate_flight_is_a_network_problem() {
+        // The server sent ServerHello and part of a large certificate flight, retransmitted
+        // it, the client never answered and gave up.
+        let mut f = tls_flow(
+            client_hello(),
+            Some(server_hello(0x0303, 0xc02f)),
+            vec![hs(S, 5, 2)],
+            HandshakeStage::ServerHello,
+        );
+        f.payload_bytes = [300, 4000];
+        f.stream_stats[S.index()].retransmitted = 4;
+        close(&mut f, C, true, 20);
+        let (a, _) = aborted(&f);
+        assert_eq!(
+            diag(&a),
+            ("client", "server_hello", "rst", "network", "medium")
+        );
+        assert!(a.explanation.contains("path MTU"), "{}", a.explanation);
+        assert!(a.evidence["because"]
+            .to_string()
+            .contains("the server retransmitted 4 segments"));
+
+        // Zero window from the client, capture ends.
+        let mut f = tls_flow(
+            client_hello(),
+            Some(server_hello(0x0303, 0xc02f)),
+            vec![hs(S, 5, 2)],
+            HandshakeStage::ServerHello,
+        );
+        f.payload_bytes = [300, 4000];
+        f.zero_window[C.index()] = 3;
+        f.end = EndReason::CaptureEnd;
+        let (a, _) = aborted(&f);
+        assert_eq!(ev(&a, "likely_cause"), "network");
+        assert!(a.evidence["because"]
+            .to_string()
+            .contains("zero receive window 3 times"));
+
+        // A single retransmission is normal: not blamed on the network.
+        let mut f = after_server_flight(vec![]);
+        f.payload_bytes = [300, 4000];
+        f.stream_stats[S.index()].retransmitted = 1;
+        close(&mut f, C, true, 6);
+        assert_eq!(ev(&aborted(&f).0, "likely_cause"), "client_gave_up");
     }
 }

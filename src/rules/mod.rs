@@ -17,11 +17,15 @@ mod certificate;
 mod cipher;
 mod credentials;
 mod malformed;
+mod offer;
 mod plaintext;
 mod proxy;
 mod sni;
 mod starttls;
 mod version;
+
+pub use aborted::capture_quality;
+pub use version::client_max_version;
 
 #[cfg(test)]
 pub(crate) mod testutil;

@@ -30,6 +30,8 @@ pub fn flow() -> FlowRecord {
         packets: [5, 5],
         payload_bytes: [0, 0],
         ttl: [Some(64), Some(64)],
+        ttl_range: [Some((64, 64)), Some((64, 64))],
+        zero_window: [0, 0],
         syn: Some(1),
         syn_ack: Some(2),
         midstream: false,

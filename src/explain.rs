@@ -1,0 +1,654 @@
+//! `tlstriage explain KIND`: the long explanation of a finding kind or of a
+//! `handshake_aborted` `likely_cause`: what it means, the usual causes seen when
+//! troubleshooting, and the commands that confirm it from either end.
+
+use std::fmt::Write as _;
+
+/// Whether a topic is a finding `kind`, a `likely_cause` of `handshake_aborted`, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicType {
+    Kind,
+    Cause,
+    KindAndCause,
+}
+
+impl TopicType {
+    fn label(self) -> &'static str {
+        match self {
+            TopicType::Kind => "finding kind",
+            TopicType::Cause => "likely_cause of handshake_aborted",
+            TopicType::KindAndCause => "finding kind, and likely_cause of handshake_aborted",
+        }
+    }
+}
+
+/// One explanation.
+#[derive(Debug)]
+pub struct Topic {
+    pub name: &'static str,
+    pub topic_type: TopicType,
+    /// One line: what the finding says.
+    pub title: &'static str,
+    /// What it means on the wire, in plain words.
+    pub meaning: &'static str,
+    /// Common causes, most frequent first.
+    pub causes: &'static [&'static str],
+    /// Commands that confirm it: (command, what to look for).
+    pub confirm: &'static [(&'static str, &'static str)],
+}
+
+const S_CLIENT: &str = "openssl s_client -connect HOST:PORT -servername NAME </dev/null";
+const CURL_V: &str = "curl -v https://NAME:PORT/";
+
+/// Every topic: the 18 finding kinds, then the likely causes that are not also kinds.
+pub const TOPICS: &[Topic] = &[
+    Topic {
+        name: "handshake_aborted",
+        topic_type: TopicType::Kind,
+        title: "a TLS handshake began (ClientHello seen) and never completed",
+        meaning: "The client sent a ClientHello but the two sides never finished the handshake: one of them sent \
+            a fatal alert, reset or closed the connection, or the flow went quiet. The evidence says who gave up \
+            (aborted_by), at which step (stage), how (rst, fin, alert, timeout, capture_end), and the most likely \
+            cause (likely_cause, with a confidence and the reasons). Run `tlstriage explain <likely_cause>` for \
+            the cause itself.",
+        causes: &[
+            "version mismatch: the client's TLS versions and the server's do not overlap (likely_cause version_mismatch)",
+            "cipher mismatch: no cipher suite, group or signature algorithm in common (cipher_mismatch)",
+            "expired, not yet valid, self-signed or untrusted certificate rejected by the client (certificate_rejected)",
+            "SNI mismatch: the certificate does not cover the name the client asked for (name_mismatch)",
+            "plaintext to a TLS port, or TLS to a plaintext port (plaintext_mismatch)",
+            "proxy misconfiguration: the HTTP CONNECT tunnel was refused or the proxy intercepts TLS (proxy)",
+            "server-side TLS not configured for this name/port, or a load balancer/firewall in front of it (server_closed_without_alert)",
+            "client timeout, user cancel, or a TLS library that rejects without an alert (client_gave_up)",
+        ],
+        confirm: &[
+            (S_CLIENT, "reproduces the handshake and prints the error, the negotiated version/cipher and the chain"),
+            (CURL_V, "shows the step where the client's TLS library stops and its error message"),
+            ("tshark -r CAPTURE -Y 'tcp.stream eq N'", "the flow's packets; the finding's wireshark_filter selects it"),
+        ],
+    },
+    Topic {
+        name: "tls_alert",
+        topic_type: TopicType::Kind,
+        title: "a TLS alert record was sent",
+        meaning: "An alert is how a TLS stack says why it stops. A fatal alert ends the connection; warning \
+            alerts are informational; close_notify is the normal end of a session. In TLS 1.3 (and in TLS 1.2 \
+            after ChangeCipherSpec) alerts are encrypted: tlstriage then recognises them by position and size \
+            (encrypted: true) but cannot read the description.",
+        causes: &[
+            "protocol_version: version mismatch between client and server",
+            "handshake_failure / insufficient_security: cipher mismatch (no common suite, group or signature algorithm), or a missing client certificate",
+            "unknown_ca, bad_certificate, certificate_unknown: the certificate is untrusted (private CA, missing intermediate, self-signed)",
+            "certificate_expired: expired certificate, or a wrong clock on one end",
+            "unrecognized_name: SNI mismatch, the server has no virtual host for the name",
+            "decrypt_error, bad_record_mac: a middlebox or TLS-intercepting proxy altering the handshake",
+        ],
+        confirm: &[
+            (S_CLIENT, "prints the alert it receives (e.g. 'tlsv1 alert protocol version') or the verify error it sends"),
+            (CURL_V, "names the alert in its error line"),
+        ],
+    },
+    Topic {
+        name: "plaintext_to_tls_port",
+        topic_type: TopicType::Kind,
+        title: "the client sent plaintext to a port where TLS was expected",
+        meaning: "The client's first bytes to a TLS port were not a TLS record: typically an HTTP request to 443, \
+            or an SMTP/IMAP/POP3 command to the implicit-TLS port (465, 993, 995). The server sees garbage where \
+            a ClientHello should be and answers with an alert, closes, resets, or returns an HTTP 400 ('plain \
+            HTTP request was sent to HTTPS port').",
+        causes: &[
+            "plaintext to a TLS port: http:// used where https:// is needed, or a client configured without TLS",
+            "STARTTLS vs implicit TLS confusion: the client expects to upgrade in-protocol, the port speaks TLS from the first byte",
+            "proxy misconfiguration: a proxy or load balancer forwarding plaintext to a TLS backend (TLS offload configured on one side only)",
+            "a health check or monitoring probe using the wrong scheme",
+        ],
+        confirm: &[
+            (S_CLIENT, "completes a handshake if the port really speaks TLS"),
+            ("curl -v http://HOST:PORT/", "a plain request to the TLS port: the server answers with garbage, a reset or HTTP 400"),
+            ("openssl s_client -connect HOST:PORT -starttls smtp", "for mail ports: tells whether the port wants STARTTLS (587/25) or implicit TLS (465)"),
+        ],
+    },
+    Topic {
+        name: "tls_to_plaintext_port",
+        topic_type: TopicType::Kind,
+        title: "a ClientHello was answered in plaintext",
+        meaning: "The client started a TLS handshake, but the server answered with plaintext (an 'HTTP/1.1 400' \
+            page, an SMTP or FTP banner): the port does not speak TLS. Clients report this as 'wrong version \
+            number' (OpenSSL) or 'packet length too long', because they parse the plaintext as a TLS record header.",
+        causes: &[
+            "https:// used against a plain HTTP port (80, 8080) or a backend without TLS",
+            "implicit TLS used against a STARTTLS port (SMTP 25/587, IMAP 143): the client must send STARTTLS first",
+            "proxy misconfiguration: the client talks TLS to an HTTP proxy port instead of using CONNECT",
+            "a TLS-terminating load balancer removed or moved to another port",
+        ],
+        confirm: &[
+            (S_CLIENT, "fails with 'wrong version number'; the first bytes of the answer show the plaintext protocol"),
+            ("curl -v http://HOST:PORT/", "a plain request gets a normal answer"),
+            ("openssl s_client -connect HOST:PORT -starttls smtp", "for mail ports: the upgrade succeeds if the port wants STARTTLS"),
+        ],
+    },
+    Topic {
+        name: "version_mismatch",
+        topic_type: TopicType::KindAndCause,
+        title: "client and server share no TLS version",
+        meaning: "One side sent a protocol_version alert, or the versions offered by the client and the versions \
+            accepted by the server do not overlap. Usually the server aborts right after the ClientHello. Clients \
+            report 'unsupported protocol', 'no protocols available', 'tlsv1 alert protocol version' or \
+            'wrong version number'.",
+        causes: &[
+            "an old client (Java 7, old OpenSSL, embedded devices) offering only TLS 1.0/1.1 to a server that requires TLS 1.2+",
+            "a server restricted to TLS 1.3 meeting a TLS 1.2-only client",
+            "a client pinned to a maximum version (MinProtocol/MaxProtocol in openssl.cnf, -Djdk.tls.client.protocols, curl --tls-max)",
+            "a system crypto policy (e.g. DEFAULT:@SECLEVEL=2, update-crypto-policies) disabling old versions on one end",
+            "a middlebox or TLS-intercepting proxy that only supports older versions",
+        ],
+        confirm: &[
+            ("openssl s_client -connect HOST:PORT -servername NAME -tls1_2 </dev/null", "succeeds or fails per version; repeat with -tls1_3, -tls1_1, -tls1"),
+            ("curl -v --tlsv1.2 --tls-max 1.2 https://NAME:PORT/", "the same test from curl"),
+            ("nmap --script ssl-enum-ciphers -p PORT HOST", "lists the versions and suites the server accepts"),
+        ],
+    },
+    Topic {
+        name: "cipher_mismatch",
+        topic_type: TopicType::KindAndCause,
+        title: "client and server share no cipher suite (or group / signature algorithm)",
+        meaning: "The server answered the ClientHello with a handshake_failure or insufficient_security alert and \
+            no ServerHello: it found nothing acceptable in what the client offered. In practice this is a cipher \
+            suite mismatch, or no common elliptic-curve group or signature algorithm, or a required extension \
+            missing.",
+        causes: &[
+            "a hardened server (only ECDHE + AES-GCM/ChaCha20) meeting an old client that offers only CBC, RC4 or 3DES suites",
+            "an old server (only RSA key exchange or CBC) meeting a modern client that dropped those suites",
+            "an ECDSA-only certificate on the server and a client that offers only RSA suites (or the reverse)",
+            "no common group (e.g. server only X25519, client only P-256) or signature algorithm",
+            "a FIPS or crypto-policy mode on one end removing suites",
+        ],
+        confirm: &[
+            ("openssl s_client -connect HOST:PORT -servername NAME -cipher 'ECDHE-RSA-AES128-GCM-SHA256' </dev/null", "test one TLS 1.2 suite at a time; -ciphersuites for TLS 1.3"),
+            ("nmap --script ssl-enum-ciphers -p PORT HOST", "lists the suites the server accepts"),
+            ("openssl ciphers -v 'CLIENT-CIPHER-STRING'", "expands the client's configured cipher string to compare"),
+        ],
+    },
+    Topic {
+        name: "certificate_expired",
+        topic_type: TopicType::Kind,
+        title: "a certificate of the chain has expired (at capture time)",
+        meaning: "The server's leaf certificate (high) or a chain certificate (medium) has a notAfter earlier than \
+            the capture time. A verifying client rejects it with a certificate_expired alert or by closing; TLS \
+            1.3 clients do it with an encrypted alert.",
+        causes: &[
+            "the certificate was not renewed (ACME/certbot timer failing, manual renewal forgotten)",
+            "renewed on disk but the server was not reloaded, or one node of a cluster/load balancer still serves the old one",
+            "an expired intermediate is still sent in the chain",
+            "a wrong clock on the client (or on the capture host: the check uses capture time)",
+        ],
+        confirm: &[
+            ("openssl s_client -connect HOST:PORT -servername NAME -showcerts </dev/null | openssl x509 -noout -dates -subject", "notAfter of the served leaf"),
+            ("openssl x509 -noout -dates -in cert.pem", "validity of the file the server is configured with"),
+            (CURL_V, "'certificate has expired' in the verify step"),
+        ],
+    },
+    Topic {
+        name: "certificate_not_yet_valid",
+        topic_type: TopicType::Kind,
+        title: "a certificate of the chain is not valid yet (at capture time)",
+        meaning: "A certificate's notBefore is later than the capture time. Almost always a clock problem rather \
+            than a certificate problem.",
+        causes: &[
+            "a client (or capture host) clock in the past: no NTP, a dead RTC battery, a VM restored from a snapshot",
+            "a certificate issued with a notBefore in the future by a CA or script with a wrong clock",
+        ],
+        confirm: &[
+            ("openssl x509 -noout -dates -in cert.pem", "compare notBefore with `date -u` on the client"),
+            ("timedatectl status", "whether the client's clock is synchronised"),
+        ],
+    },
+    Topic {
+        name: "certificate_self_signed",
+        topic_type: TopicType::Kind,
+        title: "the server presented a self-signed certificate or an unknown root",
+        meaning: "The leaf's issuer equals its subject, or the chain ends in a root the server sent itself and the \
+            client rejected. Clients that do not have that certificate or root in their trust store reject it \
+            (unknown_ca, 'self signed certificate in certificate chain').",
+        causes: &[
+            "a default or test certificate left on the server (the package's snakeoil certificate)",
+            "a private CA whose root is not installed on the client (containers often have a different trust store)",
+            "a TLS-intercepting proxy re-signing traffic with its own CA, not trusted by this client",
+        ],
+        confirm: &[
+            ("openssl s_client -connect HOST:PORT -servername NAME -showcerts </dev/null", "'verify error:num=18:self-signed certificate' or num=19"),
+            ("openssl verify -CAfile ca.pem cert.pem", "whether the chain verifies against the CA the client should trust"),
+            (CURL_V, "'self-signed certificate' in the verify step; retry with --cacert ca.pem"),
+        ],
+    },
+    Topic {
+        name: "certificate_name_mismatch",
+        topic_type: TopicType::Kind,
+        title: "the certificate does not cover the SNI name the client asked for",
+        meaning: "The SNI name in the ClientHello is not matched by the leaf certificate's subjectAltName entries \
+            (or its CN when there is no SAN), with RFC 6125 wildcard rules: *.example.com covers a.example.com \
+            but not example.com nor a.b.example.com. A verifying client rejects the certificate.",
+        causes: &[
+            "SNI mismatch: the server or load balancer serves its default certificate because the name is not mapped to a virtual host",
+            "the client connects by IP address or an internal alias that is not in the SAN",
+            "a certificate issued for www.example.com only, used for example.com (or the reverse)",
+            "a proxy or CDN in front presenting its own certificate",
+        ],
+        confirm: &[
+            ("openssl s_client -connect HOST:PORT -servername NAME </dev/null | openssl x509 -noout -subject -ext subjectAltName", "the names the served certificate covers"),
+            (CURL_V, "'no alternative certificate subject name matches target host name'"),
+            ("openssl s_client -connect HOST:PORT -noservername </dev/null | openssl x509 -noout -subject", "the default certificate served without SNI"),
+        ],
+    },
+    Topic {
+        name: "certificate_weak",
+        topic_type: TopicType::Kind,
+        title: "the certificate uses a weak key or signature",
+        meaning: "An RSA or DSA key shorter than 2048 bits, an EC key shorter than 224 bits, or an MD5 or SHA-1 \
+            signature. Current clients and security levels (OpenSSL SECLEVEL 2, browsers) reject them.",
+        causes: &[
+            "an old certificate or appliance default never replaced",
+            "an internal CA still signing with SHA-1",
+        ],
+        confirm: &[
+            ("openssl x509 -noout -text -in cert.pem | grep -E 'Public-Key|Signature Algorithm'", "key size and signature algorithm"),
+            (S_CLIENT, "'ee key too small' or 'ca md too weak' on a client at SECLEVEL 2"),
+        ],
+    },
+    Topic {
+        name: "missing_sni",
+        topic_type: TopicType::Kind,
+        title: "a ClientHello without server_name (SNI)",
+        meaning: "The client did not say which host name it wants. Servers with several names then serve their \
+            default certificate (often causing a name mismatch) or refuse the handshake (handshake_failure or \
+            unrecognized_name).",
+        causes: &[
+            "the client connects by IP address (clients send no SNI for IP literals)",
+            "an old client or library (Java 6, Python 2 without SNI support, some embedded stacks)",
+            "a client that disables SNI (jsse.enableSNIExtension=false, -noservername)",
+        ],
+        confirm: &[
+            ("openssl s_client -connect HOST:PORT -noservername </dev/null", "what the server does without SNI"),
+            (S_CLIENT, "the same with SNI, to compare the certificate served"),
+        ],
+    },
+    Topic {
+        name: "obsolete_version",
+        topic_type: TopicType::Kind,
+        title: "SSLv2, SSLv3, TLS 1.0 or TLS 1.1 negotiated (or the client's best)",
+        meaning: "These versions are deprecated (RFC 8996) and disabled by default in current libraries. A \
+            connection that still negotiates one works today but will fail as soon as either end is updated, \
+            and is the usual cause of version mismatches.",
+        causes: &[
+            "an old client or server that was never upgraded",
+            "a configuration that explicitly re-enables old versions for compatibility",
+        ],
+        confirm: &[
+            ("openssl s_client -connect HOST:PORT -servername NAME -tls1_1 </dev/null", "succeeds only if the server still accepts TLS 1.1"),
+            ("nmap --script ssl-enum-ciphers -p PORT HOST", "all versions the server accepts"),
+        ],
+    },
+    Topic {
+        name: "weak_cipher",
+        topic_type: TopicType::Kind,
+        title: "a NULL, EXPORT, anonymous, RC4, DES or 3DES suite was negotiated",
+        meaning: "The negotiated cipher suite gives no or weak protection: NULL encrypts nothing, anonymous suites \
+            authenticate nobody, EXPORT/DES/RC4/3DES are breakable. Current clients no longer offer them, so a \
+            server that prefers them will also cause cipher mismatches.",
+        causes: &[
+            "a legacy cipher string (e.g. 'ALL' or 'DEFAULT' on an old OpenSSL) on the server",
+            "an old client offering only weak suites",
+        ],
+        confirm: &[
+            ("nmap --script ssl-enum-ciphers -p PORT HOST", "grades each suite the server accepts"),
+            ("openssl s_client -connect HOST:PORT -cipher '3DES:RC4:@SECLEVEL=0' </dev/null", "whether the server still accepts them"),
+        ],
+    },
+    Topic {
+        name: "tls_interception_suspected",
+        topic_type: TopicType::Kind,
+        title: "the same SNI presents a certificate from a different issuer on this flow",
+        meaning: "Within one capture, most flows to this name get a leaf certificate from one issuer, this flow from \
+            another. A TLS-intercepting proxy, antivirus or security appliance re-signs the server's certificate \
+            with its own CA; clients that do not trust that CA fail with unknown_ca or bad_certificate.",
+        causes: &[
+            "a corporate TLS inspection proxy or firewall on some paths only",
+            "endpoint security software intercepting TLS on some hosts",
+            "a legitimate certificate rollover or backends with certificates from different CAs",
+        ],
+        confirm: &[
+            (S_CLIENT, "the issuer from an affected and from an unaffected client"),
+            ("tshark -r CAPTURE -Y 'tls.handshake.type == 11' -T fields -e tcp.stream -e x509sat.printableString", "issuers per stream"),
+        ],
+    },
+    Topic {
+        name: "starttls",
+        topic_type: TopicType::Kind,
+        title: "an in-protocol upgrade to TLS (SMTP, IMAP, POP3, FTP, XMPP, LDAP, PostgreSQL)",
+        meaning: "The connection started in plaintext and switched to TLS with STARTTLS (or the protocol's \
+            equivalent). A successful upgrade is informational; a refused upgrade, or one not followed by a TLS \
+            handshake, leaves the session in plaintext (medium).",
+        causes: &[
+            "refused: the server does not offer STARTTLS (not configured, or stripped by a middlebox)",
+            "no_tls_followed: the client sent STARTTLS but then did not start TLS (client bug or protocol confusion)",
+        ],
+        confirm: &[
+            ("openssl s_client -connect HOST:PORT -starttls smtp </dev/null", "performs the upgrade and the handshake (imap, pop3, ftp, xmpp, ldap, postgres also accepted)"),
+            ("curl -v --ssl-reqd smtp://HOST:PORT/", "fails if the upgrade is refused"),
+        ],
+    },
+    Topic {
+        name: "cleartext_credentials",
+        topic_type: TopicType::Kind,
+        title: "credentials sent before any TLS",
+        meaning: "The client sent AUTH, LOGIN, USER/PASS or an HTTP Basic Authorization header in plaintext, \
+            before any TLS: anyone on the path can read them. tlstriage records the mechanism, never the secret.",
+        causes: &[
+            "a mail or FTP client configured without STARTTLS or implicit TLS",
+            "plaintext to a service that offered STARTTLS, where the client did not use it",
+            "http:// used with Basic authentication",
+        ],
+        confirm: &[
+            ("openssl s_client -connect HOST:PORT -starttls smtp </dev/null", "whether the server offers TLS that the client should use"),
+            (CURL_V, "use https:// or --ssl-reqd and check that authentication still works"),
+        ],
+    },
+    Topic {
+        name: "proxy_connect_failed",
+        topic_type: TopicType::Kind,
+        title: "an HTTP CONNECT was answered with a non-2xx status",
+        meaning: "The client asked an HTTP proxy for a tunnel (CONNECT host:port) and the proxy refused: 403 \
+            (policy), 407 (proxy authentication required), 502/503/504 (the proxy could not reach the target). The \
+            TLS handshake never reached the real server; the client typically reports 'CONNECT tunnel failed' or \
+            'Received HTTP code 403 from proxy after CONNECT'.",
+        causes: &[
+            "proxy misconfiguration: the target host or port is not on the proxy's allow list (often only 443 is allowed)",
+            "proxy authentication missing or wrong (407)",
+            "the proxy cannot resolve or reach the target (502/504)",
+            "the client uses the proxy for a host that should be in NO_PROXY",
+        ],
+        confirm: &[
+            ("curl -v --proxy http://PROXY:PORT https://NAME:PORT/", "prints the proxy's CONNECT response status and headers"),
+            ("openssl s_client -proxy PROXY:PORT -connect HOST:PORT -servername NAME </dev/null", "the handshake through the tunnel"),
+            ("env | grep -i _proxy", "the proxy settings the client inherits"),
+        ],
+    },
+    Topic {
+        name: "malformed_tls",
+        topic_type: TopicType::Kind,
+        title: "a TLS record or handshake message that does not parse",
+        meaning: "A record or handshake message had an impossible length or could not be decoded. Either the bytes \
+            are not TLS at all (another protocol on a TLS port), something on the path altered them, or a TLS \
+            implementation is broken.",
+        causes: &[
+            "plaintext or another protocol on the port, detected only after a first valid-looking record",
+            "a middlebox (IPS, TLS-intercepting proxy) rewriting or truncating records",
+            "a buggy or fuzzing client",
+            "capture problems: missed segments that reassembly could not bridge (see capture_stats reassembly_gaps)",
+        ],
+        confirm: &[
+            ("tshark -r CAPTURE -Y 'tcp.stream eq N' -V", "Wireshark's own decoding of the same records"),
+            (S_CLIENT, "whether a clean client gets a normal handshake"),
+        ],
+    },
+    Topic {
+        name: "certificate_rejected",
+        topic_type: TopicType::Cause,
+        title: "the client rejected the server's certificate",
+        meaning: "The client aborted right after receiving the server's certificate: with a certificate alert \
+            (bad_certificate, unknown_ca, certificate_expired, ...), with a short encrypted alert in TLS 1.3 where \
+            the certificate itself is encrypted, or by closing without an alert. On the server side the same \
+            cause is reported when the server required a client certificate (mutual TLS) and did not get an \
+            acceptable one.",
+        causes: &[
+            "untrusted certificate: a private CA not in the client's trust store, a missing intermediate in the server's chain, a self-signed certificate",
+            "expired certificate (or a client clock in the future/past)",
+            "SNI mismatch not caught separately (TLS 1.3 hides the certificate from the capture)",
+            "a TLS-intercepting proxy whose CA the client does not trust",
+            "certificate pinning in the client application",
+            "mutual TLS: no client certificate configured, or one the server does not trust",
+        ],
+        confirm: &[
+            ("openssl s_client -connect HOST:PORT -servername NAME -showcerts </dev/null", "'Verify return code' and the chain the server actually sends"),
+            ("openssl x509 -noout -dates -subject -issuer -ext subjectAltName -in cert.pem", "validity, names and issuer of the served certificate"),
+            (CURL_V, "the client's exact verify error (unable to get local issuer certificate, expired, name mismatch)"),
+        ],
+    },
+    Topic {
+        name: "name_mismatch",
+        topic_type: TopicType::Cause,
+        title: "the client rejected the certificate because it does not cover the requested name",
+        meaning: "The handshake was aborted by the client after a certificate whose subjectAltName does not match \
+            the SNI name (see certificate_name_mismatch). The server is reachable and speaks TLS; it just presents \
+            the wrong certificate for this name.",
+        causes: &[
+            "SNI mismatch: the name is not configured as a virtual host, so the default certificate is served",
+            "the client uses an IP address or internal alias not in the certificate",
+            "a load balancer or CDN serving a certificate for another domain",
+        ],
+        confirm: &[
+            ("openssl s_client -connect HOST:PORT -servername NAME </dev/null | openssl x509 -noout -subject -ext subjectAltName", "the names covered by the served certificate"),
+            (CURL_V, "'no alternative certificate subject name matches target host name'"),
+        ],
+    },
+    Topic {
+        name: "plaintext_mismatch",
+        topic_type: TopicType::Cause,
+        title: "one side speaks TLS and the other does not",
+        meaning: "The client sent a ClientHello to a port that answered in plaintext, or plaintext to a port that \
+            expected TLS (see tls_to_plaintext_port and plaintext_to_tls_port). This is the classic cause of the \
+            OpenSSL client error 'wrong version number'.",
+        causes: &[
+            "plaintext to a TLS port, or https:// to a plain HTTP port",
+            "implicit TLS vs STARTTLS confusion on mail ports (465 vs 587, 993 vs 143)",
+            "proxy misconfiguration: TLS sent to an HTTP proxy port without CONNECT, or TLS offload configured on one side only",
+        ],
+        confirm: &[
+            (S_CLIENT, "'wrong version number' when the port is plaintext"),
+            ("curl -v http://HOST:PORT/", "a normal plaintext answer confirms the port does not speak TLS"),
+        ],
+    },
+    Topic {
+        name: "proxy",
+        topic_type: TopicType::Cause,
+        title: "the handshake never reached the server: the proxy refused the tunnel",
+        meaning: "The ClientHello followed an HTTP CONNECT that the proxy answered with an error, so the TLS \
+            handshake was never seen by the target (see proxy_connect_failed).",
+        causes: &[
+            "proxy misconfiguration: target or port not allowed by the proxy's policy",
+            "missing or wrong proxy credentials (407)",
+            "the proxy cannot reach or resolve the target",
+        ],
+        confirm: &[
+            ("curl -v --proxy http://PROXY:PORT https://NAME:PORT/", "the CONNECT status line from the proxy"),
+            ("openssl s_client -proxy PROXY:PORT -connect HOST:PORT -servername NAME </dev/null", "the handshake through the tunnel"),
+        ],
+    },
+    Topic {
+        name: "server_closed_without_alert",
+        topic_type: TopicType::Cause,
+        title: "the server closed (FIN or RST) during the handshake without an alert",
+        meaning: "The server, or something answering in its place, ended the connection without saying why. TLS \
+            stacks normally send an alert when they refuse a handshake, so a silent close points at the server's \
+            configuration or at a device in front of it.",
+        causes: &[
+            "TLS not configured for this name or port (no certificate loaded, SNI name not mapped and no default)",
+            "a load balancer, WAF or firewall in front of the server rejecting the client (IP, SNI or JA3 policy)",
+            "a version or cipher mismatch on a stack that closes instead of alerting",
+            "the server process crashed or hit a connection limit",
+        ],
+        confirm: &[
+            (S_CLIENT, "'unexpected eof while reading' / 'errno=104' reproduces the silent close"),
+            ("openssl s_client -connect HOST:PORT -servername NAME -tls1_2 </dev/null", "vary version and SNI to find what the server refuses"),
+            ("journalctl -u SERVICE --since '-10 min'", "the server's own error log at the capture time"),
+        ],
+    },
+    Topic {
+        name: "client_gave_up",
+        topic_type: TopicType::Cause,
+        title: "the client closed (FIN or RST) during the handshake without an alert",
+        meaning: "The client ended the connection without an alert. Some TLS libraries and applications close \
+            silently when they reject something (a certificate, a parameter); others give up on a timeout or a \
+            user cancel.",
+        causes: &[
+            "a client-side timeout (a slow server, a large certificate chain over a slow link)",
+            "a certificate rejected by an application that closes instead of alerting (pinning, custom verification)",
+            "the user or the application cancelled (browser tab closed, retry logic)",
+            "happy-eyeballs or connection racing: the client kept another connection and dropped this one",
+        ],
+        confirm: &[
+            (CURL_V, "the client's own error message for the same request"),
+            (S_CLIENT, "whether a plain OpenSSL client completes the handshake with this server"),
+        ],
+    },
+    Topic {
+        name: "network",
+        topic_type: TopicType::Cause,
+        title: "the network path broke the handshake (injected RST, lost or stalled flight)",
+        meaning: "Neither endpoint refused the handshake: a RST whose TTL differs from the claimed sender's other \
+            packets was most likely injected by a middlebox, or the server's flight was retransmitted and never \
+            acknowledged (lost, or held by a zero window) until the connection gave up.",
+        causes: &[
+            "a firewall, IPS or proxy blocking the connection by SNI or destination and forging a RST",
+            "a path MTU black hole: ICMP 'fragmentation needed' filtered, so the large certificate flight never arrives (VPNs, tunnels, PPPoE)",
+            "a lossy or congested link",
+        ],
+        confirm: &[
+            ("ping -M do -s 1472 HOST", "fails with 'message too long' or silently when the path MTU is below 1500"),
+            ("tracepath HOST", "the path MTU hop by hop"),
+            (S_CLIENT, "hangs after the ClientHello on an MTU black hole; works with a smaller MSS"),
+        ],
+    },
+    Topic {
+        name: "unknown",
+        topic_type: TopicType::Cause,
+        title: "the capture does not show why the handshake stopped",
+        meaning: "No alert, close or earlier finding explains the abort: the server never answered, the flow went \
+            quiet, or an alert was sent whose description does not point at one cause. The evidence (stage, how, \
+            because) still says what was and was not seen.",
+        causes: &[
+            "a firewall dropping packets in one direction, or asymmetric routing (the capture sees one side only)",
+            "a server that does not speak TLS on this port and waits for the client",
+            "the capture started or ended in the middle of the handshake",
+        ],
+        confirm: &[
+            (S_CLIENT, "reproduce the connection and read the client's error"),
+            ("tshark -r CAPTURE -Y 'tcp.stream eq N'", "look for retransmissions and a missing direction"),
+        ],
+    },
+];
+
+/// The topic for a kind or likely_cause; case-insensitive, `-` accepted for `_`.
+pub fn lookup(name: &str) -> Option<&'static Topic> {
+    let want = name.trim().to_ascii_lowercase().replace('-', "_");
+    TOPICS.iter().find(|t| t.name == want)
+}
+
+/// Greedy word wrap of `text` at `width` columns, each line prefixed with `indent`.
+fn wrap(out: &mut String, text: &str, indent: &str, first_indent: &str, width: usize) {
+    let mut line = String::from(first_indent);
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        if !empty && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line = String::from(indent);
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    out.push_str(&line);
+    out.push('\n');
+}
+
+/// The long explanation, as `tlstriage explain` prints it.
+pub fn render(t: &Topic) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}: {}", t.name, t.title);
+    let _ = writeln!(out, "({})\n", t.topic_type.label());
+    let _ = writeln!(out, "What it means");
+    wrap(&mut out, t.meaning, "  ", "  ", 92);
+    let _ = writeln!(out, "\nCommon causes");
+    for c in t.causes {
+        wrap(&mut out, c, "    ", "  - ", 92);
+    }
+    let _ = writeln!(out, "\nHow to confirm");
+    for (cmd, what) in t.confirm {
+        let _ = writeln!(out, "  $ {cmd}");
+        wrap(&mut out, what, "      ", "      ", 92);
+    }
+    out
+}
+
+/// The list printed when a kind is unknown (or none is given).
+pub fn known_list() -> String {
+    let mut out = String::from("finding kinds:\n");
+    for t in TOPICS.iter().filter(|t| t.topic_type != TopicType::Cause) {
+        let _ = writeln!(out, "  {:<28} {}", t.name, t.title);
+    }
+    out.push_str("\nlikely_cause values of handshake_aborted:\n");
+    for t in TOPICS.iter().filter(|t| t.topic_type != TopicType::Kind) {
+        let _ = writeln!(out, "  {:<28} {}", t.name, t.title);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_every_topic_is_complete() {
+        for (i, t) in TOPICS.iter().enumerate() {
+            assert!(TOPICS[..i].iter().all(|o| o.name != t.name), "{}", t.name);
+            assert!(!t.title.is_empty() && t.meaning.len() > 80, "{}", t.name);
+            assert!(!t.causes.is_empty(), "{}", t.name);
+            assert!(!t.confirm.is_empty(), "{}", t.name);
+        }
+    }
+
+    #[test]
+    fn lookup_accepts_kinds_causes_dashes_and_case() {
+        assert_eq!(
+            lookup("handshake_aborted").unwrap().name,
+            "handshake_aborted"
+        );
+        assert_eq!(
+            lookup("Certificate-Rejected").unwrap().topic_type,
+            TopicType::Cause
+        );
+        assert_eq!(
+            lookup("version_mismatch").unwrap().topic_type,
+            TopicType::KindAndCause
+        );
+        assert!(lookup("nope").is_none());
+    }
+
+    #[test]
+    fn render_has_the_three_sections_and_wraps() {
+        let text = render(lookup("certificate_expired").unwrap());
+        for s in [
+            "What it means",
+            "Common causes",
+            "How to confirm",
+            "openssl x509",
+        ] {
+            assert!(text.contains(s), "{s}\n{text}");
+        }
+        for line in text.lines().filter(|l| !l.starts_with("  $ ")) {
+            assert!(line.chars().count() <= 92, "{line}");
+        }
+    }
+
+    #[test]
+    fn the_known_list_has_both_groups() {
+        let l = known_list();
+        assert!(l.contains("malformed_tls") && l.contains("client_gave_up"));
+        // version_mismatch is both a kind and a cause: listed in both groups.
+        assert_eq!(l.matches("  version_mismatch ").count(), 2);
+    }
+}

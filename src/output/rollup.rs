@@ -1,0 +1,523 @@
+//! Capture-level passes over all flows of one capture, emitted at its end:
+//!
+//! * **Roll-ups** (`read --summary-by server|client|sni`): findings aggregated per server
+//!   (`ip:port`), client (`ip`) or SNI — "10.0.0.2:443 — 412 aborted handshakes since
+//!   10:02:11, all from clients offering at most TLS 1.1; 3 distinct client JA3s". NDJSON
+//!   `"type": "rollup"` records, biggest first; the human summary leads with them.
+//! * **Issuer watch** (always on): a leaf certificate whose issuer differs from the issuer the
+//!   same SNI presents on most other flows of the capture suggests TLS interception (a proxy
+//!   or security product re-signing certificates). Each such flow gets a
+//!   `tls_interception_suspected` finding, emitted at the end of the capture.
+//!
+//! Both keep bounded state: per key counters and a few example streams.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde_json::{json, Value};
+
+use super::records::{flow_json, SCHEMA_VERSION};
+use crate::fingerprint::ja3;
+use crate::flow::FlowRecord;
+use crate::model::{format_ts_us, FrameNo, Side, TimestampUs};
+use crate::rules::{client_max_version, Finding, Severity};
+use crate::tls::names::version_name;
+
+/// What findings are rolled up by.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RollupBy {
+    Server,
+    Client,
+    Sni,
+}
+
+impl RollupBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RollupBy::Server => "server",
+            RollupBy::Client => "client",
+            RollupBy::Sni => "sni",
+        }
+    }
+
+    fn key(self, flow: &FlowRecord) -> Option<String> {
+        Some(match self {
+            RollupBy::Server => match flow.server.ip {
+                std::net::IpAddr::V6(ip) => format!("[{ip}]:{}", flow.server.port),
+                ip => format!("{ip}:{}", flow.server.port),
+            },
+            RollupBy::Client => flow.client.ip.to_string(),
+            RollupBy::Sni => flow.sni()?.to_string(),
+        })
+    }
+}
+
+/// Example streams kept per roll-up key.
+const MAX_EXAMPLES: usize = 10;
+/// Distinct values (JA3s, clients) counted exactly up to this many per key.
+const MAX_DISTINCT: usize = 10_000;
+
+#[derive(Default)]
+struct Group {
+    flows: u64,
+    flows_with_findings: u64,
+    findings: BTreeMap<&'static str, u64>,
+    worst: Option<Severity>,
+    aborted: u64,
+    causes: BTreeMap<String, u64>,
+    /// Best version each aborted flow's client offers.
+    client_max: BTreeMap<String, u64>,
+    ja3: BTreeSet<String>,
+    peers: BTreeSet<String>,
+    first_ts: Option<TimestampUs>,
+    last_ts: Option<TimestampUs>,
+    streams: Vec<u64>,
+}
+
+/// Aggregates findings per server, client or SNI over one capture.
+pub struct Rollups {
+    by: Vec<RollupBy>,
+    groups: HashMap<(RollupBy, String), Group>,
+}
+
+impl Rollups {
+    pub fn new(by: &[RollupBy]) -> Self {
+        let mut by = by.to_vec();
+        by.sort();
+        by.dedup();
+        Rollups {
+            by,
+            groups: HashMap::new(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by.is_empty()
+    }
+
+    pub fn add(&mut self, flow: &FlowRecord, findings: &[Finding]) {
+        let relevant: Vec<&Finding> = findings
+            .iter()
+            .filter(|f| f.severity >= Severity::Low)
+            .collect();
+        let ch = flow.tls.as_ref().and_then(|t| t.client_hello.as_ref());
+        for &by in &self.by {
+            let Some(key) = by.key(flow) else {
+                continue;
+            };
+            let g = self.groups.entry((by, key)).or_default();
+            g.flows += 1;
+            if relevant.is_empty() {
+                continue;
+            }
+            g.flows_with_findings += 1;
+            for f in &relevant {
+                *g.findings.entry(f.kind).or_default() += 1;
+                g.worst = g.worst.max(Some(f.severity));
+                g.first_ts = Some(g.first_ts.map_or(f.ts_us, |t| t.min(f.ts_us)));
+                g.last_ts = Some(g.last_ts.map_or(f.ts_us, |t| t.max(f.ts_us)));
+                if f.kind == "handshake_aborted" {
+                    g.aborted += 1;
+                    if let Some(c) = f.evidence_str("likely_cause") {
+                        *g.causes.entry(c.to_string()).or_default() += 1;
+                    }
+                    if let Some(ch) = ch {
+                        *g.client_max
+                            .entry(version_name(client_max_version(ch)))
+                            .or_default() += 1;
+                    }
+                }
+            }
+            if let Some(ch) = ch {
+                if g.ja3.len() < MAX_DISTINCT {
+                    g.ja3.insert(ja3(ch).hash);
+                }
+            }
+            let peer = match by {
+                RollupBy::Client => by_server_key(flow),
+                _ => flow.client.ip.to_string(),
+            };
+            if g.peers.len() < MAX_DISTINCT {
+                g.peers.insert(peer);
+            }
+            if g.streams.len() < MAX_EXAMPLES {
+                g.streams.push(flow.tcp_stream);
+            }
+        }
+    }
+
+    /// The groups with findings, biggest first (aborted handshakes, then findings).
+    fn ranked(&self) -> Vec<(&(RollupBy, String), &Group)> {
+        let mut v: Vec<_> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| g.flows_with_findings > 0)
+            .collect();
+        v.sort_by(|a, b| {
+            let total = |g: &Group| g.findings.values().sum::<u64>();
+            (b.1.aborted, total(b.1), b.1.worst)
+                .cmp(&(a.1.aborted, total(a.1), a.1.worst))
+                .then(a.0.cmp(b.0))
+        });
+        v
+    }
+
+    /// One `rollup` record per group with findings, biggest first.
+    pub fn records(&self, capture: &str) -> Vec<Value> {
+        self.ranked()
+            .into_iter()
+            .map(|((by, key), g)| {
+                json!({
+                    "type": "rollup",
+                    "schema": SCHEMA_VERSION,
+                    "ts": format_ts_us(g.last_ts.unwrap_or(0)),
+                    "capture": capture,
+                    "by": by.as_str(),
+                    "key": key,
+                    "summary": sentence(*by, key, g),
+                    "severity": g.worst.map(Severity::as_str),
+                    "flows": g.flows,
+                    "flows_with_findings": g.flows_with_findings,
+                    "findings": g.findings,
+                    "aborted_handshakes": g.aborted,
+                    "likely_causes": g.causes,
+                    "client_max_versions": g.client_max,
+                    "distinct_ja3": g.ja3.len(),
+                    "distinct_peers": g.peers.len(),
+                    "first_ts": g.first_ts.map(format_ts_us),
+                    "last_ts": g.last_ts.map(format_ts_us),
+                    "tcp_streams": g.streams,
+                    "wireshark_filter": streams_filter(&g.streams),
+                })
+            })
+            .collect()
+    }
+
+    /// The human lines, biggest first.
+    pub fn lines(&self) -> Vec<String> {
+        self.ranked()
+            .into_iter()
+            .map(|((by, key), g)| sentence(*by, key, g))
+            .collect()
+    }
+}
+
+fn by_server_key(flow: &FlowRecord) -> String {
+    RollupBy::Server.key(flow).unwrap_or_default()
+}
+
+/// `tcp.stream in {0 3 7}` for the example streams.
+fn streams_filter(streams: &[u64]) -> String {
+    let list: Vec<String> = streams.iter().map(u64::to_string).collect();
+    format!("tcp.stream in {{{}}}", list.join(" "))
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// "10.0.0.2:443 — 412 aborted handshakes since 10:02:11, all from clients offering at
+/// most TLSv1.1 (412 version mismatch); 3 distinct client JA3s".
+fn sentence(by: RollupBy, key: &str, g: &Group) -> String {
+    let since = g
+        .first_ts
+        .map(|t| {
+            let full = format_ts_us(t);
+            format!(" since {}", full.get(11..19).unwrap_or(&full))
+        })
+        .unwrap_or_default();
+    let mut parts = Vec::new();
+    if g.aborted > 0 {
+        let mut s = format!(
+            "{}{since}",
+            plural(g.aborted, "aborted handshake", "aborted handshakes")
+        );
+        if let Some((best, n)) = g.client_max.iter().max_by_key(|(_, n)| **n) {
+            let offering = format!("clients offering at most {best}");
+            if *n == g.aborted {
+                s.push_str(&format!(", all from {offering}"));
+            } else {
+                s.push_str(&format!(", {n} from {offering}"));
+            }
+        }
+        let causes: Vec<String> = {
+            let mut c: Vec<(&String, &u64)> = g.causes.iter().collect();
+            c.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            c.iter()
+                .map(|(cause, n)| format!("{n} {}", cause.replace('_', " ")))
+                .collect()
+        };
+        if !causes.is_empty() {
+            s.push_str(&format!(" ({})", causes.join(", ")));
+        }
+        parts.push(s);
+    }
+    let others: Vec<String> = g
+        .findings
+        .iter()
+        .filter(|(k, _)| **k != "handshake_aborted")
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
+    if !others.is_empty() {
+        let lead = if g.aborted > 0 { "also " } else { "" };
+        parts.push(format!("{lead}{}", others.join(", ")));
+    }
+    let peers = match by {
+        RollupBy::Client => plural(g.peers.len() as u64, "server", "servers"),
+        _ => plural(g.peers.len() as u64, "client", "clients"),
+    };
+    parts.push(format!(
+        "{peers}, {}",
+        plural(
+            g.ja3.len() as u64,
+            "distinct client JA3",
+            "distinct client JA3s"
+        )
+    ));
+    format!("{} {key} — {}", by.as_str(), parts.join("; "))
+}
+
+/// One flow that presented a leaf certificate for an SNI.
+#[derive(Clone)]
+struct Presented {
+    flow: Value,
+    tcp_stream: u64,
+    frame: FrameNo,
+    ts_us: TimestampUs,
+    subject: String,
+    via: Option<&'static str>,
+    quality: &'static str,
+}
+
+#[derive(Default)]
+struct IssuerSeen {
+    flows: u64,
+    first_stream: u64,
+    examples: Vec<Presented>,
+}
+
+/// Per SNI, the issuers of the leaf certificates presented for it, to flag TLS interception.
+#[derive(Default)]
+pub struct IssuerWatch {
+    by_sni: HashMap<String, BTreeMap<String, IssuerSeen>>,
+}
+
+/// Flows flagged per unusual issuer (the rest are counted in the finding).
+const MAX_FLAGGED: usize = 10;
+/// SNIs tracked (a capture of a busy proxy could see very many).
+const MAX_SNIS: usize = 100_000;
+
+impl IssuerWatch {
+    pub fn add(&mut self, flow: &FlowRecord) {
+        let (Some(sni), Some(leaf)) = (flow.sni(), flow.server_leaf()) else {
+            return;
+        };
+        let Some(tls) = flow.tls.as_ref() else {
+            return;
+        };
+        if !self.by_sni.contains_key(sni) && self.by_sni.len() >= MAX_SNIS {
+            return;
+        }
+        let frame = tls
+            .events
+            .iter()
+            .find(|e| {
+                e.dir.sender() == Side::Server
+                    && matches!(e.kind, crate::tls::TlsEventKind::Handshake(t) if t.0 == 11)
+            })
+            .map_or(flow.first_frame, |e| e.frame);
+        let seen = self
+            .by_sni
+            .entry(sni.to_string())
+            .or_default()
+            .entry(leaf.issuer.clone())
+            .or_insert_with(|| IssuerSeen {
+                first_stream: flow.tcp_stream,
+                ..Default::default()
+            });
+        seen.flows += 1;
+        if seen.examples.len() < MAX_FLAGGED {
+            seen.examples.push(Presented {
+                flow: flow_json(flow),
+                tcp_stream: flow.tcp_stream,
+                frame,
+                ts_us: flow.ts_of(frame),
+                subject: leaf.subject.clone(),
+                quality: crate::rules::capture_quality(flow).0,
+                via: flow.preamble.via.as_ref().map(|v| match v {
+                    crate::app::Via::HttpConnect => "connect_proxy",
+                    crate::app::Via::StartTls(_) => "starttls",
+                }),
+            });
+        }
+    }
+
+    /// `tls_interception_suspected` finding records for the flows whose issuer is not the
+    /// one most flows of the same SNI present.
+    pub fn records(&self, capture: &str) -> Vec<(Severity, Value)> {
+        let mut out = Vec::new();
+        let mut snis: Vec<_> = self.by_sni.iter().filter(|(_, m)| m.len() > 1).collect();
+        snis.sort_by(|a, b| a.0.cmp(b.0));
+        for (sni, issuers) in snis {
+            // The usual issuer: most flows, then seen first.
+            let Some((usual, usual_seen)) = issuers.iter().max_by(|a, b| {
+                a.1.flows
+                    .cmp(&b.1.flows)
+                    .then(b.1.first_stream.cmp(&a.1.first_stream))
+            }) else {
+                continue;
+            };
+            for (issuer, seen) in issuers.iter().filter(|(i, _)| *i != usual) {
+                for p in &seen.examples {
+                    let summary = format!(
+                        "The certificate for {sni} on this flow is issued by {issuer}, while {} other flow(s) of the capture get one issued by {usual}: possible TLS interception.",
+                        usual_seen.flows
+                    );
+                    let explanation = format!(
+                        "The same name presents certificates from different issuers within one capture. A proxy, \
+                         antivirus or security appliance that intercepts TLS re-signs the server's certificate with its \
+                         own CA; clients that do not trust that CA then fail (unknown_ca, bad_certificate). It can also \
+                         be a legitimate certificate rollover or several backends with different CAs: compare the issuer \
+                         ({issuer}, seen on {} flow(s)) with the server's real chain ({usual}, seen on {} flow(s), e.g. \
+                         tcp.stream {}).",
+                        seen.flows, usual_seen.flows, usual_seen.first_stream
+                    );
+                    let rec = json!({
+                        "type": "finding",
+                        "schema": SCHEMA_VERSION,
+                        "ts": format_ts_us(p.ts_us),
+                        "capture": capture,
+                        "kind": "tls_interception_suspected",
+                        "severity": Severity::Medium.as_str(),
+                        "summary": summary,
+                        "explanation": explanation,
+                        "evidence": {
+                            "sni": sni,
+                            "subject": p.subject,
+                            "issuer": issuer,
+                            "usual_issuer": usual,
+                            "flows_with_issuer": seen.flows,
+                            "flows_with_usual_issuer": usual_seen.flows,
+                            "usual_issuer_example_stream": usual_seen.first_stream,
+                        },
+                        "frames": [p.frame],
+                        "flow": p.flow,
+                        "tcp_stream": p.tcp_stream,
+                        "wireshark_filter": format!("tcp.stream eq {}", p.tcp_stream),
+                        "via": p.via,
+                        "capture_quality": p.quality,
+                    });
+                    out.push((Severity::Medium, rec));
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Dir;
+    use crate::rules::evaluate;
+    use crate::rules::testutil::*;
+    use crate::tls::types::ClientHello;
+    use crate::tls::HandshakeStage;
+
+    /// An old client refused by the server with protocol_version on tcp.stream `stream`.
+    fn refused(stream: u64, client: u8) -> FlowRecord {
+        let ch = ClientHello {
+            version: 0x0302,
+            ..client_hello()
+        };
+        let mut f = tls_flow(
+            ch,
+            None,
+            vec![alert(Dir::ToClient, 5, 2, 70)],
+            HandshakeStage::ClientHello,
+        );
+        f.tcp_stream = stream;
+        f.client.ip = std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 1, client));
+        close(&mut f, Dir::ToClient, false, 6);
+        f
+    }
+
+    #[test]
+    fn rollup_by_server_counts_aborts_clients_and_versions() {
+        let mut r = Rollups::new(&[RollupBy::Server, RollupBy::Sni]);
+        for (i, c) in [(0, 1), (1, 2), (2, 2)] {
+            let f = refused(i, c);
+            r.add(&f, &evaluate(&f));
+        }
+        let ok = healthy12();
+        r.add(&ok, &evaluate(&ok));
+        let recs = r.records("x.pcap");
+        // sni first (same counts, "server" < "sni" breaks ties alphabetically by key).
+        assert_eq!(recs.len(), 2);
+        let server = recs.iter().find(|r| r["by"] == "server").unwrap();
+        assert_eq!(server["key"], "10.0.0.2:443");
+        assert_eq!(server["flows"], 4);
+        assert_eq!(server["aborted_handshakes"], 3);
+        assert_eq!(server["likely_causes"]["version_mismatch"], 3);
+        assert_eq!(server["client_max_versions"]["TLSv1.1"], 3);
+        assert_eq!(server["distinct_peers"], 2);
+        assert_eq!(server["distinct_ja3"], 1);
+        assert_eq!(server["tcp_streams"], json!([0, 1, 2]));
+        assert_eq!(server["wireshark_filter"], "tcp.stream in {0 1 2}");
+        assert_eq!(
+            server["summary"],
+            "server 10.0.0.2:443 — 3 aborted handshakes since 22:13:20, all from clients offering at most \
+             TLSv1.1 (3 version mismatch); also 3 obsolete_version, 3 tls_alert, 3 version_mismatch; \
+             2 clients, 1 distinct client JA3"
+        );
+        assert_eq!(r.lines().len(), 2);
+    }
+
+    #[test]
+    fn biggest_first_and_clean_keys_left_out() {
+        let mut r = Rollups::new(&[RollupBy::Client]);
+        for (i, c) in [(0, 1), (1, 2), (2, 2)] {
+            let f = refused(i, c);
+            r.add(&f, &evaluate(&f));
+        }
+        let recs = r.records("x.pcap");
+        assert_eq!(recs[0]["key"], "10.0.1.2");
+        assert_eq!(recs[0]["aborted_handshakes"], 2);
+        assert_eq!(recs[1]["key"], "10.0.1.1");
+        let mut clean = Rollups::new(&[RollupBy::Client]);
+        let ok = healthy12();
+        clean.add(&ok, &evaluate(&ok));
+        assert!(clean.records("x").is_empty());
+    }
+
+    #[test]
+    fn a_different_issuer_for_the_same_sni_is_flagged() {
+        let mut w = IssuerWatch::default();
+        for stream in 0..3 {
+            let mut f = healthy12();
+            f.tcp_stream = stream;
+            w.add(&f);
+        }
+        let mut odd = healthy12();
+        odd.tcp_stream = 3;
+        odd.server_certs = vec![Ok(crate::tls::types::CertInfo {
+            issuer: "CN=Corp Inspection CA".into(),
+            ..leaf("www.example.com")
+        })];
+        w.add(&odd);
+        let recs = w.records("x.pcap");
+        assert_eq!(recs.len(), 1);
+        let (sev, r) = &recs[0];
+        assert_eq!(*sev, Severity::Medium);
+        assert_eq!(r["kind"], "tls_interception_suspected");
+        assert_eq!(r["tcp_stream"], 3);
+        assert_eq!(r["frames"], json!([5]));
+        assert_eq!(r["evidence"]["issuer"], "CN=Corp Inspection CA");
+        assert_eq!(r["evidence"]["usual_issuer"], "CN=Example Intermediate CA");
+        assert_eq!(r["evidence"]["flows_with_usual_issuer"], 3);
+
+        // One issuer only: nothing.
+        let mut w = IssuerWatch::default();
+        w.add(&healthy12());
+        assert!(w.records("x").is_empty());
+    }
+}

@@ -1,0 +1,71 @@
+//! The network-fault samples, made by `scripts/make-network-samples.sh` with real programs
+//! over a real (namespaced) Linux path: a firewall forging a RST, and a path-MTU black hole.
+
+use std::path::Path;
+
+use tlstriage::flow::AnalyzerConfig;
+use tlstriage::pipeline::{analyze_path, Analysis};
+use tlstriage::rules::Finding;
+
+fn analyze(name: &str) -> Analysis {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("samples")
+        .join(name);
+    let mut config = AnalyzerConfig::default();
+    config.set_tls_ports(&[4448, 4449]);
+    let a = analyze_path(&path, &config).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert!(a.error.is_none() && !a.truncated, "{name}");
+    assert_eq!(a.flows.len(), 1, "{name}: one connection");
+    a
+}
+
+fn aborted(a: &Analysis) -> &Finding {
+    let kinds: Vec<&str> = a.kinds();
+    assert_eq!(kinds, vec!["handshake_aborted"], "only the abort");
+    a.findings().next().unwrap().1
+}
+
+fn ev<'a>(f: &'a Finding, k: &str) -> &'a str {
+    f.evidence[k].as_str().unwrap_or_default()
+}
+
+#[test]
+fn firewall_forged_rst_is_attributed_to_a_middlebox() {
+    let a = analyze("middlebox-rst.pcap");
+    let f = aborted(&a);
+    assert_eq!(ev(f, "aborted_by"), "middlebox");
+    assert_eq!(ev(f, "how"), "rst");
+    assert_eq!(ev(f, "stage"), "client_hello");
+    assert_eq!(ev(f, "likely_cause"), "network");
+    assert_eq!(ev(f, "confidence"), "high");
+    assert_eq!(ev(f, "capture_quality"), "ok");
+    assert_eq!(f.frames, vec![4, 5]);
+    assert_eq!(f.evidence["ttl"]["rst"], 64);
+    assert_eq!(f.evidence["ttl"]["server"], serde_json::json!([127, 127]));
+    assert_eq!(ev(f, "sni"), "blocked.example");
+    assert!(f.evidence["because"]
+        .to_string()
+        .contains("RST at frame 5 has TTL 64; the server's other packets have TTL 127"));
+}
+
+#[test]
+fn pmtu_black_hole_is_a_network_problem() {
+    let a = analyze("pmtu-blackhole.pcap");
+    let f = aborted(&a);
+    assert_eq!(ev(f, "aborted_by"), "client");
+    assert_eq!(ev(f, "how"), "fin");
+    assert_eq!(ev(f, "stage"), "server_hello_done");
+    assert_eq!(ev(f, "likely_cause"), "network");
+    assert_eq!(ev(f, "confidence"), "medium");
+    assert_eq!(f.frames, vec![4, 14]);
+    assert!(f.explanation.contains("path MTU black hole"));
+    let flow = &a.flows[0].0;
+    assert!(
+        flow.stream_stats[1].retransmitted >= 2,
+        "{:?}",
+        flow.stream_stats[1]
+    );
+    assert!(f.evidence["because"]
+        .to_string()
+        .contains("the server retransmitted"));
+}
