@@ -374,8 +374,37 @@ def write_readme(outdir, rows):
         out.append("- Observed (tshark): %s\n" % obs)
         out.append("- EXPECTED.tsv: version `%s`, sni `%s`, alerts `%s`, close `%s`, established `%s`\n\n"
                    % (res["version"], res["sni"], res["alerts"], res["close"], res["established"]))
+    out.append(NETWORK_SAMPLES)
     with open(os.path.join(outdir, "README.md"), "w") as fh:
         fh.write("".join(out).rstrip("\n") + "\n")
+
+
+# Made by scripts/make-network-samples.sh (needs network namespaces), not by this run; kept
+# here so regenerating the loopback samples does not drop their lines from README.md.
+NETWORK_SAMPLES = """## Network-fault samples (scripts/make-network-samples.sh)
+
+Made with real openssl over three network namespaces (client -- router -- server) joined by
+veth pairs, the fault configured on the router; nothing in the captures is edited.
+
+### `middlebox-rst.pcap`
+- Scenario: the router is a firewall that blocks the SNI `blocked.example` by forging a TCP RST
+  to the client (iptables string match + `REJECT --reject-with tcp-reset`); the server runs with
+  a TTL of 128, so its packets reach the client with TTL 127 and the forged RST with 64.
+  Captured on the client's interface.
+- Made with: `scripts/make-network-samples.sh` (openssl s_server / s_client, iptables, tcpdump).
+- Analyst should see: `handshake_aborted` with `aborted_by: middlebox`, `likely_cause: network`,
+  the TTLs as evidence.
+
+### `pmtu-blackhole.pcap`
+- Scenario: the router's link towards the client has MTU 1000 and the router drops its own ICMP
+  "fragmentation needed": a path-MTU black hole. The server's ~4 KB certificate flight never
+  arrives; the server retransmits its full-size segments until the client gives up after 3 s.
+  Captured on the server's interface.
+- Made with: `scripts/make-network-samples.sh` (openssl s_server / s_client, ip link mtu,
+  iptables, tcpdump).
+- Analyst should see: `handshake_aborted` with `likely_cause: network` (the retransmitted
+  certificate flight).
+"""
 
 
 if __name__ == "__main__":
