@@ -31,6 +31,11 @@ const INITIAL_BUFFER: usize = 1024 * 1024;
 const BUFFER_SLACK: usize = 64 * 1024;
 const MAX_BUFFER: usize = MAX_BLOCK_LEN as usize + BUFFER_SLACK;
 
+/// Interface Description Blocks accepted per section (each costs a table entry).
+pub const MAX_INTERFACES: usize = 65_536;
+/// Warnings about interfaces with unsupported link types, per capture.
+const MAX_LINKTYPE_WARNINGS: usize = 8;
+
 /// The obsolete pcapng Packet Block; pcap-parser hands it to us as unknown.
 const PB_MAGIC: u32 = 0x0000_0002;
 const PCAP_HEADER_LEN: usize = 24;
@@ -88,6 +93,8 @@ pub enum CaptureError {
         got: usize,
         need: usize,
     },
+    #[error("unsupported link type {linktype}{name} in the pcap file header, so no frame can be decoded (supported: {supported})", name = linktype_label(*.linktype), supported = crate::decode::linktype::SUPPORTED)]
+    UnsupportedLinkType { linktype: u32 },
     #[error("bad {what}: {detail}")]
     BadHeader { what: &'static str, detail: String },
     #[error("frame {frame} (byte offset {offset}): record claims a captured length of {caplen} bytes, more than the {limit}-byte maximum (corrupt file?)")]
@@ -164,6 +171,16 @@ struct State {
     interfaces: Vec<Interface>,
     last_ts: TimestampUs,
     stats: CaptureStats,
+    /// Warnings raised while classifying blocks, moved to the reader's list.
+    new_warnings: Vec<String>,
+    linktype_warnings: usize,
+}
+
+/// " (IEEE 802.11 (Wi-Fi))" for a known unsupported link type, "" otherwise.
+fn linktype_label(linktype: u32) -> String {
+    crate::decode::linktype::unsupported_name(linktype)
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default()
 }
 
 /// Where the next packet sits inside the reader's buffer.
@@ -206,9 +223,11 @@ impl CaptureReader {
         Self::with_buffer(input, INITIAL_BUFFER)
     }
 
-    /// Tests use small buffers to exercise growing (and because filling a
-    /// 1 MiB buffer is slow in unoptimised builds).
-    pub(crate) fn with_buffer(
+    /// Tests and the fuzz targets use small buffers to exercise growing (and
+    /// because allocating a 1 MiB buffer per input is slow). Clamped to
+    /// 4 KiB..=16 MiB + 64 KiB.
+    #[doc(hidden)]
+    pub fn with_buffer(
         mut input: Box<dyn Read + Send>,
         initial_buffer: usize,
     ) -> Result<Self, CaptureError> {
@@ -225,6 +244,8 @@ impl CaptureReader {
             interfaces: Vec::new(),
             last_ts: 0,
             stats: CaptureStats::default(),
+            new_warnings: Vec::new(),
+            linktype_warnings: 0,
         };
         match format {
             CaptureFormat::Pcap => {
@@ -241,6 +262,13 @@ impl CaptureReader {
                 // Kuznetzov's patched format carries 8 extra bytes per record.
                 state.record_header_len = if magic == 0xa1b2_cd34 { 24 } else { 16 };
                 state.linktype = read_u32(&prefix, 20, state.big_endian).unwrap_or(0);
+                // The low 16 bits are the link type; the upper ones hold FCS flags.
+                state.linktype &= 0xffff;
+                if !crate::decode::linktype::is_supported(state.linktype) {
+                    return Err(CaptureError::UnsupportedLinkType {
+                        linktype: state.linktype,
+                    });
+                }
             }
             CaptureFormat::PcapNg => {
                 // pcap-parser validates the first block from its first read
@@ -355,7 +383,11 @@ impl CaptureReader {
         loop {
             self.precheck()?;
             let step = match self.reader.next() {
-                Ok((len, block)) => classify(block, len, &mut self.state)?,
+                Ok((len, block)) => {
+                    let step = classify(block, len, &mut self.state);
+                    self.warnings.append(&mut self.state.new_warnings);
+                    step?
+                }
                 Err(PcapError::Eof) => Step::Eof,
                 Err(PcapError::Incomplete(_)) => Step::Refill,
                 Err(PcapError::BufferTooSmall) => Step::Grow,
@@ -588,7 +620,26 @@ fn classify(block: PcapBlockOwned<'_>, len: usize, st: &mut State) -> Result<Ste
             Ok(Step::Skip(len))
         }
         Block::InterfaceDescription(idb) => {
+            if st.interfaces.len() >= MAX_INTERFACES {
+                return Ok(Step::Malformed(format!(
+                    "more than {MAX_INTERFACES} interface description blocks in one section"
+                )));
+            }
             let iface = interface_from_idb(&idb, st.big_endian);
+            if !crate::decode::linktype::is_supported(iface.linktype) {
+                st.linktype_warnings += 1;
+                if st.linktype_warnings <= MAX_LINKTYPE_WARNINGS {
+                    st.new_warnings.push(format!(
+                        "interface {} has unsupported link type {}{}; its frames are counted as decode errors",
+                        st.interfaces.len(),
+                        iface.linktype,
+                        linktype_label(iface.linktype)
+                    ));
+                } else if st.linktype_warnings == MAX_LINKTYPE_WARNINGS + 1 {
+                    st.new_warnings
+                        .push("more interfaces with unsupported link types".to_string());
+                }
+            }
             st.interfaces.push(iface);
             st.stats.other_blocks = st.stats.other_blocks.saturating_add(1);
             Ok(Step::Skip(len))
@@ -747,8 +798,14 @@ fn ng_ts_us(high: u32, low: u32, iface: &Interface) -> TimestampUs {
             .unwrap_or(0)
     };
     let total = us.saturating_add(i128::from(iface.tsoffset).saturating_mul(1_000_000));
-    i64::try_from(total).unwrap_or(if total < 0 { i64::MIN } else { i64::MAX })
+    // Clamped to +-2^62 us (146 000 years) so that the difference of any two
+    // timestamps (durations, timeouts downstream) cannot overflow an i64.
+    let total = total.clamp(-MAX_TS_US, MAX_TS_US);
+    i64::try_from(total).unwrap_or(0)
 }
+
+/// Largest timestamp magnitude handed out, in microseconds.
+const MAX_TS_US: i128 = (1 << 62) - 1;
 
 /// Decides the container format from the first bytes, or explains what the
 /// file looks like instead.
@@ -1302,6 +1359,63 @@ mod tests {
     }
 
     #[test]
+    fn pcap_unsupported_link_type_is_an_error_naming_it() {
+        let err = reader(pcap(false, false, 105, &[rec(1, 0, b"x")])).unwrap_err();
+        assert!(matches!(
+            err,
+            CaptureError::UnsupportedLinkType { linktype: 105 }
+        ));
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("unsupported link type 105 (IEEE 802.11"),
+            "{msg}"
+        );
+        assert!(msg.contains("1 Ethernet"), "{msg}");
+        // FCS flags in the upper bits of the field are not part of the link type.
+        let mut r = reader(pcap(false, false, 0x1000_0001, &[rec(1, 0, b"x")])).unwrap();
+        assert_eq!(collect(&mut r).unwrap()[0].linktype, 1);
+    }
+
+    #[test]
+    fn pcapng_unsupported_link_type_is_a_warning_per_interface() {
+        let mut bytes = shb(false);
+        for _ in 0..12 {
+            bytes.extend(idb(false, 147, 0, &[]));
+        }
+        bytes.extend(idb(false, 1, 0, &[]));
+        bytes.extend(epb(false, 0, 1, b"frame", 5));
+        bytes.extend(epb(false, 12, 1, b"frame", 5));
+        let mut r = reader(bytes).unwrap();
+        let pkts = collect(&mut r).unwrap();
+        assert_eq!(
+            pkts.iter().map(|p| p.linktype).collect::<Vec<_>>(),
+            [147, 1]
+        );
+        let w = r.warnings();
+        assert_eq!(w.len(), MAX_LINKTYPE_WARNINGS + 1, "{w:?}");
+        assert!(
+            w[0].starts_with("interface 0 has unsupported link type 147"),
+            "{w:?}"
+        );
+        assert!(w[1].starts_with("interface 1 "), "{w:?}");
+    }
+
+    #[test]
+    fn pcapng_interface_table_is_bounded() {
+        let one = idb(false, 1, 0, &[]);
+        let mut bytes = shb(false);
+        for _ in 0..=MAX_INTERFACES {
+            bytes.extend(&one);
+        }
+        let mut r = reader(bytes).unwrap();
+        let err = collect(&mut r).unwrap_err().to_string();
+        assert!(
+            err.contains("more than 65536 interface description blocks"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn pcap_absurd_caplen_names_frame_and_length() {
         let mut bytes = pcap(false, false, 1, &[rec(1, 0, b"ok"), rec(2, 0, b"bad")]);
         let second = 24 + 16 + 2;
@@ -1735,8 +1849,11 @@ mod tests {
         assert_eq!(ng_ts_us(0, 3, &iface(0x80, -1)), 2_000_000);
         assert_eq!(ng_ts_us(u32::MAX, u32::MAX, &iface(127, 0)), 0);
         assert_eq!(ng_ts_us(u32::MAX, u32::MAX, &iface(0xff, 0)), 0);
-        assert_eq!(ng_ts_us(u32::MAX, u32::MAX, &iface(0, i64::MAX)), i64::MAX);
-        assert_eq!(ng_ts_us(0, 0, &iface(0, i64::MIN)), i64::MIN);
+        // Clamped so that differences between timestamps cannot overflow.
+        let max = ng_ts_us(u32::MAX, u32::MAX, &iface(0, i64::MAX));
+        let min = ng_ts_us(0, 0, &iface(0, i64::MIN));
+        assert_eq!((max, min), ((1 << 62) - 1, 1 - (1 << 62)));
+        assert!(max.checked_sub(min).is_some());
     }
 
     // ---- robustness ------------------------------------------------------

@@ -34,6 +34,46 @@ pub mod linktype {
     pub const IPV4: u32 = 228;
     pub const IPV6: u32 = 229;
     pub const LINUX_SLL2: u32 = 276;
+
+    /// The supported link types, as error messages list them.
+    pub const SUPPORTED: &str = "0 NULL, 1 Ethernet, 12/14/101 raw IP, 108 LOOP, 113 Linux SLL, 228 IPv4, 229 IPv6, 276 Linux SLL2";
+
+    /// True for the link types [`super::decode`] understands.
+    pub fn is_supported(linktype: u32) -> bool {
+        matches!(
+            linktype,
+            NULL | ETHERNET
+                | RAW_BSD_12
+                | RAW_BSD_14
+                | RAW
+                | LOOP
+                | LINUX_SLL
+                | IPV4
+                | IPV6
+                | LINUX_SLL2
+        )
+    }
+
+    /// A readable name for common link types that are *not* supported, for error messages.
+    pub fn unsupported_name(linktype: u32) -> Option<&'static str> {
+        Some(match linktype {
+            9 => "PPP",
+            10 => "FDDI",
+            50 => "PPP in HDLC framing",
+            104 => "Cisco HDLC",
+            105 => "IEEE 802.11 (Wi-Fi)",
+            119 => "802.11 with Prism header",
+            127 => "802.11 with radiotap header",
+            147..=162 => "a private DLT_USER type",
+            163 => "802.11 with AVS header",
+            189 => "Linux USB",
+            192 => "802.11 with PPI header",
+            195 => "IEEE 802.15.4",
+            220 => "Linux USB (memory-mapped)",
+            253 => "Linux netlink",
+            _ => return None,
+        })
+    }
 }
 
 /// One TCP segment; `payload` borrows the frame.
@@ -75,7 +115,7 @@ pub enum Decoded<'a> {
 /// Why a frame could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
-    #[error("unsupported link type {0} (supported: 0 NULL, 1 Ethernet, 12/14/101 raw IP, 108 LOOP, 113 Linux SLL, 228 IPv4, 229 IPv6, 276 Linux SLL2)")]
+    #[error("unsupported link type {0} (supported: {supported})", supported = linktype::SUPPORTED)]
     UnsupportedLinkType(u32),
     #[error("{layer} truncated: {needed} bytes needed at offset {offset}, frame has {got}")]
     Truncated {
@@ -642,6 +682,18 @@ mod tests {
         let err = decode(147, &[0; 40]).unwrap_err();
         assert_eq!(err, DecodeError::UnsupportedLinkType(147));
         assert!(err.to_string().starts_with("unsupported link type 147"));
+        assert!(err.to_string().contains("113 Linux SLL"), "{err}");
+    }
+
+    #[test]
+    fn supported_link_types_are_exactly_the_decoded_ones() {
+        for lt in 0..=300u32 {
+            let unsupported = decode(lt, &[0; 64]) == Err(DecodeError::UnsupportedLinkType(lt));
+            assert_eq!(linktype::is_supported(lt), !unsupported, "link type {lt}");
+            if linktype::is_supported(lt) {
+                assert_eq!(linktype::unsupported_name(lt), None);
+            }
+        }
     }
 
     /// Inserts IPv6 extension headers between the fixed header and TCP.

@@ -267,6 +267,52 @@ fn pcapng_unknown_blocks_are_skipped_and_unknown_link_types_are_counted() {
     assert!(err.contains("unsupported link type 147"), "{err}");
 }
 
+/// Regression: pcapng interfaces whose `if_tsoffset` puts frames at the ends of time used to
+/// overflow duration arithmetic (a panic in debug builds). Timestamps are clamped on read.
+#[test]
+fn extreme_pcapng_timestamps_do_not_overflow() {
+    let mut shb = 0x1a2b_3c4du32.to_le_bytes().to_vec();
+    shb.extend_from_slice(&[1, 0, 0, 0]);
+    shb.extend_from_slice(&(-1i64).to_le_bytes());
+    let mut f = pcapng_block(0x0a0d_0d0a, &shb);
+    for offset in [i64::MAX, i64::MIN] {
+        let mut idb = 228u16.to_le_bytes().to_vec();
+        idb.extend_from_slice(&[0, 0, 0, 0, 1, 0]);
+        idb.extend_from_slice(&14u16.to_le_bytes()); // if_tsoffset
+        idb.extend_from_slice(&8u16.to_le_bytes());
+        idb.extend_from_slice(&offset.to_le_bytes());
+        idb.extend_from_slice(&[0, 0, 0, 0]);
+        f.extend(pcapng_block(1, &idb));
+    }
+    let syn = [
+        0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x9c, 0x40, 1, 0xbb,
+        0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0,
+    ];
+    let mut syn_ack = syn;
+    syn_ack[12..16].copy_from_slice(&[10, 0, 0, 2]);
+    syn_ack[16..20].copy_from_slice(&[10, 0, 0, 1]);
+    syn_ack[20..24].copy_from_slice(&[1, 0xbb, 0x9c, 0x40]);
+    syn_ack[33] = 0x12;
+    f.extend(pcapng_epb(&syn));
+    let mut second = pcapng_epb(&syn_ack);
+    second[8] = 1; // interface 1
+    f.extend(second);
+    let path = temp_file("extreme-ts.pcapng", &f);
+    for format in ["ndjson", "human"] {
+        let out = tlstriage(&[
+            "read",
+            "--format",
+            format,
+            "-v",
+            "--flows",
+            path.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{format}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
 #[test]
 fn a_truncated_capture_is_analyzed_up_to_the_cut_with_a_warning() {
     let bytes = std::fs::read(concat!(

@@ -1,0 +1,43 @@
+//! The whole offline pipeline over arbitrary capture bytes: capture -> decode -> flow +
+//! reassembly -> sniffers -> TLS -> rules -> NDJSON records and the human summary.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tlstriage::capture::CaptureReader;
+use tlstriage::flow::AnalyzerConfig;
+use tlstriage::output::{capture_stats_record, finding_record, tls_flow_record, HumanReport};
+use tlstriage::pipeline::run;
+
+fuzz_target!(|data: &[u8]| {
+    let input = std::io::Cursor::new(data.to_vec());
+    let Ok(mut reader) = CaptureReader::with_buffer(Box::new(input), 4096) else {
+        return;
+    };
+    let mut config = AnalyzerConfig::default();
+    config.max_flows = 64;
+    let mut human = HumanReport::new(true);
+    let outcome = run::<std::convert::Infallible>(
+        &mut reader,
+        &config,
+        &mut |flow, findings| {
+            for f in &findings {
+                let _ = finding_record("fuzz", &flow, f).to_string();
+            }
+            let _ = tls_flow_record("fuzz", &flow, &findings).to_string();
+            human.add(&flow, &findings);
+            Ok(())
+        },
+        &mut |_| {},
+    );
+    let Ok(outcome) = outcome;
+    let warnings = reader.warnings().to_vec();
+    let _ = capture_stats_record(
+        "fuzz",
+        Some(reader.format()),
+        &outcome.stats,
+        &warnings,
+        false,
+    )
+    .to_string();
+    let _ = human.render("fuzz", &outcome.stats, &warnings);
+});
