@@ -205,7 +205,13 @@ pub fn compare(flow: &FlowRecord, tls: &TlsConn) -> Option<OfferVsChoice> {
             } else {
                 match version_rank(max) {
                     0x0303 => "TLS 1.3".to_string(),
-                    r if r < 0x0303 => format!("{} or newer", short_version(r + 1)),
+                    0x0302 => "TLS 1.2 or newer".to_string(),
+                    // Only "newer than the client's best" is proven; servers that refuse
+                    // TLS 1.0 today almost always refuse 1.1 too.
+                    r if r < 0x0302 => format!(
+                        "a version newer than {} (in practice TLS 1.2 or newer)",
+                        short_version(r)
+                    ),
                     _ => "a version the client does not offer".to_string(),
                 }
             };
