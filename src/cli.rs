@@ -104,6 +104,15 @@ pub struct ReadArgs {
     /// at the end of each capture in NDJSON; the human summary leads with them.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub summary_by: Vec<crate::output::RollupBy>,
+    /// Worker threads; connections are spread over them by a hash of their endpoints and
+    /// the output is the same as with one. Default: one per core. 1: no worker threads.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+}
+
+/// The number of worker threads `read` uses by default: one per core.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 fn fail_threshold(f: FailOn) -> Option<Severity> {
@@ -334,7 +343,8 @@ fn read(args: &ReadArgs) -> Result<i32> {
             rollups: crate::output::Rollups::new(&args.summary_by),
             issuers: crate::output::IssuerWatch::default(),
         };
-        match read_one(path, &config, &mut sink) {
+        let threads = args.threads.map_or_else(default_threads, usize::from);
+        match read_one(path, &config, threads, &mut sink) {
             Ok(()) => {}
             Err(e) => {
                 errors += 1;
@@ -370,13 +380,19 @@ fn read(args: &ReadArgs) -> Result<i32> {
 
 /// Analyze one capture. On a read error part-way, what was read is still analyzed and
 /// reported, and the error is returned.
-fn read_one(path: &Path, config: &AnalyzerConfig, sink: &mut Sink<'_>) -> Result<()> {
+fn read_one(
+    path: &Path,
+    config: &AnalyzerConfig,
+    threads: usize,
+    sink: &mut Sink<'_>,
+) -> Result<()> {
     let mut reader = CaptureReader::open(path)?;
     let file_len = std::fs::metadata(path).ok().map(|m| m.len());
     let bar = progress_bar(file_len);
-    let outcome = pipeline::run(
+    let outcome = pipeline::run_threads(
         &mut reader,
         config,
+        threads,
         &mut |flow, findings| sink.flow(&flow, &findings),
         &mut |pos| {
             if let Some(b) = &bar {

@@ -6,8 +6,16 @@
 //! table is full (oldest idle first), or at the end of the capture. A finished flow is
 //! turned into a [`FlowRecord`]: the complete, owned set of facts the rules read.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
 use std::net::IpAddr;
+
+use foldhash::fast::FixedState;
+
+/// The flow table's hasher: foldhash, fast on short keys and of good quality, with a fixed
+/// seed so runs are reproducible (no HashDoS concern: an attacker who controls the
+/// capture can already fill the table, which `max_flows` bounds).
+type FlowMap<V> = HashMap<FlowKey, V, FixedState>;
 
 use serde::Serialize;
 
@@ -222,7 +230,7 @@ impl FlowRecord {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct FlowKey {
     lo: (IpAddr, u16),
     hi: (IpAddr, u16),
@@ -240,6 +248,15 @@ impl FlowKey {
             vlan: pkt.vlan,
         }
     }
+}
+
+/// The worker of a `--threads N` run that owns this packet's connection: a hash of the
+/// connection's endpoints taken in a fixed order (and its VLAN tags), so both directions
+/// land on the same worker.
+pub fn shard_of(pkt: &TcpPacket<'_>, shards: usize) -> usize {
+    use std::hash::BuildHasher;
+    let x = FixedState::with_seed(0x5eed).hash_one(FlowKey::new(pkt));
+    (x % shards.max(1) as u64) as usize
 }
 
 /// Where a direction's reassembled bytes go.
@@ -408,23 +425,66 @@ impl Flow {
 /// The per-capture analysis state: feed packets in capture order, collect finished flows.
 pub struct Analyzer {
     config: AnalyzerConfig,
-    flows: HashMap<FlowKey, Flow>,
+    flows: FlowMap<Flow>,
+    /// Idle-timeout queue: (last activity when queued, first frame, key), oldest on top.
+    /// An entry is checked against its flow's real last activity when it comes due, and
+    /// queued again if the flow was active since, so a sweep only looks at the flows that
+    /// may have expired instead of the whole table. Entries of flows that finished
+    /// otherwise are dropped when they come due (the first frame tells generations apart).
+    idle_queue: BinaryHeap<Reverse<(TimestampUs, FrameNo, FlowKey)>>,
     next_tcp_stream: u64,
     stats: CaptureStats,
     finished: Vec<FlowRecord>,
-    last_sweep_us: TimestampUs,
+    /// Capture second (µs / 10^6, floored) of the last sweep.
+    last_sweep_sec: i64,
+    /// Multi-threaded runs: first frames of the flows created since the last
+    /// [`Analyzer::take_created`], and of the flows still open.
+    track_streams: bool,
+    created: Vec<FrameNo>,
+    open_first_frames: BTreeSet<FrameNo>,
 }
 
 impl Analyzer {
     pub fn new(config: AnalyzerConfig) -> Self {
         Analyzer {
             config,
-            flows: HashMap::new(),
+            flows: FlowMap::default(),
+            idle_queue: BinaryHeap::new(),
             next_tcp_stream: 0,
             stats: CaptureStats::default(),
             finished: Vec::new(),
-            last_sweep_us: i64::MIN,
+            last_sweep_sec: i64::MIN,
+            track_streams: false,
+            created: Vec::new(),
+            open_first_frames: BTreeSet::new(),
         }
+    }
+
+    /// Record the first frame of every flow created (see [`Analyzer::take_created`]) and
+    /// keep track of the open ones (see [`Analyzer::oldest_open_first_frame`]): what a
+    /// multi-threaded run needs to number `tcp_stream` over all its shards.
+    pub fn track_streams(&mut self) {
+        self.track_streams = true;
+    }
+
+    /// First frames of the flows created since the last call, in creation order.
+    pub fn take_created(&mut self, into: &mut Vec<FrameNo>) {
+        into.append(&mut self.created);
+    }
+
+    /// The first frame of the oldest flow still open (with [`Analyzer::track_streams`]).
+    pub fn oldest_open_first_frame(&self) -> Option<FrameNo> {
+        self.open_first_frames.first().copied()
+    }
+
+    /// True when finished flows are waiting for [`Analyzer::take_finished`].
+    pub fn has_finished(&self) -> bool {
+        !self.finished.is_empty()
+    }
+
+    /// Move the finished flows into `into` (keeps both allocations).
+    pub fn drain_finished(&mut self, into: &mut Vec<FlowRecord>) {
+        into.append(&mut self.finished);
     }
 
     pub fn config(&self) -> &AnalyzerConfig {
@@ -470,6 +530,7 @@ impl Analyzer {
     /// Finish every open flow (end of capture), in the order they started.
     pub fn finish(&mut self) {
         let mut rest: Vec<Flow> = self.flows.drain().map(|(_, f)| f).collect();
+        self.idle_queue.clear();
         rest.sort_by_key(|f| f.h.first_frame);
         for flow in rest {
             self.finish_flow(flow, EndReason::CaptureEnd);
@@ -482,19 +543,36 @@ impl Analyzer {
         self.sweep(now_us);
     }
 
-    /// Finish flows idle for longer than the timeout. Runs at most once per capture second.
+    /// Finish flows idle for longer than the timeout. Runs once per capture second, at the
+    /// first packet (or tick) of that second, and measures idleness from the start of the
+    /// second: so which flows time out does not depend on which packets this analyzer sees
+    /// besides the flow's own (the flows of a `--threads N` shard time out exactly as in
+    /// one analyzer over the whole capture).
     fn sweep(&mut self, now: TimestampUs) {
-        if now.saturating_sub(self.last_sweep_us) < 1_000_000 {
+        let sec = now.div_euclid(1_000_000);
+        if sec <= self.last_sweep_sec {
             return;
         }
-        self.last_sweep_us = now;
+        self.last_sweep_sec = sec;
+        let now = sec.saturating_mul(1_000_000);
         let timeout = self.config.idle_timeout_us;
-        let mut expired: Vec<(FrameNo, FlowKey)> = self
-            .flows
-            .iter()
-            .filter(|(_, f)| now.saturating_sub(f.h.last_ts_us) > timeout)
-            .map(|(k, f)| (f.h.first_frame, *k))
-            .collect();
+        let mut expired: Vec<(FrameNo, FlowKey)> = Vec::new();
+        while let Some(&Reverse((queued_ts, first, key))) = self.idle_queue.peek() {
+            if now.saturating_sub(queued_ts) <= timeout {
+                break;
+            }
+            self.idle_queue.pop();
+            match self.flows.get(&key) {
+                Some(f) if f.h.first_frame == first => {
+                    if now.saturating_sub(f.h.last_ts_us) > timeout {
+                        expired.push((first, key));
+                    } else {
+                        self.idle_queue.push(Reverse((f.h.last_ts_us, first, key)));
+                    }
+                }
+                _ => {} // finished otherwise; a newer flow on the key has its own entry
+            }
+        }
         expired.sort_unstable_by_key(|(first, _)| *first);
         for (_, key) in expired {
             if let Some(flow) = self.flows.remove(&key) {
@@ -533,6 +611,9 @@ impl Analyzer {
 
     /// Turn a flow into its record (tombstones produce nothing) and queue it.
     fn finish_flow(&mut self, flow: Flow, end: EndReason) {
+        if self.track_streams && !flow.closed() {
+            self.open_first_frames.remove(&flow.h.first_frame);
+        }
         let Some(record) = flow.into_record(end) else {
             return;
         };
@@ -582,6 +663,10 @@ impl Analyzer {
         let tcp_stream = self.next_tcp_stream;
         self.next_tcp_stream += 1;
         self.stats.flows += 1;
+        if self.track_streams {
+            self.created.push(frame);
+            self.open_first_frames.insert(frame);
+        }
         Flow {
             h: FlowHeader {
                 client,
@@ -641,6 +726,7 @@ impl Analyzer {
                 self.evict_oldest();
             }
             let flow = self.new_flow(pkt, frame, ts_us);
+            self.idle_queue.push(Reverse((ts_us, frame, key)));
             self.flows.insert(key, flow);
         }
         let Some(flow) = self.flows.get_mut(&key) else {

@@ -55,6 +55,409 @@ pub fn run<E>(
     })
 }
 
+/// Like [`run`], over `threads` worker threads when `threads > 1`.
+///
+/// The reading thread decodes each frame just far enough to hash its connection
+/// ([`crate::flow::shard_of`], the same for both directions) and hands the frame, in
+/// batches, to the worker owning that connection; each worker runs its own [`Analyzer`]
+/// (with `max_flows / threads` of the table) and the rules. The reading thread merges what
+/// the workers finish back into one deterministic stream: flows are passed to `on_flow` in
+/// the order of the frame that finished them, then of their first frame (end-of-capture
+/// flows last, by first frame), and `tcp_stream` is renumbered over all workers from the
+/// first frames of every connection. Findings are identical to a one-thread run as long as
+/// the flow table does not overflow (which connections get evicted differs).
+pub fn run_threads<E>(
+    reader: &mut CaptureReader,
+    config: &AnalyzerConfig,
+    threads: usize,
+    on_flow: &mut dyn FnMut(FlowRecord, Vec<Finding>) -> Result<(), E>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Outcome, E> {
+    if threads <= 1 {
+        return run(reader, config, on_flow, progress);
+    }
+    threaded::run(reader, config, threads, on_flow, progress)
+}
+
+mod threaded {
+    use std::cmp::{Ordering, Reverse};
+    use std::collections::{BinaryHeap, VecDeque};
+    use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+
+    use super::Outcome;
+    use crate::capture::{CaptureReader, Packet};
+    use crate::decode::{decode, Decoded};
+    use crate::flow::{shard_of, Analyzer, AnalyzerConfig, CaptureStats, FlowRecord};
+    use crate::model::{FrameNo, TimestampUs};
+    use crate::rules::{evaluate, Finding};
+
+    /// Frames handed to a worker at once.
+    const BATCH_PACKETS: usize = 1024;
+    const BATCH_BYTES: usize = 1 << 20;
+    /// Every this many frames each worker gets a (possibly empty) batch, so the merge can
+    /// move on even when a worker sees no traffic.
+    const HEARTBEAT: u64 = 16_384;
+    /// Batches queued per worker.
+    const QUEUE: usize = 4;
+
+    struct Meta {
+        frame: FrameNo,
+        ts_us: TimestampUs,
+        linktype: u32,
+        orig_len: u32,
+        start: usize,
+        len: usize,
+    }
+
+    #[derive(Default)]
+    struct Batch {
+        data: Vec<u8>,
+        pkts: Vec<Meta>,
+        /// Every frame up to here that belongs to this worker is in this batch or an
+        /// earlier one.
+        upto: FrameNo,
+        last: bool,
+    }
+
+    struct Done {
+        /// (frame that finished it, its first frame): the merge order.
+        key: (FrameNo, FrameNo),
+        flow: FlowRecord,
+        findings: Vec<Finding>,
+    }
+
+    impl PartialEq for Done {
+        fn eq(&self, other: &Self) -> bool {
+            self.key == other.key
+        }
+    }
+    impl Eq for Done {}
+    impl PartialOrd for Done {
+        fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl Ord for Done {
+        fn cmp(&self, other: &Self) -> Ordering {
+            self.key.cmp(&other.key)
+        }
+    }
+
+    /// What a worker sends back after each batch.
+    struct Report {
+        worker: usize,
+        upto: FrameNo,
+        created: Vec<FrameNo>,
+        oldest_open: Option<FrameNo>,
+        done: Vec<Done>,
+        /// The worker's counters, with its last report.
+        stats: Option<CaptureStats>,
+        batch: Batch,
+    }
+
+    fn worker(
+        id: usize,
+        config: AnalyzerConfig,
+        batches: Receiver<Batch>,
+        reports: Sender<Report>,
+    ) {
+        let mut analyzer = Analyzer::new(config);
+        analyzer.track_streams();
+        let mut finished = Vec::new();
+        for mut batch in batches {
+            let mut done = Vec::new();
+            let mut take = |analyzer: &mut Analyzer, at: FrameNo, done: &mut Vec<Done>| {
+                analyzer.drain_finished(&mut finished);
+                for flow in finished.drain(..) {
+                    let findings = evaluate(&flow);
+                    done.push(Done {
+                        key: (at, flow.first_frame),
+                        flow,
+                        findings,
+                    });
+                }
+            };
+            for m in &batch.pkts {
+                let pkt = Packet {
+                    frame: m.frame,
+                    ts_us: m.ts_us,
+                    linktype: m.linktype,
+                    data: &batch.data[m.start..m.start + m.len],
+                    orig_len: m.orig_len,
+                };
+                analyzer.packet(&pkt);
+                if analyzer.has_finished() {
+                    take(&mut analyzer, m.frame, &mut done);
+                }
+            }
+            let last = batch.last;
+            if last {
+                analyzer.finish();
+                take(&mut analyzer, FrameNo::MAX, &mut done);
+            }
+            let mut created = Vec::new();
+            analyzer.take_created(&mut created);
+            batch.data.clear();
+            batch.pkts.clear();
+            let report = Report {
+                worker: id,
+                upto: batch.upto,
+                created,
+                oldest_open: analyzer.oldest_open_first_frame(),
+                done,
+                stats: last.then(|| analyzer.stats().clone()),
+                batch,
+            };
+            if reports.send(report).is_err() || last {
+                return;
+            }
+        }
+    }
+
+    /// The reading thread's view of one worker.
+    struct Shard {
+        tx: Option<SyncSender<Batch>>,
+        batch: Batch,
+        spare: Vec<Batch>,
+        upto: FrameNo,
+        /// First frames of this worker's connections that may still be needed to number a
+        /// flow, and how many earlier ones were dropped.
+        created: VecDeque<FrameNo>,
+        dropped: u64,
+        oldest_open: Option<FrameNo>,
+        stats: Option<CaptureStats>,
+    }
+
+    struct Merge<'a, E> {
+        shards: Vec<Shard>,
+        pending: BinaryHeap<Reverse<Done>>,
+        on_flow: &'a mut dyn FnMut(FlowRecord, Vec<Finding>) -> Result<(), E>,
+    }
+
+    impl<E> Merge<'_, E> {
+        fn apply(&mut self, r: Report) -> Result<(), E> {
+            let s = &mut self.shards[r.worker];
+            s.upto = r.upto;
+            s.created.extend(r.created);
+            s.oldest_open = r.oldest_open;
+            if r.stats.is_some() {
+                s.stats = r.stats;
+            }
+            s.spare.push(r.batch);
+            self.pending.extend(r.done.into_iter().map(Reverse));
+            self.emit()
+        }
+
+        /// Pass on every flow no worker can precede any more, numbered over all workers.
+        fn emit(&mut self) -> Result<(), E> {
+            let safe = self.shards.iter().map(|s| s.upto).min().unwrap_or(0);
+            while self.pending.peek().is_some_and(|d| d.0.key.0 <= safe) {
+                let Some(Reverse(mut d)) = self.pending.pop() else {
+                    break;
+                };
+                let first = d.flow.first_frame;
+                d.flow.tcp_stream = self
+                    .shards
+                    .iter()
+                    .map(|s| s.dropped + s.created.partition_point(|&f| f < first) as u64)
+                    .sum();
+                (self.on_flow)(d.flow, d.findings)?;
+            }
+            // Drop first frames no flow still to come can start before.
+            let mut floor = self
+                .shards
+                .iter()
+                .map(|s| s.oldest_open.unwrap_or(s.upto.saturating_add(1)))
+                .min()
+                .unwrap_or(0);
+            for d in &self.pending {
+                floor = floor.min(d.0.flow.first_frame);
+            }
+            for s in &mut self.shards {
+                while s.created.front().is_some_and(|&f| f < floor) {
+                    s.created.pop_front();
+                    s.dropped += 1;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    pub(super) fn run<E>(
+        reader: &mut CaptureReader,
+        config: &AnalyzerConfig,
+        threads: usize,
+        on_flow: &mut dyn FnMut(FlowRecord, Vec<Finding>) -> Result<(), E>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Outcome, E> {
+        let mut shard_config = config.clone();
+        shard_config.max_flows = (config.max_flows / threads).max(1);
+        let (report_tx, report_rx) = channel::<Report>();
+        std::thread::scope(|scope| {
+            let mut shards = Vec::with_capacity(threads);
+            for id in 0..threads {
+                let (tx, rx) = sync_channel::<Batch>(QUEUE);
+                let cfg = shard_config.clone();
+                let reports = report_tx.clone();
+                scope.spawn(move || worker(id, cfg, rx, reports));
+                shards.push(Shard {
+                    tx: Some(tx),
+                    batch: Batch::default(),
+                    spare: Vec::new(),
+                    upto: 0,
+                    created: VecDeque::new(),
+                    dropped: 0,
+                    oldest_open: None,
+                    stats: None,
+                });
+            }
+            drop(report_tx);
+            let mut merge = Merge {
+                shards,
+                pending: BinaryHeap::new(),
+                on_flow,
+            };
+            let result = dispatch(reader, &mut merge, &report_rx, progress);
+            // Stop the workers whatever happened (on an error they may still hold batches).
+            for s in &mut merge.shards {
+                s.tx = None;
+            }
+            let (error, mut stats) = result?;
+            let mut total = CaptureStats::default();
+            for s in &mut merge.shards {
+                if let Some(w) = s.stats.take() {
+                    add_stats(&mut total, &w);
+                }
+            }
+            total.packets = stats.packets;
+            total.bytes = stats.bytes;
+            total.first_ts_us = stats.first_ts_us.take();
+            total.last_ts_us = stats.last_ts_us.take();
+            Ok(Outcome {
+                stats: total,
+                error,
+            })
+        })
+    }
+
+    fn send<E>(
+        merge: &mut Merge<'_, E>,
+        reports: &Receiver<Report>,
+        w: usize,
+        upto: FrameNo,
+        last: bool,
+    ) -> Result<(), E> {
+        let spare = merge.shards[w].spare.pop().unwrap_or_default();
+        let mut batch = std::mem::replace(&mut merge.shards[w].batch, spare);
+        batch.upto = upto;
+        batch.last = last;
+        let Some(tx) = merge.shards[w].tx.clone() else {
+            return Ok(());
+        };
+        let mut batch = Some(batch);
+        // Never block on a full queue while reports wait: the workers would stall too.
+        while let Some(b) = batch.take() {
+            match tx.try_send(b) {
+                Ok(()) => {}
+                Err(std::sync::mpsc::TrySendError::Full(b)) => {
+                    batch = Some(b);
+                    match reports.recv() {
+                        Ok(r) => merge.apply(r)?,
+                        Err(_) => return Ok(()),
+                    }
+                }
+                Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
+    type Dispatched = (Option<crate::capture::CaptureError>, CaptureStats);
+
+    fn dispatch<E>(
+        reader: &mut CaptureReader,
+        merge: &mut Merge<'_, E>,
+        reports: &Receiver<Report>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Dispatched, E> {
+        let n = merge.shards.len();
+        let mut stats = CaptureStats::default();
+        let mut error = None;
+        loop {
+            let pkt = match reader.next_packet() {
+                Ok(Some(pkt)) => pkt,
+                Ok(None) => break,
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            };
+            let frame = pkt.frame;
+            stats.packets += 1;
+            stats.bytes += u64::from(pkt.orig_len);
+            stats.first_ts_us.get_or_insert(pkt.ts_us);
+            stats.last_ts_us = Some(pkt.ts_us);
+            let w = match decode(pkt.linktype, pkt.data) {
+                Ok(Decoded::Tcp(tcp)) => shard_of(&tcp, n),
+                _ => 0,
+            };
+            let b = &mut merge.shards[w].batch;
+            let start = b.data.len();
+            b.data.extend_from_slice(pkt.data);
+            b.pkts.push(Meta {
+                frame: pkt.frame,
+                ts_us: pkt.ts_us,
+                linktype: pkt.linktype,
+                orig_len: pkt.orig_len,
+                start,
+                len: pkt.data.len(),
+            });
+            if b.pkts.len() >= BATCH_PACKETS || b.data.len() >= BATCH_BYTES {
+                send(merge, reports, w, frame, false)?;
+            }
+            if stats.packets % HEARTBEAT == 0 {
+                for w in 0..n {
+                    send(merge, reports, w, frame, false)?;
+                }
+                while let Ok(r) = reports.try_recv() {
+                    merge.apply(r)?;
+                }
+                progress(reader.bytes_read());
+            }
+        }
+        for w in 0..n {
+            send(merge, reports, w, FrameNo::MAX, true)?;
+            merge.shards[w].tx = None;
+        }
+        // Every worker ends with a report carrying its counters.
+        while merge.shards.iter().any(|s| s.stats.is_none()) {
+            match reports.recv() {
+                Ok(r) => merge.apply(r)?,
+                Err(_) => break,
+            }
+        }
+        merge.emit()?;
+        progress(reader.bytes_read());
+        Ok((error, stats))
+    }
+
+    fn add_stats(t: &mut CaptureStats, w: &CaptureStats) {
+        t.tcp_packets += w.tcp_packets;
+        t.non_tcp_packets += w.non_tcp_packets;
+        t.ip_fragments += w.ip_fragments;
+        t.decode_errors += w.decode_errors;
+        t.bad_checksums += w.bad_checksums;
+        t.flows += w.flows;
+        t.tls_flows += w.tls_flows;
+        t.flows_timed_out += w.flows_timed_out;
+        t.flows_evicted += w.flows_evicted;
+        t.reassembly_gaps += w.reassembly_gaps;
+        t.reassembly_gap_bytes += w.reassembly_gap_bytes;
+        t.retransmissions += w.retransmissions;
+        t.out_of_order += w.out_of_order;
+    }
+}
+
 /// Everything found in one capture, collected (for tests and tools; the CLI streams).
 pub struct Analysis {
     pub flows: Vec<(FlowRecord, Vec<Finding>)>,
@@ -78,11 +481,21 @@ impl Analysis {
 }
 
 pub fn analyze_path(path: &Path, config: &AnalyzerConfig) -> Result<Analysis, CaptureError> {
+    analyze_path_threads(path, config, 1)
+}
+
+/// [`analyze_path`] over `threads` worker threads (see [`run_threads`]).
+pub fn analyze_path_threads(
+    path: &Path,
+    config: &AnalyzerConfig,
+    threads: usize,
+) -> Result<Analysis, CaptureError> {
     let mut reader = CaptureReader::open(path)?;
     let mut flows = Vec::new();
-    let outcome = run::<std::convert::Infallible>(
+    let outcome = run_threads::<std::convert::Infallible>(
         &mut reader,
         config,
+        threads,
         &mut |flow, findings| {
             flows.push((flow, findings));
             Ok(())

@@ -194,6 +194,11 @@ struct DirState {
     ccs_maybe_lost: bool,
     /// Bytes of an incomplete record (or, in Resync, up to 4 bytes of a possible header).
     rec_buf: Vec<u8>,
+    /// Body bytes of an application-data record still to pass over: only its length
+    /// matters, so its body is skipped instead of buffered.
+    skip: usize,
+    /// Body length of the application-data record being skipped.
+    skip_len: usize,
     /// Bytes of an incomplete handshake message.
     hs_buf: Vec<u8>,
     /// Record version of the record in which the buffered handshake message started.
@@ -625,6 +630,17 @@ impl TlsConn {
                 }
                 Mode::Records => {}
             }
+            if self.dirs[i].skip > 0 {
+                let n = self.dirs[i].skip.min(input.len());
+                self.dirs[i].skip -= n;
+                input = &input[n..];
+                if self.dirs[i].skip > 0 {
+                    return;
+                }
+                let len = self.dirs[i].skip_len;
+                self.skipped_app_data(dir, len, frame, ts_us);
+                continue;
+            }
             if !self.dirs[i].rec_buf.is_empty() {
                 // Complete the buffered record with as few bytes as it needs.
                 let total = loop {
@@ -647,14 +663,28 @@ impl TlsConn {
                 };
                 let (total, sslv2) = total;
                 let have = self.dirs[i].rec_buf.len();
+                if !sslv2 && self.dirs[i].rec_buf.first() == Some(&23) {
+                    // Application data: only the length is needed; pass over the body.
+                    let d = &mut self.dirs[i];
+                    d.rec_buf.clear();
+                    d.skip = total.saturating_sub(have);
+                    d.skip_len = total.saturating_sub(5);
+                    continue;
+                }
                 let take = total.saturating_sub(have).min(input.len());
                 self.dirs[i].rec_buf.extend_from_slice(&input[..take]);
                 input = &input[take..];
                 if self.dirs[i].rec_buf.len() < total {
                     return;
                 }
-                let rec = mem::take(&mut self.dirs[i].rec_buf);
+                let mut rec = mem::take(&mut self.dirs[i].rec_buf);
                 self.record(dir, &rec, sslv2, frame, ts_us);
+                // Keep the buffer's allocation for the next split record.
+                let d = &mut self.dirs[i];
+                if d.mode == Mode::Records && d.rec_buf.is_empty() {
+                    rec.clear();
+                    d.rec_buf = rec;
+                }
                 continue;
             }
             if input.is_empty() {
@@ -670,6 +700,13 @@ impl TlsConn {
                     return;
                 }
                 Framing::Record { total, sslv2 } => {
+                    if input.len() < total && !sslv2 && input[0] == 23 {
+                        // Application data split over segments: skip its body.
+                        let d = &mut self.dirs[i];
+                        d.skip = total - input.len();
+                        d.skip_len = total - 5;
+                        return;
+                    }
                     if input.len() < total {
                         self.dirs[i].rec_buf.extend_from_slice(input);
                         return;
@@ -696,6 +733,7 @@ impl TlsConn {
         }
         d.rec_buf.clear();
         d.hs_buf.clear();
+        d.skip = 0;
         if d.mode == Mode::Records {
             d.mode = Mode::Resync;
         }
@@ -830,6 +868,7 @@ impl TlsConn {
         d.mode = Mode::Stopped;
         d.rec_buf = Vec::new();
         d.hs_buf = Vec::new();
+        d.skip = 0;
     }
 
     fn mark_established(&mut self, frame: FrameNo, ts_us: TimestampUs) {
@@ -871,22 +910,7 @@ impl TlsConn {
         };
         let version = be16(rec, 1).unwrap_or(0);
         let len = u16::try_from(body.len()).unwrap_or(u16::MAX);
-        if ct != 22 && !self.dirs[i].hs_buf.is_empty() {
-            let pending = mem::take(&mut self.dirs[i].hs_buf);
-            let claimed = be24(&pending, 1).map_or(0, |n| n + 4);
-            self.malformed(
-                dir,
-                frame,
-                ts_us,
-                format!(
-                    "handshake message {} is incomplete ({} of {} bytes) when a record of content type {} arrives",
-                    names::handshake_type_name(pending[0]),
-                    pending.len(),
-                    claimed,
-                    ct
-                ),
-            );
-        }
+        self.pending_handshake_check(dir, ct, frame, ts_us);
         match ct {
             20 => self.change_cipher_spec(dir, body, frame, ts_us),
             21 => self.alert(dir, body, frame, ts_us),
@@ -913,6 +937,36 @@ impl TlsConn {
             23 => self.application_data(dir, len, frame, ts_us),
             _ => self.heartbeat(dir, body, frame, ts_us),
         }
+    }
+
+    /// A record of another content type cuts off a handshake message still incomplete.
+    fn pending_handshake_check(&mut self, dir: Dir, ct: u8, frame: FrameNo, ts_us: TimestampUs) {
+        let i = dir.index();
+        if ct != 22 && !self.dirs[i].hs_buf.is_empty() {
+            let pending = mem::take(&mut self.dirs[i].hs_buf);
+            let claimed = be24(&pending, 1).map_or(0, |n| n + 4);
+            self.malformed(
+                dir,
+                frame,
+                ts_us,
+                format!(
+                    "handshake message {} is incomplete ({} of {} bytes) when a record of content type {} arrives",
+                    names::handshake_type_name(pending[0]),
+                    pending.len(),
+                    claimed,
+                    ct
+                ),
+            );
+        }
+    }
+
+    /// An application-data record whose body was skipped (see `DirState::skip`): the same
+    /// as [`TlsConn::record`] does for one, from its length alone.
+    fn skipped_app_data(&mut self, dir: Dir, body_len: usize, frame: FrameNo, ts_us: TimestampUs) {
+        self.dirs[dir.index()].records += 1;
+        self.pending_handshake_check(dir, 23, frame, ts_us);
+        let len = u16::try_from(body_len).unwrap_or(u16::MAX);
+        self.application_data(dir, len, frame, ts_us);
     }
 
     fn change_cipher_spec(&mut self, dir: Dir, body: &[u8], frame: FrameNo, ts_us: TimestampUs) {
