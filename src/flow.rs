@@ -46,6 +46,9 @@ pub struct AnalyzerConfig {
     /// At most this many flows are tracked at once; the oldest idle one is evicted first.
     pub max_flows: usize,
     pub reassembly: ReassemblyLimits,
+    /// Bytes buffered over all flows (out-of-order segments, partial TLS records and
+    /// handshake messages). Above it the flows holding the most are finished as evicted.
+    pub max_total_buffered_bytes: usize,
 }
 
 impl Default for AnalyzerConfig {
@@ -55,6 +58,7 @@ impl Default for AnalyzerConfig {
             idle_timeout_us: 120_000_000,
             max_flows: 200_000,
             reassembly: ReassemblyLimits::default(),
+            max_total_buffered_bytes: 256 << 20,
         };
         config.set_tls_ports(DEFAULT_TLS_PORTS);
         config
@@ -117,6 +121,8 @@ pub struct CaptureStats {
     pub tls_flows: u64,
     pub flows_timed_out: u64,
     pub flows_evicted: u64,
+    /// Flows finished early because all flows together buffered too much.
+    pub flows_evicted_memory: u64,
     pub reassembly_gaps: u64,
     pub reassembly_gap_bytes: u64,
     pub retransmissions: u64,
@@ -348,12 +354,22 @@ struct FlowHeader {
     fin: [Option<TcpEvent>; 2],
     rst: [Option<TcpEvent>; 2],
     server_port_is_tls: bool,
+    /// Bytes this flow buffered after its last packet (counted in the analyzer's total).
+    buffered: usize,
 }
 
 /// The heavy part of an open flow: reassembly buffers and protocol state.
 struct Live {
     streams: [DirStream; 2],
     app: AppState,
+}
+
+impl Live {
+    fn buffered_bytes(&self) -> usize {
+        self.streams[0].buffered_bytes()
+            + self.streams[1].buffered_bytes()
+            + self.app.tls.as_ref().map_or(0, TlsConn::buffered_bytes)
+    }
 }
 
 struct Flow {
@@ -442,6 +458,8 @@ pub struct Analyzer {
     track_streams: bool,
     created: Vec<FrameNo>,
     open_first_frames: BTreeSet<FrameNo>,
+    /// Sum of every open flow's `FlowHeader::buffered`.
+    buffered_total: usize,
 }
 
 impl Analyzer {
@@ -457,6 +475,7 @@ impl Analyzer {
             track_streams: false,
             created: Vec::new(),
             open_first_frames: BTreeSet::new(),
+            buffered_total: 0,
         }
     }
 
@@ -611,6 +630,7 @@ impl Analyzer {
 
     /// Turn a flow into its record (tombstones produce nothing) and queue it.
     fn finish_flow(&mut self, flow: Flow, end: EndReason) {
+        self.buffered_total = self.buffered_total.saturating_sub(flow.h.buffered);
         if self.track_streams && !flow.closed() {
             self.open_first_frames.remove(&flow.h.first_frame);
         }
@@ -687,6 +707,7 @@ impl Analyzer {
                 fin: [None; 2],
                 rst: [None; 2],
                 server_port_is_tls: self.config.is_tls_port(server.port),
+                buffered: 0,
             },
             live: Some(Box::new(Live {
                 streams: [
@@ -770,10 +791,13 @@ impl Analyzer {
             } else {
                 pkt.seq
             };
-            let Live { streams, app } = live;
+            let Live { streams, app } = &mut *live;
             streams[d].segment(seq, pkt.payload, &mut |chunk| {
                 app.on_chunk(dir, chunk, frame, ts_us);
             });
+            let now_buffered = live.buffered_bytes();
+            self.buffered_total = self.buffered_total.saturating_sub(h.buffered) + now_buffered;
+            h.buffered = now_buffered;
         }
         let event = TcpEvent {
             frame,
@@ -792,7 +816,38 @@ impl Analyzer {
                 h: *h,
                 live: flow.live.take(),
             };
+            h.buffered = 0;
             self.finish_flow(finished, EndReason::Closed);
+        }
+        if self.buffered_total > self.config.max_total_buffered_bytes {
+            self.shed_buffers();
+        }
+    }
+
+    /// Bytes buffered over all open flows right now.
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffered_total
+    }
+
+    /// Over the total buffer budget: finish the flows holding the most until a quarter of
+    /// the budget is free again, so a burst of holes cannot grow memory without limit.
+    fn shed_buffers(&mut self) {
+        let target = self.config.max_total_buffered_bytes / 4 * 3;
+        let mut holders: Vec<(usize, FlowKey)> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| f.h.buffered > 0)
+            .map(|(k, f)| (f.h.buffered, *k))
+            .collect();
+        holders.sort_unstable_by_key(|(b, _)| std::cmp::Reverse(*b));
+        for (_, key) in holders {
+            if self.buffered_total <= target {
+                break;
+            }
+            if let Some(flow) = self.flows.remove(&key) {
+                self.stats.flows_evicted_memory += 1;
+                self.finish_flow(flow, EndReason::Evicted);
+            }
         }
     }
 }
@@ -982,6 +1037,78 @@ mod tests {
         assert_eq!(
             done[0].first_bytes[0].as_ref().map(|(b, _)| b.as_slice()),
             Some(&b"GET / HTTP/1.1\r\n\r\n"[..])
+        );
+    }
+}
+
+#[cfg(test)]
+mod buffer_budget_tests {
+    use super::*;
+    use crate::decode::tcp_flags::{ACK, SYN};
+
+    fn raw(sport: u16, seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+        let total = 40 + payload.len();
+        let mut p = vec![
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            0,
+            0x40,
+            0,
+            64,
+            6,
+            0,
+            0,
+        ];
+        p.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
+        p.extend_from_slice(&sport.to_be_bytes());
+        p.extend_from_slice(&443u16.to_be_bytes());
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&[0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        p.extend_from_slice(payload);
+        p
+    }
+
+    #[test]
+    fn the_total_buffer_budget_evicts_the_biggest_holders() {
+        let mut a = Analyzer::new(AnalyzerConfig {
+            max_total_buffered_bytes: 100_000,
+            ..AnalyzerConfig::default()
+        });
+        let hole_data = vec![0x17u8; 20_000];
+        let mut frame = 0;
+        for port in 0..20u16 {
+            for (seq, flags, payload) in [(1000u32, SYN, &b""[..]), (5001, ACK, &hole_data[..])] {
+                frame += 1;
+                let bytes = raw(40000 + port, seq, flags, payload);
+                let pkt = Packet {
+                    frame,
+                    ts_us: 1_000_000 + frame as i64,
+                    linktype: 101,
+                    data: &bytes,
+                    orig_len: bytes.len() as u32,
+                };
+                a.packet(&pkt);
+                assert!(
+                    a.buffered_bytes() <= 100_000,
+                    "budget exceeded: {}",
+                    a.buffered_bytes()
+                );
+            }
+        }
+        // 20 flows x 20 KB of out-of-order data is 400 KB: most had to go.
+        let evicted = a.stats().flows_evicted_memory;
+        assert!(evicted >= 15, "evicted {evicted}");
+        let done = a.take_finished();
+        assert_eq!(done.len() as u64, evicted);
+        assert!(done.iter().all(|r| r.end == EndReason::Evicted));
+        a.finish();
+        assert_eq!(
+            a.buffered_bytes(),
+            0,
+            "every byte accounted for once flows finish"
         );
     }
 }

@@ -76,6 +76,10 @@ pub struct LiveArgs {
     /// At most this many out-of-order bytes are buffered per direction of a flow.
     #[arg(long, default_value_t = DEFAULT_MAX_FLOW_BUFFER)]
     pub max_flow_buffer: usize,
+    /// At most this many bytes are buffered over all flows together (out-of-order data and
+    /// partial TLS records); above it the flows holding the most are evicted.
+    #[arg(long, default_value_t = DEFAULT_MAX_TOTAL_BUFFER)]
+    pub max_total_buffer: usize,
     /// Stop after this many seconds, as if interrupted (like tshark -a duration:N).
     #[arg(long)]
     pub duration: Option<u64>,
@@ -122,8 +126,12 @@ pub fn analyzer_config(args: &LiveArgs) -> crate::flow::AnalyzerConfig {
         i64::try_from(args.idle_timeout.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
     config.max_flows = args.max_flows.max(1);
     config.reassembly.max_buffered_bytes = args.max_flow_buffer;
+    config.max_total_buffered_bytes = args.max_total_buffer;
     config
 }
+
+/// `--max-total-buffer` default: 64 MiB over all flows.
+pub const DEFAULT_MAX_TOTAL_BUFFER: usize = 64 << 20;
 
 /// Resident memory of this process in bytes (Linux), for capture_stats.
 pub fn rss_bytes() -> Option<u64> {

@@ -292,6 +292,7 @@ mod threaded {
     ) -> Result<Outcome, E> {
         let mut shard_config = config.clone();
         shard_config.max_flows = (config.max_flows / threads).max(1);
+        shard_config.max_total_buffered_bytes = config.max_total_buffered_bytes / threads;
         let (report_tx, report_rx) = channel::<Report>();
         std::thread::scope(|scope| {
             let mut shards = Vec::with_capacity(threads);
@@ -451,6 +452,7 @@ mod threaded {
         t.tls_flows += w.tls_flows;
         t.flows_timed_out += w.flows_timed_out;
         t.flows_evicted += w.flows_evicted;
+        t.flows_evicted_memory += w.flows_evicted_memory;
         t.reassembly_gaps += w.reassembly_gaps;
         t.reassembly_gap_bytes += w.reassembly_gap_bytes;
         t.retransmissions += w.retransmissions;

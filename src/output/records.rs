@@ -198,6 +198,7 @@ pub fn capture_stats_record(
         "tls_flows": stats.tls_flows,
         "flows_timed_out": stats.flows_timed_out,
         "flows_evicted": stats.flows_evicted,
+        "flows_evicted_memory": stats.flows_evicted_memory,
         "reassembly_gaps": stats.reassembly_gaps,
         "reassembly_gap_bytes": stats.reassembly_gap_bytes,
         "retransmissions": stats.retransmissions,

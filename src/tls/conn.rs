@@ -601,6 +601,14 @@ impl TlsConn {
     }
 
     /// The version the server selected (0x0002 when an SSLv2 ServerHello was seen).
+    /// Bytes held for partial records and handshake messages, both directions.
+    pub fn buffered_bytes(&self) -> usize {
+        self.dirs
+            .iter()
+            .map(|d| d.rec_buf.len() + d.hs_buf.len())
+            .sum()
+    }
+
     pub fn negotiated_version(&self) -> Option<u16> {
         self.server_hello.as_ref().map(|s| s.negotiated_version())
     }
