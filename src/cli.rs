@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::capture::CaptureReader;
 use crate::flow::{AnalyzerConfig, FlowRecord, DEFAULT_TLS_PORTS};
 use crate::output::{
-    capture_stats_record, ecs_finding, ecs_tls_flow, finding_record, tls_flow_record, HumanReport,
+    capture_stats_record, ecs_finding, ecs_tls_flow, finding_record, tls_flow_record, write_finding,
+    HumanReport,
 };
 use crate::pipeline;
 use crate::rules::{Finding, Severity, RULES};
@@ -276,8 +277,7 @@ impl Sink<'_> {
             }
             ReadFormat::Ndjson => {
                 for f in findings {
-                    serde_json::to_writer(&mut *self.out, &finding_record(&self.capture, flow, f))?;
-                    self.out.write_all(b"\n")?;
+                    write_finding(&mut self.out, &self.capture, flow, f)?;
                 }
                 if self.emit_flows && (flow.tls.is_some() || flow.server_port_is_tls) {
                     serde_json::to_writer(

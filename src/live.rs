@@ -180,7 +180,7 @@ mod imp {
     use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
     use anyhow::{anyhow, Context, Result};
-    use serde_json::{json, Value};
+    use serde_json::json;
 
     use super::{
         analyzer_config, explain_open_error, rss_bytes, unknown_interface, LiveArgs,
@@ -191,7 +191,7 @@ mod imp {
     use crate::decode::{decode, Decoded};
     use crate::flow::{Analyzer, Endpoint, FlowRecord};
     use crate::model::{format_ts_us, TimestampUs};
-    use crate::output::{capture_stats_record, finding_record, tls_flow_record};
+    use crate::output::{capture_stats_record, tls_flow_record, FindingRecord};
     use crate::rules::evaluate;
     use crate::rules::Severity;
 
@@ -252,7 +252,7 @@ mod imp {
             }
         }
 
-        fn json(&mut self, v: &Value) -> io::Result<()> {
+        fn json(&mut self, v: &impl serde::Serialize) -> io::Result<()> {
             let mut buf = serde_json::to_vec(v)?;
             buf.push(b'\n');
             self.line(&buf)
@@ -381,7 +381,7 @@ mod imp {
                 match self.format {
                     Format::Ndjson => {
                         for f in &findings {
-                            self.out.json(&finding_record(&self.capture, &flow, f))?;
+                            self.out.json(&FindingRecord::new(&self.capture, &flow, f))?;
                         }
                         if self.emit_flows && (flow.tls.is_some() || flow.server_port_is_tls) {
                             self.out

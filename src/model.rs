@@ -59,20 +59,31 @@ impl Side {
 
 /// RFC 3339 UTC with microseconds, e.g. "2024-05-01T10:02:03.123456Z".
 pub fn format_ts_us(ts_us: TimestampUs) -> String {
-    let secs = ts_us.div_euclid(1_000_000);
-    let micros = ts_us.rem_euclid(1_000_000);
-    match time::OffsetDateTime::from_unix_timestamp(secs) {
-        Ok(t) => format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            micros
-        ),
-        Err(_) => format!("@{ts_us}us"),
+    DisplayTs(ts_us).to_string()
+}
+
+/// [`format_ts_us`] as a `Display`, to write a timestamp without allocating.
+pub struct DisplayTs(pub TimestampUs);
+
+impl std::fmt::Display for DisplayTs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ts_us = self.0;
+        let secs = ts_us.div_euclid(1_000_000);
+        let micros = ts_us.rem_euclid(1_000_000);
+        match time::OffsetDateTime::from_unix_timestamp(secs) {
+            Ok(t) => write!(
+                f,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                micros
+            ),
+            Err(_) => write!(f, "@{ts_us}us"),
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! NDJSON records. Every object has `type` and `schema`; field names are the stable contract.
 
+use serde::{Serialize, Serializer};
 use serde_json::{json, Value};
 
 use crate::capture::CaptureFormat;
@@ -12,15 +13,66 @@ use crate::tls::TlsEventKind;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// The `flow` object shared by findings and flow records.
+/// The `flow` object shared by findings and flow records. Fields are declared in sorted
+/// order, as the `Value` objects around them (serde_json's map) serialize theirs.
+#[derive(Serialize)]
+pub struct FlowJson<'a> {
+    client: EndpointJson,
+    community_id: &'a str,
+    server: EndpointJson,
+    transport: &'static str,
+    vlan: &'a [u16],
+}
+
+#[derive(Serialize)]
+struct EndpointJson {
+    #[serde(serialize_with = "serialize_display")]
+    ip: std::net::IpAddr,
+    port: u16,
+}
+
+impl<'a> FlowJson<'a> {
+    pub fn new(flow: &'a FlowRecord) -> Self {
+        FlowJson {
+            client: EndpointJson {
+                ip: flow.client.ip,
+                port: flow.client.port,
+            },
+            community_id: &flow.community_id,
+            server: EndpointJson {
+                ip: flow.server.ip,
+                port: flow.server.port,
+            },
+            transport: "tcp",
+            vlan: &flow.vlan,
+        }
+    }
+}
+
 pub fn flow_json(flow: &FlowRecord) -> Value {
-    json!({
-        "community_id": flow.community_id,
-        "client": { "ip": flow.client.ip.to_string(), "port": flow.client.port },
-        "server": { "ip": flow.server.ip.to_string(), "port": flow.server.port },
-        "transport": "tcp",
-        "vlan": flow.vlan,
-    })
+    serde_json::to_value(FlowJson::new(flow)).unwrap_or(Value::Null)
+}
+
+/// Serializes a `Display` value as a JSON string without building the string first.
+fn serialize_display<T: std::fmt::Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+/// [`format_ts_us`] as a `Display`, for serializing without an intermediate `String`.
+struct Ts(crate::model::TimestampUs);
+
+impl Serialize for Ts {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&crate::model::DisplayTs(self.0))
+    }
+}
+
+struct StreamFilter(u64);
+
+impl Serialize for StreamFilter {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("tcp.stream eq {}", self.0))
+    }
 }
 
 fn via(flow: &FlowRecord) -> Option<&'static str> {
@@ -30,25 +82,65 @@ fn via(flow: &FlowRecord) -> Option<&'static str> {
     })
 }
 
+/// One `finding` record, borrowing everything; fields in sorted order (see [`FlowJson`]).
+#[derive(Serialize)]
+pub struct FindingRecord<'a> {
+    capture: &'a str,
+    /// Whether the flow was captured whole (see rules::capture_quality).
+    capture_quality: &'static str,
+    evidence: &'a Value,
+    explanation: &'a str,
+    flow: FlowJson<'a>,
+    frames: &'a [crate::model::FrameNo],
+    kind: &'static str,
+    schema: u32,
+    severity: &'static str,
+    summary: &'a str,
+    tcp_stream: u64,
+    ts: Ts,
+    #[serde(rename = "type")]
+    record_type: &'static str,
+    via: Option<&'static str>,
+    wireshark_filter: StreamFilter,
+}
+
+impl<'a> FindingRecord<'a> {
+    pub fn new(capture: &'a str, flow: &'a FlowRecord, f: &'a Finding) -> Self {
+        FindingRecord {
+            capture,
+            capture_quality: crate::rules::capture_quality_label(flow),
+            evidence: &f.evidence,
+            explanation: &f.explanation,
+            flow: FlowJson::new(flow),
+            frames: &f.frames,
+            kind: f.kind,
+            schema: SCHEMA_VERSION,
+            severity: f.severity.as_str(),
+            summary: &f.summary,
+            tcp_stream: flow.tcp_stream,
+            ts: Ts(f.ts_us),
+            record_type: "finding",
+            via: via(flow),
+            wireshark_filter: StreamFilter(flow.tcp_stream),
+        }
+    }
+}
+
+/// A finding record as a JSON value (tests, ECS and syslog build on it); the NDJSON writer
+/// serializes [`FindingRecord`] directly.
 pub fn finding_record(capture: &str, flow: &FlowRecord, f: &Finding) -> Value {
-    json!({
-        "type": "finding",
-        "schema": SCHEMA_VERSION,
-        "ts": format_ts_us(f.ts_us),
-        "capture": capture,
-        "kind": f.kind,
-        "severity": f.severity.as_str(),
-        "summary": f.summary,
-        "explanation": f.explanation,
-        "evidence": f.evidence,
-        "frames": f.frames,
-        "flow": flow_json(flow),
-        "tcp_stream": flow.tcp_stream,
-        "wireshark_filter": format!("tcp.stream eq {}", flow.tcp_stream),
-        "via": via(flow),
-        // Whether the flow was captured whole (see rules::capture_quality).
-        "capture_quality": crate::rules::capture_quality(flow).0,
-    })
+    serde_json::to_value(FindingRecord::new(capture, flow, f)).unwrap_or(Value::Null)
+}
+
+/// Appends one finding as an NDJSON line.
+pub fn write_finding(
+    out: &mut impl std::io::Write,
+    capture: &str,
+    flow: &FlowRecord,
+    f: &Finding,
+) -> serde_json::Result<()> {
+    serde_json::to_writer(&mut *out, &FindingRecord::new(capture, flow, f))?;
+    out.write_all(b"\n").map_err(serde_json::Error::io)
 }
 
 /// Milliseconds from the ClientHello to the end of the handshake, when it completed.

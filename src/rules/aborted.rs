@@ -220,6 +220,22 @@ fn stalled_flight(flow: &FlowRecord, tls: &TlsConn) -> Option<Vec<String>> {
     (!facts.is_empty()).then_some(facts)
 }
 
+/// The label alone of [`capture_quality`], without building the words (per output record).
+pub fn capture_quality_label(flow: &FlowRecord) -> &'static str {
+    let (c, s) = (Dir::ToServer.index(), Dir::ToClient.index());
+    if (flow.packets[s] == 0 && flow.payload_bytes[c] > 0)
+        || (flow.packets[c] == 0 && flow.payload_bytes[s] > 0)
+    {
+        "one_sided"
+    } else if flow.midstream {
+        "midstream"
+    } else if flow.stream_stats.iter().any(|st| st.gaps > 0) {
+        "gaps"
+    } else {
+        "ok"
+    }
+}
+
 /// Capture quality of a flow: (ok/one_sided/midstream/gaps, the problems in words).
 pub fn capture_quality(flow: &FlowRecord) -> (&'static str, Vec<String>) {
     let mut issues = Vec::new();

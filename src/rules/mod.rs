@@ -24,7 +24,7 @@ mod sni;
 mod starttls;
 mod version;
 
-pub use aborted::capture_quality;
+pub use aborted::{capture_quality, capture_quality_label};
 pub use version::client_max_version;
 
 #[cfg(test)]
