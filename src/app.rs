@@ -253,7 +253,12 @@ pub fn escape_bytes(bytes: &[u8], max: usize) -> String {
             b'\t' => s.push_str("\\t"),
             b'\\' => s.push_str("\\\\"),
             0x20..=0x7e => s.push(char::from(b)),
-            _ => s.push_str(&format!("\\x{b:02x}")),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                s.push_str("\\x");
+                s.push(char::from(HEX[usize::from(b >> 4)]));
+                s.push(char::from(HEX[usize::from(b & 0xf)]));
+            }
         }
     }
     s
@@ -765,6 +770,11 @@ impl Preamble {
         let was_empty = self.dirs[d].head.is_empty();
         let head_before = self.dirs[d].head.len();
         let base = self.dirs[d].pos;
+        // Checked before the bytes join the cleartext evidence: a TLS flow (the common
+        // case) then never builds any.
+        if was_empty && !data.is_empty() && tls_start_plausible(dir, data) {
+            return self.switch_at(dir, false, head_before, 0);
+        }
         if !self.dirs[d].head_frozen && self.dirs[d].head.len() < HEAD_LEN && !data.is_empty() {
             let n = (HEAD_LEN - self.dirs[d].head.len()).min(data.len());
             self.dirs[d].head.extend_from_slice(&data[..n]);
@@ -772,9 +782,6 @@ impl Preamble {
                 self.dirs[d].head_frame = Some(frame);
             }
             self.refresh_detection();
-        }
-        if was_empty && !data.is_empty() && tls_start_plausible(dir, data) {
-            return self.switch_at(dir, false, head_before, 0);
         }
         let mut i = 0;
         while i < data.len() {

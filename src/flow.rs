@@ -25,7 +25,7 @@ use crate::community_id::community_id_v1;
 use crate::decode::{decode, tcp_flags, Decoded, TcpPacket};
 use crate::model::{Dir, FrameNo, Side, TimestampUs};
 use crate::tcp::{DirStream, ReassemblyLimits, StreamChunk, StreamStats};
-use crate::tls::cert::parse_certificate;
+use crate::tls::cert::CertCache;
 use crate::tls::types::CertInfo;
 use crate::tls::TlsConn;
 
@@ -384,7 +384,7 @@ impl Flow {
         self.live.is_none()
     }
 
-    fn into_record(self, end: EndReason) -> Option<FlowRecord> {
+    fn into_record(self, end: EndReason, certs: &mut CertCache) -> Option<FlowRecord> {
         let h = self.h;
         let mut live = self.live?;
         let (last_frame, last_ts) = (h.last_frame, h.last_ts_us);
@@ -395,9 +395,11 @@ impl Flow {
             });
         }
         let tls = live.app.tls.take();
-        let parse_all = |ders: &[Vec<u8>]| ders.iter().map(|d| parse_certificate(d)).collect();
         let (server_certs, client_certs) = match &tls {
-            Some(t) => (parse_all(&t.server_cert_der), parse_all(&t.client_cert_der)),
+            Some(t) => (
+                t.server_cert_der.iter().map(|d| certs.parse(d)).collect(),
+                t.client_cert_der.iter().map(|d| certs.parse(d)).collect(),
+            ),
             None => (Vec::new(), Vec::new()),
         };
         let community_id =
@@ -460,6 +462,8 @@ pub struct Analyzer {
     open_first_frames: BTreeSet<FrameNo>,
     /// Sum of every open flow's `FlowHeader::buffered`.
     buffered_total: usize,
+    /// Parsed certificates, shared by the flows of this analyzer.
+    certs: CertCache,
 }
 
 impl Analyzer {
@@ -476,6 +480,7 @@ impl Analyzer {
             created: Vec::new(),
             open_first_frames: BTreeSet::new(),
             buffered_total: 0,
+            certs: CertCache::default(),
         }
     }
 
@@ -634,7 +639,7 @@ impl Analyzer {
         if self.track_streams && !flow.closed() {
             self.open_first_frames.remove(&flow.h.first_frame);
         }
-        let Some(record) = flow.into_record(end) else {
+        let Some(record) = flow.into_record(end, &mut self.certs) else {
             return;
         };
         for s in &record.stream_stats {

@@ -11,6 +11,7 @@
 //! * The outer DER header is checked by hand first, so a truncated record gives a precise
 //!   reason and an oversized one is refused before any parsing work.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -27,6 +28,38 @@ use crate::tls::types::CertInfo;
 /// less: real certificates over 64 KiB exist (Zeek's fragmented-handshake trace has a
 /// 340 KB leaf, CN=Bro, that Zeek parses and logs).
 pub const MAX_CERT_SIZE: usize = crate::tls::MAX_CERT_LEN;
+
+/// Certificates already parsed, by their DER bytes. A server presents the same chain on
+/// every connection (Zeek caches its X.509 files the same way), so a busy capture parses
+/// each distinct certificate once instead of once per connection.
+#[derive(Default)]
+pub struct CertCache {
+    entries: HashMap<Box<[u8]>, Result<CertInfo, String>, foldhash::fast::RandomState>,
+    bytes: usize,
+}
+
+impl CertCache {
+    /// DER bytes kept before the cache starts over (a bound, not a tuning knob: the chains of
+    /// a few hundred servers).
+    const MAX_BYTES: usize = 4 << 20;
+
+    /// [`parse_certificate`], from the cache when the same bytes were seen before.
+    pub fn parse(&mut self, der: &[u8]) -> Result<CertInfo, String> {
+        if let Some(hit) = self.entries.get(der) {
+            return hit.clone();
+        }
+        let parsed = parse_certificate(der);
+        if der.len() <= Self::MAX_BYTES / 16 {
+            if self.bytes + der.len() > Self::MAX_BYTES {
+                self.entries.clear();
+                self.bytes = 0;
+            }
+            self.bytes += der.len();
+            self.entries.insert(der.into(), parsed.clone());
+        }
+        parsed
+    }
+}
 
 /// Parses one DER certificate. Bytes after the certificate are ignored; `sha256` covers the
 /// certificate's own encoding only.
@@ -649,6 +682,37 @@ mod tests {
         assert_eq!(c.signature_algorithm, "sha256WithRSAEncryption");
         assert_eq!(c.sha256, hex(&Sha256::digest(&der)));
         assert!(!c.is_ca);
+    }
+
+    #[test]
+    fn cache_answers_like_the_parser_and_stays_bounded() {
+        let mut cache = CertCache::default();
+        let a = Tbs::default().der();
+        let b = Tbs {
+            subject: simple_name("www.example.org"),
+            ..Tbs::default()
+        }
+        .der();
+        for _ in 0..3 {
+            assert_eq!(cache.parse(&a), parse_certificate(&a));
+            assert_eq!(cache.parse(&b), parse_certificate(&b));
+        }
+        // Same length, different bytes: never mistaken for one another.
+        assert_eq!(a.len(), b.len());
+        assert_eq!(cache.entries.len(), 2);
+        let garbage = [0x30, 0x03, 0x02, 0x01];
+        assert_eq!(cache.parse(&garbage), parse_certificate(&garbage));
+        assert!(cache.parse(&garbage).is_err());
+        // Many distinct certificates: the cache starts over instead of growing.
+        for i in 0..4000u32 {
+            let t = Tbs {
+                serial: i.to_be_bytes().to_vec(),
+                subject: simple_name(&"x".repeat(1000)),
+                ..Tbs::default()
+            };
+            cache.parse(&t.der()).expect("parses");
+            assert!(cache.bytes <= CertCache::MAX_BYTES);
+        }
     }
 
     #[test]
