@@ -62,10 +62,12 @@ pub fn run<E>(
 /// batches, to the worker owning that connection; each worker runs its own [`Analyzer`]
 /// (with `max_flows / threads` of the table) and the rules. The reading thread merges what
 /// the workers finish back into one deterministic stream: flows are passed to `on_flow` in
-/// the order of the frame that finished them, then of their first frame (end-of-capture
-/// flows last, by first frame), and `tcp_stream` is renumbered over all workers from the
-/// first frames of every connection. Findings are identical to a one-thread run as long as
-/// the flow table does not overflow (which connections get evicted differs).
+/// the order of the frame that finished them (at each new capture second every worker
+/// gets a tick at that frame, so idle timeouts fire where one analyzer fires them), then
+/// of their first frame (end-of-capture flows last, by first frame), and `tcp_stream` is
+/// renumbered over all workers from the first frames of every connection. The output is
+/// identical to a one-thread run as long as neither the flow table nor the buffer budget
+/// overflows (which connections get evicted then differs).
 pub fn run_threads<E>(
     reader: &mut CaptureReader,
     config: &AnalyzerConfig,
@@ -107,6 +109,9 @@ mod threaded {
         orig_len: u32,
         start: usize,
         len: usize,
+        /// Not a frame of this worker: the capture clock entered a new second at `frame`,
+        /// run the idle sweep there, as one analyzer over the whole capture would.
+        tick: bool,
     }
 
     #[derive(Default)]
@@ -120,8 +125,9 @@ mod threaded {
     }
 
     struct Done {
-        /// (frame that finished it, its first frame): the merge order.
-        key: (FrameNo, FrameNo),
+        /// (frame that finished it, 0 if by that frame's idle sweep and 1 if by the frame
+        /// itself, its first frame): the merge order, which is one analyzer's order.
+        key: (FrameNo, u8, FrameNo),
         flow: FlowRecord,
         findings: Vec<Finding>,
     }
@@ -166,18 +172,25 @@ mod threaded {
         let mut finished = Vec::new();
         for mut batch in batches {
             let mut done = Vec::new();
-            let mut take = |analyzer: &mut Analyzer, at: FrameNo, done: &mut Vec<Done>| {
+            let mut take = |analyzer: &mut Analyzer, at: (FrameNo, u8), done: &mut Vec<Done>| {
                 analyzer.drain_finished(&mut finished);
                 for flow in finished.drain(..) {
                     let findings = evaluate(&flow);
                     done.push(Done {
-                        key: (at, flow.first_frame),
+                        key: (at.0, at.1, flow.first_frame),
                         flow,
                         findings,
                     });
                 }
             };
             for m in &batch.pkts {
+                if m.tick {
+                    analyzer.tick(m.ts_us);
+                    if analyzer.has_finished() {
+                        take(&mut analyzer, (m.frame, 0), &mut done);
+                    }
+                    continue;
+                }
                 let pkt = Packet {
                     frame: m.frame,
                     ts_us: m.ts_us,
@@ -187,13 +200,13 @@ mod threaded {
                 };
                 analyzer.packet(&pkt);
                 if analyzer.has_finished() {
-                    take(&mut analyzer, m.frame, &mut done);
+                    take(&mut analyzer, (m.frame, 1), &mut done);
                 }
             }
             let last = batch.last;
             if last {
                 analyzer.finish();
-                take(&mut analyzer, FrameNo::MAX, &mut done);
+                take(&mut analyzer, (FrameNo::MAX, 1), &mut done);
             }
             let mut created = Vec::new();
             analyzer.take_created(&mut created);
@@ -384,6 +397,7 @@ mod threaded {
         let n = merge.shards.len();
         let mut stats = CaptureStats::default();
         let mut error = None;
+        let mut clock_sec = i64::MIN;
         loop {
             let pkt = match reader.next_packet() {
                 Ok(Some(pkt)) => pkt,
@@ -398,6 +412,21 @@ mod threaded {
             stats.bytes += u64::from(pkt.orig_len);
             stats.first_ts_us.get_or_insert(pkt.ts_us);
             stats.last_ts_us = Some(pkt.ts_us);
+            let sec = pkt.ts_us.div_euclid(1_000_000);
+            if sec > clock_sec {
+                clock_sec = sec;
+                for s in &mut merge.shards {
+                    s.batch.pkts.push(Meta {
+                        frame,
+                        ts_us: pkt.ts_us,
+                        linktype: 0,
+                        orig_len: 0,
+                        start: 0,
+                        len: 0,
+                        tick: true,
+                    });
+                }
+            }
             let w = match decode(pkt.linktype, pkt.data) {
                 Ok(Decoded::Tcp(tcp)) => shard_of(&tcp, n),
                 _ => 0,
@@ -412,6 +441,7 @@ mod threaded {
                 orig_len: pkt.orig_len,
                 start,
                 len: pkt.data.len(),
+                tick: false,
             });
             if b.pkts.len() >= BATCH_PACKETS || b.data.len() >= BATCH_BYTES {
                 send(merge, reports, w, frame, false)?;

@@ -1,9 +1,7 @@
 //! `--threads N` gives the same findings as one thread: over every sample and over a
 //! generated capture with thousands of interleaved flows (the benchmark generator of
-//! `examples/bench_gen.rs`, at a small size). The samples come out in the very same order;
-//! in the generated capture, flows finished by the idle timeout may come out later with
-//! several threads (at their worker's next packet), so there findings are compared per
-//! flow, ordered by the flow's first frame (`tcp_stream`).
+//! `examples/bench_gen.rs`, at a small size, where many flows end by the idle timeout).
+//! Everything comes out in the very same order, line for line.
 
 use std::path::{Path, PathBuf};
 
@@ -26,20 +24,10 @@ fn lines(path: &Path, config: &AnalyzerConfig, threads: usize) -> (Vec<String>, 
     (findings, format!("{:?}", a.stats))
 }
 
-fn assert_same(path: &Path, config: &AnalyzerConfig, per_flow: bool) -> usize {
-    let sorted = |(mut l, s): (Vec<String>, String)| {
-        if per_flow {
-            // tcp_stream numbers flows by first frame; the sort is stable within a flow.
-            l.sort_by_key(|line| {
-                let v: serde_json::Value = serde_json::from_str(line).expect("json");
-                v["tcp_stream"].as_u64().expect("tcp_stream")
-            });
-        }
-        (l, s)
-    };
-    let (one, one_stats) = sorted(lines(path, config, 1));
+fn assert_same(path: &Path, config: &AnalyzerConfig) -> usize {
+    let (one, one_stats) = lines(path, config, 1);
     for threads in [2, 3, 8] {
-        let (many, many_stats) = sorted(lines(path, config, threads));
+        let (many, many_stats) = lines(path, config, threads);
         assert_eq!(
             one.len(),
             many.len(),
@@ -73,7 +61,7 @@ fn every_sample_gives_the_same_findings_with_any_thread_count() {
             if path.ends_with("plaintext-http-to-tls-port.pcap") {
                 config.set_tls_ports(&[4439]);
             }
-            assert_same(&path, &config, false);
+            assert_same(&path, &config);
             n += 1;
         }
     }
@@ -91,8 +79,13 @@ fn a_generated_capture_gives_the_same_findings_with_any_thread_count() {
     o.gap_us = 1000;
     let summary = bench_gen::generate(&o);
     let mut config = AnalyzerConfig::default();
-    config.idle_timeout_us = 5_000_000;
-    let findings = assert_same(&path, &config, true);
+    config.idle_timeout_us = 1_000_000;
+    let findings = assert_same(&path, &config);
     assert!(findings > 1000, "{findings} findings; {summary}");
+    let timed_out = analyze_path_threads(&path, &config, 1)
+        .expect("capture opens")
+        .stats
+        .flows_timed_out;
+    assert!(timed_out > 50, "only {timed_out} flows timed out; {summary}");
     std::fs::remove_file(&path).ok();
 }

@@ -811,20 +811,24 @@ impl TlsConn {
         };
         let version = hdr.version.0;
         let len = usize::from(hdr.len);
-        let head = hex_bytes(&b[..5]);
+        // Only built for a header that is refused: this runs on every record.
+        let head = || hex_bytes(&b[..5]);
         if !(20..=24).contains(&ct) {
             return Framing::NotTls(format!(
-                "record header {head} is not TLS (content type 0x{ct:02x})"
+                "record header {} is not TLS (content type 0x{ct:02x})",
+                head()
             ));
         }
         if (version >> 8) != 0x03 && (version >> 8) != 0x7f {
             return Framing::NotTls(format!(
-                "record header {head} is not TLS (version 0x{version:04x})"
+                "record header {} is not TLS (version 0x{version:04x})",
+                head()
             ));
         }
         if len > MAX_RECORD_LEN {
             return Framing::NotTls(format!(
-                "record header {head} claims {len} bytes, more than the {MAX_RECORD_LEN} TLS allows"
+                "record header {} claims {len} bytes, more than the {MAX_RECORD_LEN} TLS allows",
+                head()
             ));
         }
         Framing::Record {
