@@ -9,8 +9,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::capture::CaptureReader;
 use crate::flow::{AnalyzerConfig, FlowRecord, DEFAULT_TLS_PORTS};
 use crate::output::{
-    capture_stats_record, ecs_finding, ecs_tls_flow, finding_record, tls_flow_record, write_finding,
-    HumanReport,
+    capture_stats_record, ecs_finding, ecs_tls_flow, finding_record, tls_flow_record,
+    write_finding_parts, HumanReport, Rendered,
 };
 use crate::pipeline;
 use crate::rules::{Finding, Severity, RULES};
@@ -252,7 +252,8 @@ struct Sink<'a> {
 }
 
 impl Sink<'_> {
-    fn flow(&mut self, flow: &FlowRecord, findings: &[Finding]) -> Result<()> {
+    /// `rendered`: the NDJSON finding lines (see [`ndjson_findings`]) in NDJSON format.
+    fn flow(&mut self, flow: &FlowRecord, findings: &[Finding], rendered: &[u8]) -> Result<()> {
         self.rollups.add(flow, findings);
         self.issuers.add(flow);
         if let Some(sender) = self.syslog.as_deref_mut() {
@@ -276,9 +277,7 @@ impl Sink<'_> {
                 }
             }
             ReadFormat::Ndjson => {
-                for f in findings {
-                    write_finding(&mut self.out, &self.capture, flow, f)?;
-                }
+                self.out.write_all(rendered)?;
                 if self.emit_flows && (flow.tls.is_some() || flow.server_port_is_tls) {
                     serde_json::to_writer(
                         &mut *self.out,
@@ -290,6 +289,16 @@ impl Sink<'_> {
             ReadFormat::Human => self.human.add(flow, findings),
         }
         Ok(())
+    }
+}
+
+/// The NDJSON lines of a flow's findings (run on the worker that finished the flow).
+fn ndjson_findings(capture: &str, flow: &FlowRecord, findings: &[Finding], out: &mut Rendered) {
+    for f in findings {
+        // Writing into memory fails only if serde_json does (it cannot for these types).
+        if let Err(e) = write_finding_parts(out, capture, flow, f) {
+            debug_assert!(false, "serializing a finding: {e}");
+        }
     }
 }
 
@@ -389,11 +398,20 @@ fn read_one(
     let mut reader = CaptureReader::open(path)?;
     let file_len = std::fs::metadata(path).ok().map(|m| m.len());
     let bar = progress_bar(file_len);
+    let capture = sink.capture.clone();
+    let render = |flow: &FlowRecord, findings: &[Finding], out: &mut Rendered| {
+        ndjson_findings(&capture, flow, findings, out)
+    };
+    let render: Option<pipeline::Render<'_>> = match sink.format {
+        ReadFormat::Ndjson => Some(&render),
+        ReadFormat::Ecs | ReadFormat::Human => None,
+    };
     let outcome = pipeline::run_threads(
         &mut reader,
         config,
         threads,
-        &mut |flow, findings| sink.flow(&flow, &findings),
+        render,
+        &mut |flow, findings, rendered| sink.flow(flow, findings, rendered),
         &mut |pos| {
             if let Some(b) = &bar {
                 b.set_position(pos);

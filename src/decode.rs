@@ -153,6 +153,16 @@ enum Net {
 
 /// Decodes one captured frame of the given LINKTYPE_*.
 pub fn decode(linktype: u32, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+    decode_with(linktype, data, true)
+}
+
+/// [`decode`] without judging checksums (`checksum_ok` is always `None`): for a pass that
+/// only needs the addresses, such as the `--threads` dispatcher.
+pub fn decode_addresses(linktype: u32, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+    decode_with(linktype, data, false)
+}
+
+fn decode_with(linktype: u32, data: &[u8], checksums: bool) -> Result<Decoded<'_>, DecodeError> {
     let mut vlan = [None, None];
     let (net, offset) = match linktype {
         linktype::ETHERNET => match ethernet(data, &mut vlan)? {
@@ -181,7 +191,7 @@ pub fn decode(linktype: u32, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
         other => return Err(DecodeError::UnsupportedLinkType(other)),
     };
     let ip = data.get(offset..).unwrap_or_default();
-    decode_ip(ip, offset, net, vlan)
+    decode_ip(ip, offset, net, vlan, checksums)
 }
 
 fn be16(data: &[u8], off: usize) -> Option<u16> {
@@ -290,6 +300,7 @@ fn decode_ip(
     base: usize,
     net: Net,
     vlan: [Option<u16>; 2],
+    checksums: bool,
 ) -> Result<Decoded<'_>, DecodeError> {
     let version = ip.first().map(|b| b >> 4);
     let expected = match net {
@@ -337,7 +348,10 @@ fn decode_ip(
     let (ttl, ip_header_ok) = match &slice {
         LaxIpSlice::Ipv4(v4) => {
             let h = v4.header();
-            (h.ttl(), ones_complement_sum(h.slice(), 0) == 0xffff)
+            (
+                h.ttl(),
+                checksums && ones_complement_sum(h.slice(), 0) == 0xffff,
+            )
         }
         LaxIpSlice::Ipv6(v6) => (v6.header().hop_limit(), true),
     };
@@ -361,7 +375,7 @@ fn decode_ip(
     // A total length of 0 (TSO) or larger than the capture means the real
     // segment length is unknown, so the checksum cannot be judged.
     let complete = !payload.incomplete && payload.len_source != LenSource::Slice;
-    let checksum_ok = if complete {
+    let checksum_ok = if complete && checksums {
         let tcp_ok = tcp_checksum_ok(&slice, segment);
         Some(ip_header_ok && tcp_ok)
     } else {
@@ -552,6 +566,25 @@ mod tests {
         assert_eq!(t.vlan, [None, None]);
         let p6 = eth(0x86dd, &[], &ipv6_tcp(b"\x16\x03\x01"));
         assert_v6(&tcp(decode(1, &p6)), b"\x16\x03\x01");
+    }
+
+    #[test]
+    fn decode_addresses_is_decode_without_checksums() {
+        for frame in [
+            eth(0x0800, &[], &ipv4_tcp(b"hello")),
+            eth(0x86dd, &[(0x8100, 7)], &ipv6_tcp(b"\x16\x03\x01")),
+        ] {
+            let full = tcp(decode(1, &frame));
+            let quick = tcp(decode_addresses(1, &frame));
+            assert_eq!((full.checksum_ok, quick.checksum_ok), (Some(true), None));
+            assert_eq!(
+                TcpPacket {
+                    checksum_ok: None,
+                    ..full
+                },
+                quick
+            );
+        }
     }
 
     #[test]

@@ -132,7 +132,7 @@ pub struct CaptureStats {
 }
 
 /// Everything known about one finished connection. Owned: outlives the packet buffers.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct FlowRecord {
     pub client: Endpoint,
     pub server: Endpoint,

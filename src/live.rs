@@ -381,7 +381,8 @@ mod imp {
                 match self.format {
                     Format::Ndjson => {
                         for f in &findings {
-                            self.out.json(&FindingRecord::new(&self.capture, &flow, f))?;
+                            self.out
+                                .json(&FindingRecord::new(&self.capture, &flow, f))?;
                         }
                         if self.emit_flows && (flow.tls.is_some() || flow.server_port_is_tls) {
                             self.out

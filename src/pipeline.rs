@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::capture::{CaptureError, CaptureReader};
 use crate::flow::{Analyzer, AnalyzerConfig, CaptureStats, FlowRecord};
+use crate::output::Rendered;
 use crate::rules::{evaluate, Finding};
 
 /// How a capture run ended.
@@ -14,6 +15,16 @@ pub struct Outcome {
     pub error: Option<CaptureError>,
 }
 
+/// Turns a finished flow and its findings into output bytes. With `--threads N` it runs on
+/// the worker that finished the flow, so formatting spreads over the cores too; the
+/// worker does not know the flow's `tcp_stream` yet, so it leaves holes for it (see
+/// [`Rendered`]).
+pub type Render<'r> = &'r (dyn Fn(&FlowRecord, &[Finding], &mut Rendered) + Sync);
+
+/// Gets every finished flow: the record, its findings, and what `render` made of them with
+/// `tcp_stream` filled in (empty without a `render`).
+pub type OnFlow<'f, E> = &'f mut dyn FnMut(&FlowRecord, &[Finding], &[u8]) -> Result<(), E>;
+
 /// Analyze every packet of `reader`; `on_flow` gets each finished flow with its findings,
 /// `progress` the bytes read so far (called every few thousand packets).
 pub fn run<E>(
@@ -22,9 +33,42 @@ pub fn run<E>(
     on_flow: &mut dyn FnMut(FlowRecord, Vec<Finding>) -> Result<(), E>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Outcome, E> {
+    run_one(
+        reader,
+        config,
+        None,
+        &mut |f, fs, _| on_flow(f, fs),
+        progress,
+    )
+}
+
+/// [`OnFlow`] taking the record and findings by value.
+type OnOwnedFlow<'f, E> = &'f mut dyn FnMut(FlowRecord, Vec<Finding>, &[u8]) -> Result<(), E>;
+
+fn run_one<E>(
+    reader: &mut CaptureReader,
+    config: &AnalyzerConfig,
+    render: Option<Render<'_>>,
+    on_flow: OnOwnedFlow<'_, E>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Outcome, E> {
     let mut analyzer = Analyzer::new(config.clone());
     let mut error = None;
     let mut n = 0u64;
+    let (mut rendered, mut bytes) = (Rendered::default(), Vec::new());
+    let mut emit = |analyzer: &mut Analyzer| -> Result<(), E> {
+        for flow in analyzer.take_finished() {
+            let findings = evaluate(&flow);
+            bytes.clear();
+            if let Some(render) = render {
+                rendered.clear();
+                render(&flow, &findings, &mut rendered);
+                rendered.fill(flow.tcp_stream, &mut bytes);
+            }
+            on_flow(flow, findings, &bytes)?;
+        }
+        Ok(())
+    };
     loop {
         match reader.next_packet() {
             Ok(Some(pkt)) => analyzer.packet(&pkt),
@@ -36,18 +80,12 @@ pub fn run<E>(
         }
         n += 1;
         if n % 4096 == 0 {
-            for flow in analyzer.take_finished() {
-                let findings = evaluate(&flow);
-                on_flow(flow, findings)?;
-            }
+            emit(&mut analyzer)?;
             progress(reader.bytes_read());
         }
     }
     analyzer.finish();
-    for flow in analyzer.take_finished() {
-        let findings = evaluate(&flow);
-        on_flow(flow, findings)?;
-    }
+    emit(&mut analyzer)?;
     progress(reader.bytes_read());
     Ok(Outcome {
         stats: analyzer.stats().clone(),
@@ -55,30 +93,39 @@ pub fn run<E>(
     })
 }
 
-/// Like [`run`], over `threads` worker threads when `threads > 1`.
+/// Like [`run`], over `threads` worker threads when `threads > 1`, with `render` applied to
+/// every finished flow.
 ///
 /// The reading thread decodes each frame just far enough to hash its connection
 /// ([`crate::flow::shard_of`], the same for both directions) and hands the frame, in
 /// batches, to the worker owning that connection; each worker runs its own [`Analyzer`]
-/// (with `max_flows / threads` of the table) and the rules. The reading thread merges what
-/// the workers finish back into one deterministic stream: flows are passed to `on_flow` in
-/// the order of the frame that finished them (at each new capture second every worker
-/// gets a tick at that frame, so idle timeouts fire where one analyzer fires them), then
-/// of their first frame (end-of-capture flows last, by first frame), and `tcp_stream` is
-/// renumbered over all workers from the first frames of every connection. The output is
+/// (with `max_flows / threads` of the table), the rules and `render`. The reading thread
+/// merges what the workers finish back into one deterministic stream: flows are passed to
+/// `on_flow` in the order of the frame that finished them (at each new capture second every
+/// worker gets a tick at that frame, so idle timeouts fire where one analyzer fires them),
+/// then of their first frame (end-of-capture flows last, by first frame), and `tcp_stream`
+/// is renumbered over all workers from the first frames of every connection. The output is
 /// identical to a one-thread run as long as neither the flow table nor the buffer budget
-/// overflows (which connections get evicted then differs).
+/// overflows (which connections get evicted then differs). Records go back to their worker
+/// to be freed there, where they were allocated.
 pub fn run_threads<E>(
     reader: &mut CaptureReader,
     config: &AnalyzerConfig,
     threads: usize,
-    on_flow: &mut dyn FnMut(FlowRecord, Vec<Finding>) -> Result<(), E>,
+    render: Option<Render<'_>>,
+    on_flow: OnFlow<'_, E>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Outcome, E> {
     if threads <= 1 {
-        return run(reader, config, on_flow, progress);
+        return run_one(
+            reader,
+            config,
+            render,
+            &mut |f, fs, out| on_flow(&f, &fs, out),
+            progress,
+        );
     }
-    threaded::run(reader, config, threads, on_flow, progress)
+    threaded::run(reader, config, threads, render, on_flow, progress)
 }
 
 mod threaded {
@@ -86,11 +133,12 @@ mod threaded {
     use std::collections::{BinaryHeap, VecDeque};
     use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 
-    use super::Outcome;
+    use super::{OnFlow, Outcome, Render};
     use crate::capture::{CaptureReader, Packet};
-    use crate::decode::{decode, Decoded};
+    use crate::decode::{decode_addresses, Decoded};
     use crate::flow::{shard_of, Analyzer, AnalyzerConfig, CaptureStats, FlowRecord};
     use crate::model::{FrameNo, TimestampUs};
+    use crate::output::Rendered;
     use crate::rules::{evaluate, Finding};
 
     /// Frames handed to a worker at once.
@@ -122,14 +170,18 @@ mod threaded {
         /// earlier one.
         upto: FrameNo,
         last: bool,
+        /// Flows already passed on, going back to the worker that made them to be freed.
+        garbage: Vec<Done>,
     }
 
     struct Done {
         /// (frame that finished it, 0 if by that frame's idle sweep and 1 if by the frame
         /// itself, its first frame): the merge order, which is one analyzer's order.
         key: (FrameNo, u8, FrameNo),
+        worker: usize,
         flow: FlowRecord,
         findings: Vec<Finding>,
+        rendered: Rendered,
     }
 
     impl PartialEq for Done {
@@ -164,22 +216,35 @@ mod threaded {
     fn worker(
         id: usize,
         config: AnalyzerConfig,
+        render: Option<Render<'_>>,
         batches: Receiver<Batch>,
         reports: Sender<Report>,
     ) {
         let mut analyzer = Analyzer::new(config);
         analyzer.track_streams();
         let mut finished = Vec::new();
+        let mut spare_rendered: Vec<Rendered> = Vec::new();
         for mut batch in batches {
+            for d in batch.garbage.drain(..) {
+                let mut r = d.rendered;
+                r.clear();
+                spare_rendered.push(r);
+            }
             let mut done = Vec::new();
             let mut take = |analyzer: &mut Analyzer, at: (FrameNo, u8), done: &mut Vec<Done>| {
                 analyzer.drain_finished(&mut finished);
                 for flow in finished.drain(..) {
                     let findings = evaluate(&flow);
+                    let mut rendered = spare_rendered.pop().unwrap_or_default();
+                    if let Some(render) = render {
+                        render(&flow, &findings, &mut rendered);
+                    }
                     done.push(Done {
                         key: (at.0, at.1, flow.first_frame),
+                        worker: id,
                         flow,
                         findings,
+                        rendered,
                     });
                 }
             };
@@ -244,7 +309,8 @@ mod threaded {
     struct Merge<'a, E> {
         shards: Vec<Shard>,
         pending: BinaryHeap<Reverse<Done>>,
-        on_flow: &'a mut dyn FnMut(FlowRecord, Vec<Finding>) -> Result<(), E>,
+        on_flow: OnFlow<'a, E>,
+        bytes: Vec<u8>,
     }
 
     impl<E> Merge<'_, E> {
@@ -274,7 +340,10 @@ mod threaded {
                     .iter()
                     .map(|s| s.dropped + s.created.partition_point(|&f| f < first) as u64)
                     .sum();
-                (self.on_flow)(d.flow, d.findings)?;
+                self.bytes.clear();
+                d.rendered.fill(d.flow.tcp_stream, &mut self.bytes);
+                (self.on_flow)(&d.flow, &d.findings, &self.bytes)?;
+                self.shards[d.worker].batch.garbage.push(d);
             }
             // Drop first frames no flow still to come can start before.
             let mut floor = self
@@ -300,7 +369,8 @@ mod threaded {
         reader: &mut CaptureReader,
         config: &AnalyzerConfig,
         threads: usize,
-        on_flow: &mut dyn FnMut(FlowRecord, Vec<Finding>) -> Result<(), E>,
+        render: Option<Render<'_>>,
+        on_flow: OnFlow<'_, E>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Outcome, E> {
         let mut shard_config = config.clone();
@@ -313,7 +383,7 @@ mod threaded {
                 let (tx, rx) = sync_channel::<Batch>(QUEUE);
                 let cfg = shard_config.clone();
                 let reports = report_tx.clone();
-                scope.spawn(move || worker(id, cfg, rx, reports));
+                scope.spawn(move || worker(id, cfg, render, rx, reports));
                 shards.push(Shard {
                     tx: Some(tx),
                     batch: Batch::default(),
@@ -330,6 +400,7 @@ mod threaded {
                 shards,
                 pending: BinaryHeap::new(),
                 on_flow,
+                bytes: Vec::new(),
             };
             let result = dispatch(reader, &mut merge, &report_rx, progress);
             // Stop the workers whatever happened (on an error they may still hold batches).
@@ -427,7 +498,7 @@ mod threaded {
                     });
                 }
             }
-            let w = match decode(pkt.linktype, pkt.data) {
+            let w = match decode_addresses(pkt.linktype, pkt.data) {
                 Ok(Decoded::Tcp(tcp)) => shard_of(&tcp, n),
                 _ => 0,
             };
@@ -528,8 +599,9 @@ pub fn analyze_path_threads(
         &mut reader,
         config,
         threads,
-        &mut |flow, findings| {
-            flows.push((flow, findings));
+        None,
+        &mut |flow, findings, _| {
+            flows.push((flow.clone(), findings.to_vec()));
             Ok(())
         },
         &mut |_| {},

@@ -86,6 +86,51 @@ fn a_generated_capture_gives_the_same_findings_with_any_thread_count() {
         .expect("capture opens")
         .stats
         .flows_timed_out;
-    assert!(timed_out > 50, "only {timed_out} flows timed out; {summary}");
+    assert!(
+        timed_out > 50,
+        "only {timed_out} flows timed out; {summary}"
+    );
+    std::fs::remove_file(&path).ok();
+}
+
+/// The CLI's NDJSON, whose finding lines the workers format before the merge numbers the
+/// flows, is byte for byte the finding records of the library (plus the closing
+/// capture_stats line), with any thread count.
+#[test]
+fn cli_ndjson_is_the_library_records_byte_for_byte_with_any_thread_count() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("threads-cli");
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let path = dir.join("gen-2mib.pcap");
+    let mut o = bench_gen::Options::new(2, path.clone());
+    o.active = 200;
+    o.gap_us = 1000;
+    bench_gen::generate(&o);
+    let config = AnalyzerConfig::default();
+    let (expected, _) = lines(&path, &config, 1);
+    assert!(expected.len() > 500, "{} findings", expected.len());
+    for threads in ["1", "2", "3"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tlstriage"))
+            .args(["read", "--format", "ndjson", "--threads", threads])
+            .arg(&path)
+            .output()
+            .expect("run tlstriage");
+        let stdout = String::from_utf8(out.stdout).expect("utf-8");
+        let got: Vec<&str> = stdout.lines().collect();
+        assert!(got.len() > expected.len(), "--threads {threads}");
+        let (per_flow, capture_level) = got.split_at(expected.len());
+        for (g, e) in per_flow.iter().zip(&expected) {
+            assert_eq!(g, e, "--threads {threads}");
+        }
+        // After the flows: the cross-flow findings (the generator reuses certificates of
+        // different issuers for one name), then capture_stats.
+        let (stats, cross) = capture_level.split_last().expect("capture_stats");
+        assert!(stats.contains(r#""type":"capture_stats""#), "{stats}");
+        for line in cross {
+            assert!(
+                line.contains(r#""kind":"tls_interception_suspected""#),
+                "{line}"
+            );
+        }
+    }
     std::fs::remove_file(&path).ok();
 }

@@ -83,8 +83,20 @@ fn via(flow: &FlowRecord) -> Option<&'static str> {
 }
 
 /// One `finding` record, borrowing everything; fields in sorted order (see [`FlowJson`]).
+/// Split around `tcp_stream`, which a `--threads` run learns only after the rest is
+/// written (see [`write_finding_parts`]).
 #[derive(Serialize)]
 pub struct FindingRecord<'a> {
+    #[serde(flatten)]
+    head: FindingHead<'a>,
+    tcp_stream: u64,
+    #[serde(flatten)]
+    tail: FindingTail,
+    wireshark_filter: StreamFilter,
+}
+
+#[derive(Serialize)]
+struct FindingHead<'a> {
     capture: &'a str,
     /// Whether the flow was captured whole (see rules::capture_quality).
     capture_quality: &'static str,
@@ -96,17 +108,19 @@ pub struct FindingRecord<'a> {
     schema: u32,
     severity: &'static str,
     summary: &'a str,
-    tcp_stream: u64,
+}
+
+#[derive(Serialize)]
+struct FindingTail {
     ts: Ts,
     #[serde(rename = "type")]
     record_type: &'static str,
     via: Option<&'static str>,
-    wireshark_filter: StreamFilter,
 }
 
-impl<'a> FindingRecord<'a> {
-    pub fn new(capture: &'a str, flow: &'a FlowRecord, f: &'a Finding) -> Self {
-        FindingRecord {
+impl<'a> FindingHead<'a> {
+    fn new(capture: &'a str, flow: &'a FlowRecord, f: &'a Finding) -> Self {
+        FindingHead {
             capture,
             capture_quality: crate::rules::capture_quality_label(flow),
             evidence: &f.evidence,
@@ -117,13 +131,97 @@ impl<'a> FindingRecord<'a> {
             schema: SCHEMA_VERSION,
             severity: f.severity.as_str(),
             summary: &f.summary,
-            tcp_stream: flow.tcp_stream,
+        }
+    }
+}
+
+impl FindingTail {
+    fn new(flow: &FlowRecord, f: &Finding) -> Self {
+        FindingTail {
             ts: Ts(f.ts_us),
             record_type: "finding",
             via: via(flow),
+        }
+    }
+}
+
+impl<'a> FindingRecord<'a> {
+    pub fn new(capture: &'a str, flow: &'a FlowRecord, f: &'a Finding) -> Self {
+        FindingRecord {
+            head: FindingHead::new(capture, flow, f),
+            tcp_stream: flow.tcp_stream,
+            tail: FindingTail::new(flow, f),
             wireshark_filter: StreamFilter(flow.tcp_stream),
         }
     }
+}
+
+/// Output bytes made for a flow before its `tcp_stream` number is known, and the places
+/// where that number (in decimal) goes: a `--threads` worker formats the records of the
+/// flows it finished, the merge fills in the number it assigns over all workers.
+#[derive(Default)]
+pub struct Rendered {
+    bytes: Vec<u8>,
+    stream_holes: Vec<usize>,
+}
+
+impl Rendered {
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.stream_holes.clear();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Appends the bytes with every hole filled with `tcp_stream`.
+    pub fn fill(&self, tcp_stream: u64, out: &mut Vec<u8>) {
+        let mut number = [0u8; 20];
+        let digits = format_u64(tcp_stream, &mut number);
+        let mut at = 0;
+        for &hole in &self.stream_holes {
+            out.extend_from_slice(&self.bytes[at..hole]);
+            out.extend_from_slice(digits);
+            at = hole;
+        }
+        out.extend_from_slice(&self.bytes[at..]);
+    }
+}
+
+fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+/// Appends one finding as an NDJSON line whose `tcp_stream` and `wireshark_filter` number
+/// is left as a hole: the same bytes as [`write_finding`] once filled.
+pub fn write_finding_parts(
+    out: &mut Rendered,
+    capture: &str,
+    flow: &FlowRecord,
+    f: &Finding,
+) -> serde_json::Result<()> {
+    let b = &mut out.bytes;
+    serde_json::to_writer(&mut *b, &FindingHead::new(capture, flow, f))?;
+    b.pop(); // the head's closing brace: the record goes on
+    b.extend_from_slice(br#","tcp_stream":"#);
+    out.stream_holes.push(b.len());
+    let tail_at = b.len();
+    serde_json::to_writer(&mut *b, &FindingTail::new(flow, f))?;
+    b[tail_at] = b','; // the tail's opening brace
+    b.pop();
+    b.extend_from_slice(br#","wireshark_filter":"tcp.stream eq "#);
+    out.stream_holes.push(b.len());
+    b.extend_from_slice(b"\"}\n");
+    Ok(())
 }
 
 /// A finding record as a JSON value (tests, ECS and syslog build on it); the NDJSON writer
