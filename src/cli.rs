@@ -10,7 +10,7 @@ use crate::capture::CaptureReader;
 use crate::flow::{AnalyzerConfig, FlowRecord, DEFAULT_TLS_PORTS};
 use crate::output::{
     capture_stats_record, ecs_finding, ecs_tls_flow, finding_record, tls_flow_record,
-    write_finding_parts, HumanReport, Rendered,
+    write_finding_parts, HumanReport, IssuerSighting, IssuerWatch, Rendered,
 };
 use crate::pipeline;
 use crate::rules::{Finding, Severity, RULES};
@@ -252,12 +252,24 @@ struct Sink<'a> {
 }
 
 impl Sink<'_> {
-    /// `rendered`: the NDJSON finding lines (see [`ndjson_findings`]) in NDJSON format.
-    fn flow(&mut self, flow: &FlowRecord, findings: &[Finding], rendered: &[u8]) -> Result<()> {
-        self.rollups.add(flow, findings);
+    fn flow(&mut self, digest: FlowDigest, tcp_stream: u64, rendered: &[u8]) -> Result<()> {
+        let (mut flow, findings) = match digest {
+            FlowDigest::Brief { worst, issuer } => {
+                self.worst = self.worst.max(worst);
+                if let Some(s) = issuer {
+                    self.issuers.add_sighting(s, tcp_stream);
+                }
+                self.out.write_all(rendered)?;
+                return Ok(());
+            }
+            FlowDigest::Full(record) => *record,
+        };
+        flow.tcp_stream = tcp_stream;
+        let flow = &flow;
+        self.rollups.add(flow, &findings);
         self.issuers.add(flow);
         if let Some(sender) = self.syslog.as_deref_mut() {
-            for f in findings {
+            for f in &findings {
                 syslog_send(sender, &finding_record(&self.capture, flow, f), f.severity);
             }
         }
@@ -266,12 +278,12 @@ impl Sink<'_> {
         }
         match self.format {
             ReadFormat::Ecs => {
-                for f in findings {
+                for f in &findings {
                     serde_json::to_writer(&mut *self.out, &ecs_finding(&self.capture, flow, f))?;
                     self.out.write_all(b"\n")?;
                 }
                 if self.emit_flows && (flow.tls.is_some() || flow.server_port_is_tls) {
-                    let doc = ecs_tls_flow(&self.capture, flow, findings);
+                    let doc = ecs_tls_flow(&self.capture, flow, &findings);
                     serde_json::to_writer(&mut *self.out, &doc)?;
                     self.out.write_all(b"\n")?;
                 }
@@ -281,15 +293,36 @@ impl Sink<'_> {
                 if self.emit_flows && (flow.tls.is_some() || flow.server_port_is_tls) {
                     serde_json::to_writer(
                         &mut *self.out,
-                        &tls_flow_record(&self.capture, flow, findings),
+                        &tls_flow_record(&self.capture, flow, &findings),
                     )?;
                     self.out.write_all(b"\n")?;
                 }
             }
-            ReadFormat::Human => self.human.add(flow, findings),
+            ReadFormat::Human => self.human.add(flow, &findings),
         }
         Ok(())
     }
+
+    /// Whether a flow's NDJSON finding lines and a [`FlowDigest::Brief`] are all this sink
+    /// needs of it; otherwise it gets the whole record.
+    fn brief_is_enough(&self) -> bool {
+        self.format == ReadFormat::Ndjson
+            && !self.emit_flows
+            && self.syslog.is_none()
+            && self.rollups.is_empty()
+    }
+}
+
+/// What the output needs of a finished flow, made on the worker that finished it.
+enum FlowDigest {
+    /// Plain NDJSON: the lines are already formatted; what is left is the exit code and the
+    /// capture-wide issuer check. The record is freed on the worker.
+    Brief {
+        worst: Option<Severity>,
+        issuer: Option<IssuerSighting>,
+    },
+    /// Everything else (human summary, ECS, flow records, syslog, roll-ups).
+    Full(Box<(FlowRecord, Vec<Finding>)>),
 }
 
 /// The NDJSON lines of a flow's findings (run on the worker that finished the flow).
@@ -399,19 +432,26 @@ fn read_one(
     let file_len = std::fs::metadata(path).ok().map(|m| m.len());
     let bar = progress_bar(file_len);
     let capture = sink.capture.clone();
-    let render = |flow: &FlowRecord, findings: &[Finding], out: &mut Rendered| {
-        ndjson_findings(&capture, flow, findings, out)
-    };
-    let render: Option<pipeline::Render<'_>> = match sink.format {
-        ReadFormat::Ndjson => Some(&render),
-        ReadFormat::Ecs | ReadFormat::Human => None,
+    let (ndjson, brief) = (sink.format == ReadFormat::Ndjson, sink.brief_is_enough());
+    let prepare = |flow: FlowRecord, findings: Vec<Finding>, out: &mut Rendered| {
+        if ndjson {
+            ndjson_findings(&capture, &flow, &findings, out);
+        }
+        if brief {
+            FlowDigest::Brief {
+                worst: findings.iter().map(|f| f.severity).max(),
+                issuer: IssuerWatch::sighting(&flow),
+            }
+        } else {
+            FlowDigest::Full(Box::new((flow, findings)))
+        }
     };
     let outcome = pipeline::run_threads(
         &mut reader,
         config,
         threads,
-        render,
-        &mut |flow, findings, rendered| sink.flow(flow, findings, rendered),
+        &prepare,
+        &mut |digest, tcp_stream, rendered| sink.flow(digest, tcp_stream, rendered),
         &mut |pos| {
             if let Some(b) = &bar {
                 b.set_position(pos);

@@ -15,15 +15,17 @@ pub struct Outcome {
     pub error: Option<CaptureError>,
 }
 
-/// Turns a finished flow and its findings into output bytes. With `--threads N` it runs on
-/// the worker that finished the flow, so formatting spreads over the cores too; the
-/// worker does not know the flow's `tcp_stream` yet, so it leaves holes for it (see
-/// [`Rendered`]).
-pub type Render<'r> = &'r (dyn Fn(&FlowRecord, &[Finding], &mut Rendered) + Sync);
+/// What becomes of a finished flow where it finished (on its worker with `--threads N`):
+/// it may append output bytes (with holes for the flow's `tcp_stream`, which a worker does
+/// not know yet: see [`Rendered`]) and returns what the reading thread needs of the flow,
+/// the digest `D`. Handing over a small digest instead of the whole record keeps
+/// formatting and freeing on the cores that did the analysis.
+pub type Prepare<'r, D> = &'r (dyn Fn(FlowRecord, Vec<Finding>, &mut Rendered) -> D + Sync);
 
-/// Gets every finished flow: the record, its findings, and what `render` made of them with
-/// `tcp_stream` filled in (empty without a `render`).
-pub type OnFlow<'f, E> = &'f mut dyn FnMut(&FlowRecord, &[Finding], &[u8]) -> Result<(), E>;
+/// Gets every finished flow, in order: its digest, its `tcp_stream` over the whole capture
+/// (the digest may hold a record still numbered within its worker), and the prepared bytes
+/// with the holes filled.
+pub type OnFlow<'f, D, E> = &'f mut dyn FnMut(D, u64, &[u8]) -> Result<(), E>;
 
 /// Analyze every packet of `reader`; `on_flow` gets each finished flow with its findings,
 /// `progress` the bytes read so far (called every few thousand packets).
@@ -33,23 +35,21 @@ pub fn run<E>(
     on_flow: &mut dyn FnMut(FlowRecord, Vec<Finding>) -> Result<(), E>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Outcome, E> {
-    run_one(
+    run_threads(
         reader,
         config,
-        None,
-        &mut |f, fs, _| on_flow(f, fs),
+        1,
+        &|flow, findings, _| (flow, findings),
+        &mut |(flow, findings), _, _| on_flow(flow, findings),
         progress,
     )
 }
 
-/// [`OnFlow`] taking the record and findings by value.
-type OnOwnedFlow<'f, E> = &'f mut dyn FnMut(FlowRecord, Vec<Finding>, &[u8]) -> Result<(), E>;
-
-fn run_one<E>(
+fn run_one<D, E>(
     reader: &mut CaptureReader,
     config: &AnalyzerConfig,
-    render: Option<Render<'_>>,
-    on_flow: OnOwnedFlow<'_, E>,
+    prepare: Prepare<'_, D>,
+    on_flow: OnFlow<'_, D, E>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Outcome, E> {
     let mut analyzer = Analyzer::new(config.clone());
@@ -59,13 +59,12 @@ fn run_one<E>(
     let mut emit = |analyzer: &mut Analyzer| -> Result<(), E> {
         for flow in analyzer.take_finished() {
             let findings = evaluate(&flow);
+            let tcp_stream = flow.tcp_stream;
+            rendered.clear();
+            let digest = prepare(flow, findings, &mut rendered);
             bytes.clear();
-            if let Some(render) = render {
-                rendered.clear();
-                render(&flow, &findings, &mut rendered);
-                rendered.fill(flow.tcp_stream, &mut bytes);
-            }
-            on_flow(flow, findings, &bytes)?;
+            rendered.fill(tcp_stream, &mut bytes);
+            on_flow(digest, tcp_stream, &bytes)?;
         }
         Ok(())
     };
@@ -93,39 +92,32 @@ fn run_one<E>(
     })
 }
 
-/// Like [`run`], over `threads` worker threads when `threads > 1`, with `render` applied to
-/// every finished flow.
+/// Like [`run`], over `threads` worker threads when `threads > 1`, with `prepare` applied
+/// to every finished flow where it finished.
 ///
 /// The reading thread decodes each frame just far enough to hash its connection
 /// ([`crate::flow::shard_of`], the same for both directions) and hands the frame, in
 /// batches, to the worker owning that connection; each worker runs its own [`Analyzer`]
-/// (with `max_flows / threads` of the table), the rules and `render`. The reading thread
+/// (with `max_flows / threads` of the table), the rules and `prepare`. The reading thread
 /// merges what the workers finish back into one deterministic stream: flows are passed to
 /// `on_flow` in the order of the frame that finished them (at each new capture second every
 /// worker gets a tick at that frame, so idle timeouts fire where one analyzer fires them),
 /// then of their first frame (end-of-capture flows last, by first frame), and `tcp_stream`
-/// is renumbered over all workers from the first frames of every connection. The output is
+/// is numbered over all workers from the first frames of every connection. The output is
 /// identical to a one-thread run as long as neither the flow table nor the buffer budget
-/// overflows (which connections get evicted then differs). Records go back to their worker
-/// to be freed there, where they were allocated.
-pub fn run_threads<E>(
+/// overflows (which connections get evicted then differs).
+pub fn run_threads<D: Send, E>(
     reader: &mut CaptureReader,
     config: &AnalyzerConfig,
     threads: usize,
-    render: Option<Render<'_>>,
-    on_flow: OnFlow<'_, E>,
+    prepare: Prepare<'_, D>,
+    on_flow: OnFlow<'_, D, E>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Outcome, E> {
     if threads <= 1 {
-        return run_one(
-            reader,
-            config,
-            render,
-            &mut |f, fs, out| on_flow(&f, &fs, out),
-            progress,
-        );
+        return run_one(reader, config, prepare, on_flow, progress);
     }
-    threaded::run(reader, config, threads, render, on_flow, progress)
+    threaded::run(reader, config, threads, prepare, on_flow, progress)
 }
 
 mod threaded {
@@ -133,13 +125,13 @@ mod threaded {
     use std::collections::{BinaryHeap, VecDeque};
     use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 
-    use super::{OnFlow, Outcome, Render};
+    use super::{OnFlow, Outcome, Prepare};
     use crate::capture::{CaptureReader, Packet};
     use crate::decode::{decode_addresses, Decoded};
-    use crate::flow::{shard_of, Analyzer, AnalyzerConfig, CaptureStats, FlowRecord};
+    use crate::flow::{shard_of, Analyzer, AnalyzerConfig, CaptureStats};
     use crate::model::{FrameNo, TimestampUs};
     use crate::output::Rendered;
-    use crate::rules::{evaluate, Finding};
+    use crate::rules::evaluate;
 
     /// Frames handed to a worker at once.
     const BATCH_PACKETS: usize = 1024;
@@ -170,80 +162,76 @@ mod threaded {
         /// earlier one.
         upto: FrameNo,
         last: bool,
-        /// Flows already passed on, going back to the worker that made them to be freed.
-        garbage: Vec<Done>,
+        /// Output buffers already passed on, going back to their worker for reuse.
+        spent: Vec<Rendered>,
     }
 
-    struct Done {
+    struct Done<D> {
         /// (frame that finished it, 0 if by that frame's idle sweep and 1 if by the frame
         /// itself, its first frame): the merge order, which is one analyzer's order.
         key: (FrameNo, u8, FrameNo),
         worker: usize,
-        flow: FlowRecord,
-        findings: Vec<Finding>,
+        digest: D,
         rendered: Rendered,
     }
 
-    impl PartialEq for Done {
+    impl<D> PartialEq for Done<D> {
         fn eq(&self, other: &Self) -> bool {
             self.key == other.key
         }
     }
-    impl Eq for Done {}
-    impl PartialOrd for Done {
+    impl<D> Eq for Done<D> {}
+    impl<D> PartialOrd for Done<D> {
         fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
             Some(self.cmp(other))
         }
     }
-    impl Ord for Done {
+    impl<D> Ord for Done<D> {
         fn cmp(&self, other: &Self) -> Ordering {
             self.key.cmp(&other.key)
         }
     }
 
     /// What a worker sends back after each batch.
-    struct Report {
+    struct Report<D> {
         worker: usize,
         upto: FrameNo,
         created: Vec<FrameNo>,
         oldest_open: Option<FrameNo>,
-        done: Vec<Done>,
+        done: Vec<Done<D>>,
         /// The worker's counters, with its last report.
         stats: Option<CaptureStats>,
         batch: Batch,
     }
 
-    fn worker(
+    fn worker<D>(
         id: usize,
         config: AnalyzerConfig,
-        render: Option<Render<'_>>,
+        prepare: Prepare<'_, D>,
         batches: Receiver<Batch>,
-        reports: Sender<Report>,
+        reports: Sender<Report<D>>,
     ) {
         let mut analyzer = Analyzer::new(config);
         analyzer.track_streams();
         let mut finished = Vec::new();
         let mut spare_rendered: Vec<Rendered> = Vec::new();
         for mut batch in batches {
-            for d in batch.garbage.drain(..) {
-                let mut r = d.rendered;
+            for mut r in batch.spent.drain(..) {
                 r.clear();
                 spare_rendered.push(r);
             }
             let mut done = Vec::new();
-            let mut take = |analyzer: &mut Analyzer, at: (FrameNo, u8), done: &mut Vec<Done>| {
+            let mut take = |analyzer: &mut Analyzer, at: (FrameNo, u8), done: &mut Vec<Done<D>>| {
                 analyzer.drain_finished(&mut finished);
                 for flow in finished.drain(..) {
                     let findings = evaluate(&flow);
                     let mut rendered = spare_rendered.pop().unwrap_or_default();
-                    if let Some(render) = render {
-                        render(&flow, &findings, &mut rendered);
-                    }
+                    let key = (at.0, at.1, flow.first_frame);
+                    let digest = prepare(flow, findings, &mut rendered);
                     done.push(Done {
-                        key: (at.0, at.1, flow.first_frame),
+                        key,
                         worker: id,
-                        flow,
-                        findings,
+                        digest,
                         rendered,
                     });
                 }
@@ -306,15 +294,15 @@ mod threaded {
         stats: Option<CaptureStats>,
     }
 
-    struct Merge<'a, E> {
+    struct Merge<'a, D, E> {
         shards: Vec<Shard>,
-        pending: BinaryHeap<Reverse<Done>>,
-        on_flow: OnFlow<'a, E>,
+        pending: BinaryHeap<Reverse<Done<D>>>,
+        on_flow: OnFlow<'a, D, E>,
         bytes: Vec<u8>,
     }
 
-    impl<E> Merge<'_, E> {
-        fn apply(&mut self, r: Report) -> Result<(), E> {
+    impl<D, E> Merge<'_, D, E> {
+        fn apply(&mut self, r: Report<D>) -> Result<(), E> {
             let s = &mut self.shards[r.worker];
             s.upto = r.upto;
             s.created.extend(r.created);
@@ -331,19 +319,19 @@ mod threaded {
         fn emit(&mut self) -> Result<(), E> {
             let safe = self.shards.iter().map(|s| s.upto).min().unwrap_or(0);
             while self.pending.peek().is_some_and(|d| d.0.key.0 <= safe) {
-                let Some(Reverse(mut d)) = self.pending.pop() else {
+                let Some(Reverse(d)) = self.pending.pop() else {
                     break;
                 };
-                let first = d.flow.first_frame;
-                d.flow.tcp_stream = self
+                let first = d.key.2;
+                let tcp_stream = self
                     .shards
                     .iter()
                     .map(|s| s.dropped + s.created.partition_point(|&f| f < first) as u64)
                     .sum();
                 self.bytes.clear();
-                d.rendered.fill(d.flow.tcp_stream, &mut self.bytes);
-                (self.on_flow)(&d.flow, &d.findings, &self.bytes)?;
-                self.shards[d.worker].batch.garbage.push(d);
+                d.rendered.fill(tcp_stream, &mut self.bytes);
+                (self.on_flow)(d.digest, tcp_stream, &self.bytes)?;
+                self.shards[d.worker].batch.spent.push(d.rendered);
             }
             // Drop first frames no flow still to come can start before.
             let mut floor = self
@@ -353,7 +341,7 @@ mod threaded {
                 .min()
                 .unwrap_or(0);
             for d in &self.pending {
-                floor = floor.min(d.0.flow.first_frame);
+                floor = floor.min(d.0.key.2);
             }
             for s in &mut self.shards {
                 while s.created.front().is_some_and(|&f| f < floor) {
@@ -365,25 +353,25 @@ mod threaded {
         }
     }
 
-    pub(super) fn run<E>(
+    pub(super) fn run<D: Send, E>(
         reader: &mut CaptureReader,
         config: &AnalyzerConfig,
         threads: usize,
-        render: Option<Render<'_>>,
-        on_flow: OnFlow<'_, E>,
+        prepare: Prepare<'_, D>,
+        on_flow: OnFlow<'_, D, E>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Outcome, E> {
         let mut shard_config = config.clone();
         shard_config.max_flows = (config.max_flows / threads).max(1);
         shard_config.max_total_buffered_bytes = config.max_total_buffered_bytes / threads;
-        let (report_tx, report_rx) = channel::<Report>();
+        let (report_tx, report_rx) = channel::<Report<D>>();
         std::thread::scope(|scope| {
             let mut shards = Vec::with_capacity(threads);
             for id in 0..threads {
                 let (tx, rx) = sync_channel::<Batch>(QUEUE);
                 let cfg = shard_config.clone();
                 let reports = report_tx.clone();
-                scope.spawn(move || worker(id, cfg, render, rx, reports));
+                scope.spawn(move || worker(id, cfg, prepare, rx, reports));
                 shards.push(Shard {
                     tx: Some(tx),
                     batch: Batch::default(),
@@ -425,9 +413,9 @@ mod threaded {
         })
     }
 
-    fn send<E>(
-        merge: &mut Merge<'_, E>,
-        reports: &Receiver<Report>,
+    fn send<D, E>(
+        merge: &mut Merge<'_, D, E>,
+        reports: &Receiver<Report<D>>,
         w: usize,
         upto: FrameNo,
         last: bool,
@@ -459,10 +447,10 @@ mod threaded {
 
     type Dispatched = (Option<crate::capture::CaptureError>, CaptureStats);
 
-    fn dispatch<E>(
+    fn dispatch<D, E>(
         reader: &mut CaptureReader,
-        merge: &mut Merge<'_, E>,
-        reports: &Receiver<Report>,
+        merge: &mut Merge<'_, D, E>,
+        reports: &Receiver<Report<D>>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Dispatched, E> {
         let n = merge.shards.len();
@@ -595,13 +583,15 @@ pub fn analyze_path_threads(
 ) -> Result<Analysis, CaptureError> {
     let mut reader = CaptureReader::open(path)?;
     let mut flows = Vec::new();
-    let outcome = run_threads::<std::convert::Infallible>(
+    let outcome = run_threads::<_, std::convert::Infallible>(
         &mut reader,
         config,
         threads,
-        None,
-        &mut |flow, findings, _| {
-            flows.push((flow.clone(), findings.to_vec()));
+        &|flow, findings, _| Box::new((flow, findings)),
+        &mut |record, tcp_stream, _| {
+            let (mut flow, findings) = *record;
+            flow.tcp_stream = tcp_stream;
+            flows.push((flow, findings));
             Ok(())
         },
         &mut |_| {},

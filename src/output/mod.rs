@@ -15,5 +15,5 @@ pub use records::{
     capture_stats_record, finding_record, flow_json, tls_flow_record, write_finding,
     write_finding_parts, FindingRecord, FlowJson, Rendered, SCHEMA_VERSION,
 };
-pub use rollup::{IssuerWatch, RollupBy, Rollups};
+pub use rollup::{IssuerSighting, IssuerWatch, RollupBy, Rollups};
 pub use syslog::{format_rfc5424, syslog_severity, SyslogSender, SyslogTarget, Transport};

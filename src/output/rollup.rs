@@ -306,17 +306,27 @@ const MAX_FLAGGED: usize = 10;
 /// SNIs tracked (a capture of a busy proxy could see very many).
 const MAX_SNIS: usize = 100_000;
 
+/// What [`IssuerWatch`] needs of one flow: taken where the flow finished (a `--threads`
+/// worker), added where the flows are numbered.
+pub struct IssuerSighting {
+    sni: String,
+    issuer: String,
+    presented: Presented,
+}
+
 impl IssuerWatch {
     pub fn add(&mut self, flow: &FlowRecord) {
-        let (Some(sni), Some(leaf)) = (flow.sni(), flow.server_leaf()) else {
-            return;
-        };
-        let Some(tls) = flow.tls.as_ref() else {
-            return;
-        };
-        if !self.by_sni.contains_key(sni) && self.by_sni.len() >= MAX_SNIS {
-            return;
+        if let Some(s) = Self::sighting(flow) {
+            self.add_sighting(s, flow.tcp_stream);
         }
+    }
+
+    /// The SNI and leaf certificate a flow presented, if it did.
+    pub fn sighting(flow: &FlowRecord) -> Option<IssuerSighting> {
+        let (Some(sni), Some(leaf)) = (flow.sni(), flow.server_leaf()) else {
+            return None;
+        };
+        let tls = flow.tls.as_ref()?;
         let frame = tls
             .events
             .iter()
@@ -325,28 +335,43 @@ impl IssuerWatch {
                     && matches!(e.kind, crate::tls::TlsEventKind::Handshake(t) if t.0 == 11)
             })
             .map_or(flow.first_frame, |e| e.frame);
-        let seen = self
-            .by_sni
-            .entry(sni.to_string())
-            .or_default()
-            .entry(leaf.issuer.clone())
-            .or_insert_with(|| IssuerSeen {
-                first_stream: flow.tcp_stream,
-                ..Default::default()
-            });
-        seen.flows += 1;
-        if seen.examples.len() < MAX_FLAGGED {
-            seen.examples.push(Presented {
+        Some(IssuerSighting {
+            sni: sni.to_string(),
+            issuer: leaf.issuer.clone(),
+            presented: Presented {
                 flow: flow_json(flow),
                 tcp_stream: flow.tcp_stream,
                 frame,
                 ts_us: flow.ts_of(frame),
                 subject: leaf.subject.clone(),
-                quality: crate::rules::capture_quality(flow).0,
+                quality: crate::rules::capture_quality_label(flow),
                 via: flow.preamble.via.as_ref().map(|v| match v {
                     crate::app::Via::HttpConnect => "connect_proxy",
                     crate::app::Via::StartTls(_) => "starttls",
                 }),
+            },
+        })
+    }
+
+    /// Counts a sighting of the flow numbered `tcp_stream` in the capture.
+    pub fn add_sighting(&mut self, s: IssuerSighting, tcp_stream: u64) {
+        if !self.by_sni.contains_key(&s.sni) && self.by_sni.len() >= MAX_SNIS {
+            return;
+        }
+        let seen = self
+            .by_sni
+            .entry(s.sni)
+            .or_default()
+            .entry(s.issuer)
+            .or_insert_with(|| IssuerSeen {
+                first_stream: tcp_stream,
+                ..Default::default()
+            });
+        seen.flows += 1;
+        if seen.examples.len() < MAX_FLAGGED {
+            seen.examples.push(Presented {
+                tcp_stream,
+                ..s.presented
             });
         }
     }
