@@ -448,19 +448,28 @@ fn tcp_checksum_ok(ip: &LaxIpSlice<'_>, segment: &[u8]) -> bool {
 }
 
 /// Folded 16-bit one's complement sum (RFC 1071), continuing from `start`.
+///
+/// Eight bytes at a time, as two big-endian 32-bit words: 2^16 = 1 modulo 0xffff, so
+/// folding a sum of 32-bit words gives the sum of their 16-bit halves (RFC 1071 section
+/// 2(B)), at a quarter of the additions.
 fn ones_complement_sum(data: &[u8], start: u16) -> u16 {
     let mut acc = u64::from(start);
-    let mut chunks = data.chunks_exact(2);
-    for pair in &mut chunks {
+    let mut words = data.chunks_exact(8);
+    for w in &mut words {
+        let w = u64::from_be_bytes(w.try_into().unwrap_or([0; 8]));
+        acc = acc.wrapping_add(w >> 32).wrapping_add(w & 0xffff_ffff);
+    }
+    let mut pairs = words.remainder().chunks_exact(2);
+    for pair in &mut pairs {
         if let [hi, lo] = pair {
             acc = acc.wrapping_add(u64::from(u16::from_be_bytes([*hi, *lo])));
         }
     }
-    if let [last] = chunks.remainder() {
+    if let [last] = pairs.remainder() {
         acc = acc.wrapping_add(u64::from(u16::from_be_bytes([*last, 0])));
     }
-    // A frame is far below 2^48 bytes, so the accumulator cannot overflow
-    // before folding.
+    // Each step adds less than 2^33 and a frame is far below 2^28 bytes, so the
+    // accumulator cannot overflow before folding.
     while acc > 0xffff {
         acc = (acc & 0xffff).wrapping_add(acc >> 16);
     }
@@ -566,6 +575,51 @@ mod tests {
         assert_eq!(t.vlan, [None, None]);
         let p6 = eth(0x86dd, &[], &ipv6_tcp(b"\x16\x03\x01"));
         assert_v6(&tcp(decode(1, &p6)), b"\x16\x03\x01");
+    }
+
+    /// RFC 1071 one 16-bit word at a time, the reference for the 8-byte version.
+    fn ones_complement_sum_by_words(data: &[u8], start: u16) -> u16 {
+        let mut acc = u64::from(start);
+        for pair in data.chunks(2) {
+            let hi = pair[0];
+            let lo = pair.get(1).copied().unwrap_or(0);
+            acc += u64::from(u16::from_be_bytes([hi, lo]));
+        }
+        while acc > 0xffff {
+            acc = (acc & 0xffff) + (acc >> 16);
+        }
+        acc as u16
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ones_complement_sum_matches_rfc1071(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3000),
+            start in proptest::prelude::any::<u16>(),
+        ) {
+            proptest::prop_assert_eq!(
+                ones_complement_sum(&data, start),
+                ones_complement_sum_by_words(&data, start)
+            );
+        }
+    }
+
+    #[test]
+    fn ones_complement_sum_edges() {
+        for data in [
+            &[][..],
+            &[0; 9][..],
+            &[0xff; 64][..],
+            &[0xff, 0xff, 0, 1][..],
+        ] {
+            for start in [0, 1, 0xfffe, 0xffff] {
+                assert_eq!(
+                    ones_complement_sum(data, start),
+                    ones_complement_sum_by_words(data, start),
+                    "{data:?} {start}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -67,23 +67,60 @@ pub struct DisplayTs(pub TimestampUs);
 
 impl std::fmt::Display for DisplayTs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::cell::Cell;
+        // Records come in capture order, so most share their second with the one before:
+        // the calendar part is formatted once per second and thread.
+        thread_local! {
+            static LAST_SECOND: Cell<Option<(i64, [u8; 19])>> = const { Cell::new(None) };
+        }
         let ts_us = self.0;
         let secs = ts_us.div_euclid(1_000_000);
         let micros = ts_us.rem_euclid(1_000_000);
-        match time::OffsetDateTime::from_unix_timestamp(secs) {
-            Ok(t) => write!(
-                f,
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second(),
-                micros
-            ),
-            Err(_) => write!(f, "@{ts_us}us"),
+        let date = match LAST_SECOND.get() {
+            Some((s, date)) if s == secs => date,
+            _ => {
+                let Ok(t) = time::OffsetDateTime::from_unix_timestamp(secs) else {
+                    return write!(f, "@{ts_us}us");
+                };
+                let mut date = [0u8; 19];
+                let mut w = &mut date[..];
+                let written = std::io::Write::write_fmt(
+                    &mut w,
+                    format_args!(
+                        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                        t.year(),
+                        u8::from(t.month()),
+                        t.day(),
+                        t.hour(),
+                        t.minute(),
+                        t.second()
+                    ),
+                );
+                if written.is_err() || !w.is_empty() {
+                    // Years before -999 do not fit the fixed width.
+                    return write!(
+                        f,
+                        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+                        t.year(),
+                        u8::from(t.month()),
+                        t.day(),
+                        t.hour(),
+                        t.minute(),
+                        t.second()
+                    );
+                }
+                LAST_SECOND.set(Some((secs, date)));
+                date
+            }
+        };
+        let mut frac = *b".000000Z";
+        let mut m = micros;
+        for d in frac[1..7].iter_mut().rev() {
+            *d = b'0' + (m % 10) as u8;
+            m /= 10;
         }
+        f.write_str(std::str::from_utf8(&date).map_err(|_| std::fmt::Error)?)?;
+        f.write_str(std::str::from_utf8(&frac).map_err(|_| std::fmt::Error)?)
     }
 }
 
@@ -116,6 +153,18 @@ mod tests {
         );
         assert_eq!(format_ts_us(-1), "1969-12-31T23:59:59.999999Z");
         assert_eq!(format_secs(-1), "1969-12-31T23:59:59Z");
+        // The per-second cache: same second, other microseconds; then other seconds.
+        assert_eq!(
+            format_ts_us(1_700_000_000_000_001),
+            "2023-11-14T22:13:20.000001Z"
+        );
+        assert_eq!(format_ts_us(1_700_000_001_5), "1970-01-01T04:43:20.000015Z");
+        assert_eq!(format_ts_us(i64::MAX), format!("@{}us", i64::MAX));
+        // Years that need more than four characters.
+        assert_eq!(
+            format_ts_us(-100_000_000_000_000_000),
+            "-1199-02-15T14:13:20.000000Z"
+        );
         assert_eq!(format_secs(i64::MAX), format!("@{}", i64::MAX));
     }
 }

@@ -26,9 +26,34 @@ pub struct FlowJson<'a> {
 
 #[derive(Serialize)]
 struct EndpointJson {
-    #[serde(serialize_with = "serialize_display")]
+    #[serde(serialize_with = "serialize_ip")]
     ip: std::net::IpAddr,
     port: u16,
+}
+
+/// An IP address as its usual text; IPv4, the common case, without the formatting
+/// machinery (it is in every record).
+fn serialize_ip<S: Serializer>(ip: &std::net::IpAddr, s: S) -> Result<S::Ok, S::Error> {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let mut buf = [0u8; 15];
+            let mut n = 0;
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf[n] = b'.';
+                    n += 1;
+                }
+                let mut digits = [0u8; 20];
+                for &d in format_u64(u64::from(octet), &mut digits) {
+                    buf[n] = d;
+                    n += 1;
+                }
+            }
+            // Only ASCII digits and dots were written.
+            s.serialize_str(std::str::from_utf8(&buf[..n]).unwrap_or_default())
+        }
+        std::net::IpAddr::V6(v6) => s.collect_str(v6),
+    }
 }
 
 impl<'a> FlowJson<'a> {
@@ -51,11 +76,6 @@ impl<'a> FlowJson<'a> {
 
 pub fn flow_json(flow: &FlowRecord) -> Value {
     serde_json::to_value(FlowJson::new(flow)).unwrap_or(Value::Null)
-}
-
-/// Serializes a `Display` value as a JSON string without building the string first.
-fn serialize_display<T: std::fmt::Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(v)
 }
 
 /// [`format_ts_us`] as a `Display`, for serializing without an intermediate `String`.

@@ -2,11 +2,11 @@
 //! the diagnosis (`likely_cause`) is built from the alert, the step reached, how the
 //! connection ended, and the other findings already raised on the flow.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::alert::alert_explanation;
 use super::cipher::offered_cipher_names;
-use super::offer::{compare, handshake_frame, version_range};
+use super::offer::{compare, handshake_frame, strings, version_range};
 use super::version::offered_versions;
 use super::{Finding, Rule, RuleCtx, Severity};
 use crate::flow::{EndReason, FlowRecord};
@@ -597,37 +597,43 @@ fn check(ctx: &mut RuleCtx<'_>) {
         "TLS handshake aborted by the {by} at {stage} ({how_text}): {}.",
         d.cause.replace('_', " ")
     );
-    ctx.push(
-        Finding::new("handshake_aborted", severity, end.ts_us)
-            .frames(client_hello_frame.into_iter().chain(end.frame))
-            .summary(summary)
-            .explanation(explanation)
-            .evidence(json!({
-                "aborted_by": by,
-                "stage": stage,
-                "how": end.how,
-                "alert": end.alert,
-                "likely_cause": d.cause,
-                "confidence": confidence,
-                "because": because,
-                "capture_quality": quality,
-                "capture_issues": issues,
-                "history": tls.history,
-                "sni": flow.sni(),
-                "client_offer": offer.as_ref().map(|o| o.client_offer.clone()),
-                "server_choice": offer.as_ref().map(|o| o.server_choice.clone()),
-                "offer_vs_choice": offer.as_ref().map(|o| o.verdicts.clone()).unwrap_or_default(),
-                "server_version": tls.negotiated_version().map(version_name),
-                "via": via,
-                "ttl": {
-                    "client": flow.ttl_range[Dir::ToServer.index()].map(|(a, b)| [a, b]),
-                    "server": flow.ttl_range[Dir::ToClient.index()].map(|(a, b)| [a, b]),
-                    "rst": end.frame.filter(|_| end.how == "rst").and_then(|_| {
-                        flow.rst.iter().flatten().min_by_key(|e| e.frame).map(|e| e.ttl)
-                    }),
-                },
-            })),
-    );
+    let mut finding = Finding::new("handshake_aborted", severity, end.ts_us)
+        .frames(client_hello_frame.into_iter().chain(end.frame))
+        .summary(summary)
+        .explanation(explanation)
+        .evidence(json!({
+            "aborted_by": by,
+            "stage": stage,
+            "how": end.how,
+            "alert": end.alert,
+            "likely_cause": d.cause,
+            "confidence": confidence,
+            "capture_quality": quality,
+            "history": tls.history,
+            "sni": flow.sni(),
+            "server_version": tls.negotiated_version().map(version_name),
+            "via": via,
+            "ttl": {
+                "client": flow.ttl_range[Dir::ToServer.index()].map(|(a, b)| [a, b]),
+                "server": flow.ttl_range[Dir::ToClient.index()].map(|(a, b)| [a, b]),
+                "rst": end.frame.filter(|_| end.how == "rst").and_then(|_| {
+                    flow.rst.iter().flatten().min_by_key(|e| e.frame).map(|e| e.ttl)
+                }),
+            },
+        }));
+    // The big parts are moved in (json! would copy them once more).
+    let (client_offer, server_choice, verdicts) = match offer {
+        Some(o) => (o.client_offer, o.server_choice, o.verdicts),
+        None => (Value::Null, Value::Null, Vec::new()),
+    };
+    if let Value::Object(m) = &mut finding.evidence {
+        m.insert("because".into(), strings(because));
+        m.insert("capture_issues".into(), strings(issues));
+        m.insert("client_offer".into(), client_offer);
+        m.insert("server_choice".into(), server_choice);
+        m.insert("offer_vs_choice".into(), strings(verdicts));
+    }
+    ctx.push(finding);
 }
 
 #[cfg(test)]

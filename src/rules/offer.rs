@@ -19,6 +19,11 @@ pub struct OfferVsChoice {
     pub server_choice: Value,
 }
 
+/// A JSON array of owned strings, moved rather than copied.
+pub fn strings(v: impl IntoIterator<Item = String>) -> Value {
+    Value::Array(v.into_iter().map(Value::String).collect())
+}
+
 /// "TLS 1.2" style short version name for sentences.
 pub fn short_version(v: u16) -> String {
     match version_rank(v) {
@@ -353,17 +358,21 @@ pub fn compare(flow: &FlowRecord, tls: &TlsConn) -> Option<OfferVsChoice> {
         }
     }
 
-    let client_offer = json!({
+    let mut client_offer = json!({
         "versions": describe_offer(ch),
         "ciphers": suites.len(),
-        "version_list": versions.iter().map(|v| crate::tls::names::version_name(*v)).collect::<Vec<_>>(),
-        "cipher_suites": suites,
-        "groups": groups,
-        "key_shares": key_shares,
-        "signature_algorithms": sigalgs,
         "alpn": ch.alpn,
         "frame": ch_frame,
     });
+    // The long lists are moved in (json! would copy every name once more).
+    if let Value::Object(m) = &mut client_offer {
+        let versions = versions.iter().map(|v| crate::tls::names::version_name(*v));
+        m.insert("version_list".into(), strings(versions));
+        m.insert("cipher_suites".into(), strings(suites));
+        m.insert("groups".into(), strings(groups));
+        m.insert("key_shares".into(), strings(key_shares));
+        m.insert("signature_algorithms".into(), strings(sigalgs));
+    }
     let server_choice = json!({
         "version": sh.map(|s| crate::tls::names::version_name(s.negotiated_version())),
         "cipher": sh.map(|s| cipher_name(s.cipher)),
