@@ -158,7 +158,7 @@ mod tests {
             format_ts_us(1_700_000_000_000_001),
             "2023-11-14T22:13:20.000001Z"
         );
-        assert_eq!(format_ts_us(1_700_000_001_5), "1970-01-01T04:43:20.000015Z");
+        assert_eq!(format_ts_us(17_000_000_015), "1970-01-01T04:43:20.000015Z");
         assert_eq!(format_ts_us(i64::MAX), format!("@{}us", i64::MAX));
         // Years that need more than four characters.
         assert_eq!(
