@@ -9,8 +9,9 @@
 //!
 //! Every copy of an exchange gets its own client address and port, a server out of 1000,
 //! server port 443 (80, 25 or 3128 for the exchanges whose point is another port), and
-//! shifted sequence numbers. A share of the healthy TLS 1.2/1.3 copies carries bulk
-//! application data (whole 16 KiB records cut at a 1448-byte MSS); a share of all copies
+//! shifted sequence numbers. A share of the healthy TLS 1.2/1.3 copies (`--bulk-percent`,
+//! 15) carries bulk application data (1 to `--bulk-records`, 4, whole 16 KiB records cut at
+//! a 1448-byte MSS); a share of all copies
 //! gets two data segments swapped (out of order) or one segment sent twice
 //! (retransmission). About 2000 copies are open at once, interleaved at random, one packet
 //! every `--gap-us` microseconds of capture time. The output depends only on the options.
@@ -163,13 +164,13 @@ fn bulk_segments(n_records: usize, filler: &[u8]) -> Vec<Vec<u8>> {
     stream.chunks(1448).map(<[u8]>::to_vec).collect()
 }
 
-fn make_copy(t: &Template, idx: u64, rng: &mut Rng, filler: &[u8]) -> Copy {
+fn make_copy(t: &Template, idx: u64, rng: &mut Rng, filler: &[u8], o: &Options) -> Copy {
     let mut segs = t.segs.clone();
     // Per copy and connection: shift the client's and the server's sequence numbers.
     let shifts: Vec<(u32, u32)> = (0..t.conns)
         .map(|_| (rng.next() as u32, rng.next() as u32))
         .collect();
-    if t.bulk && rng.below(100) < 15 {
+    if t.bulk && rng.below(100) < o.bulk_percent {
         // Bulk data from the server after its last data segment before any FIN/RST.
         let end = segs
             .iter()
@@ -181,7 +182,7 @@ fn make_copy(t: &Template, idx: u64, rng: &mut Rng, filler: &[u8]) -> Copy {
         {
             let base = segs[at].clone();
             let mut seq = base.seq.wrapping_add(base.payload.len() as u32);
-            let records = 1 + rng.below(4) as usize;
+            let records = 1 + rng.below(o.bulk_records.max(1)) as usize;
             let inserted: Vec<Seg> = bulk_segments(records, filler)
                 .into_iter()
                 .map(|p| {
@@ -324,7 +325,7 @@ fn frame(c: &Copy, s: &Seg, out: &mut Vec<u8>) {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench_gen --mib N -o OUT.pcap [--samples DIR] [--seed S] [--gap-us U] [--active K]"
+        "usage: bench_gen --mib N -o OUT.pcap [--samples DIR] [--seed S] [--gap-us U] [--active K] [--bulk-percent P] [--bulk-records R]"
     );
     std::process::exit(2);
 }
@@ -337,6 +338,10 @@ pub struct Options {
     pub seed: u64,
     pub gap_us: i64,
     pub active: usize,
+    /// Share (percent) of the healthy TLS copies that carry bulk application data.
+    pub bulk_percent: u64,
+    /// Most 16 KiB records of bulk data in one such copy (1 to this many).
+    pub bulk_records: u64,
 }
 
 impl Options {
@@ -348,6 +353,8 @@ impl Options {
             seed: 0x7115_7121_a6e0_0001,
             gap_us: 100,
             active: 2000,
+            bulk_percent: 15,
+            bulk_records: 4,
         }
     }
 }
@@ -365,6 +372,8 @@ fn main() {
             "--seed" => o.seed = val().parse().unwrap_or_else(|_| usage()),
             "--gap-us" => o.gap_us = val().parse().unwrap_or_else(|_| usage()),
             "--active" => o.active = val().parse().unwrap_or_else(|_| usage()),
+            "--bulk-percent" => o.bulk_percent = val().parse().unwrap_or_else(|_| usage()),
+            "--bulk-records" => o.bulk_records = val().parse().unwrap_or_else(|_| usage()),
             _ => usage(),
         }
     }
@@ -422,7 +431,7 @@ pub fn generate(o: &Options) -> String {
         per_template[ti] += 1;
         *copies += 1;
         *connections += templates[ti].conns as u64;
-        make_copy(&templates[ti], *copies, rng, &filler)
+        make_copy(&templates[ti], *copies, rng, &filler, o)
     };
     while slots.len() < active {
         slots.push(new_copy(&mut rng, &mut copies, &mut connections));

@@ -2,7 +2,8 @@
 # Throughput and peak memory of tlstriage against the read floor and tshark, on the same
 # generated capture in the same run.
 #
-#   scripts/bench.sh [--mib N] [--runs R] [--threads "1 2"] [--dir DIR] [--keep]
+#   scripts/bench.sh [--mib N] [--runs R] [--threads "1 2"] [--dir DIR] [--keep] [--no-tshark]
+#                    [--gen "GENERATOR OPTIONS"]
 #
 # Builds the release binary and the examples, generates DIR/bench-N.pcap with
 # examples/bench_gen.rs (deterministic; replays samples/*.pcap; reused when present), warms
@@ -16,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-mib=1024 runs=2 threads="1 $(nproc)" dir=/tmp/tlstriage-bench keep=0 tshark=1
+mib=1024 runs=2 threads="1 $(nproc)" dir=/tmp/tlstriage-bench keep=0 tshark=1 gen=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --mib) mib=$2; shift 2 ;;
@@ -25,7 +26,8 @@ while [ $# -gt 0 ]; do
     --dir) dir=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     --no-tshark) tshark=0; shift ;;
-    *) echo "usage: $0 [--mib N] [--runs R] [--threads \"1 2\"] [--dir DIR] [--keep] [--no-tshark]" >&2; exit 2 ;;
+    --gen) gen=$2; shift 2 ;;
+    *) echo "usage: $0 [--mib N] [--runs R] [--threads \"1 2\"] [--dir DIR] [--keep] [--no-tshark] [--gen \"OPTS\"]" >&2; exit 2 ;;
   esac
 done
 command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
@@ -36,8 +38,12 @@ fi
 cargo build --release --quiet --bin tlstriage --example bench_gen --example read_floor
 bin=target/release
 mkdir -p "$dir"
-file=$dir/bench-$mib.pcap
-[ -s "$file" ] || "$bin/examples/bench_gen" --mib "$mib" -o "$file" 2>&1 | head -1
+# --gen passes options to the generator (e.g. "--bulk-percent 100 --bulk-records 32" for a
+# capture whose cost is in bytes rather than connections); they name the file too.
+suffix=$(printf '%s' "$gen" | tr -c 'A-Za-z0-9' '_')
+file=$dir/bench-$mib$suffix.pcap
+# shellcheck disable=SC2086 # $gen is a list of options
+[ -s "$file" ] || "$bin/examples/bench_gen" --mib "$mib" $gen -o "$file" 2>&1 | head -1
 bytes=$(stat -c %s "$file")
 cat "$file" > /dev/null # page cache warm
 packets=$("$bin/examples/read_floor" "$file" | sed 's/.*packets=\([0-9]*\).*/\1/')

@@ -363,7 +363,8 @@ fn read(args: &ReadArgs) -> Result<i32> {
         i64::try_from(args.idle_timeout.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
 
     let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    // Output can be a third of the capture's size: write it in large blocks.
+    let mut out = BufWriter::with_capacity(1 << 18, stdout.lock());
     let mut errors = 0;
     let mut worst = None;
     let mut syslog = match &args.syslog {
