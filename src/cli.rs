@@ -109,6 +109,32 @@ pub struct ReadArgs {
     /// the output is the same as with one. Default: one per core. 1: no worker threads.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+    /// Drop findings below this severity everywhere (output, syslog, roll-ups, exit code):
+    /// `low` leaves out the informational ones, such as the close_notify alert ending every
+    /// healthy session.
+    #[arg(long, value_enum, default_value = "info")]
+    pub min_severity: MinSeverity,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MinSeverity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl MinSeverity {
+    fn severity(self) -> Severity {
+        match self {
+            MinSeverity::Info => Severity::Info,
+            MinSeverity::Low => Severity::Low,
+            MinSeverity::Medium => Severity::Medium,
+            MinSeverity::High => Severity::High,
+            MinSeverity::Critical => Severity::Critical,
+        }
+    }
 }
 
 /// The number of worker threads `read` uses by default: one per core.
@@ -246,6 +272,8 @@ struct Sink<'a> {
     worst: Option<Severity>,
     capture: String,
     syslog: Option<&'a mut crate::output::SyslogSender>,
+    /// Findings below this are dropped as soon as the rules raise them.
+    min_severity: Severity,
     /// Capture-level passes (roll-ups, issuer watch), emitted at the end of the capture.
     rollups: crate::output::Rollups,
     issuers: crate::output::IssuerWatch,
@@ -384,6 +412,7 @@ fn read(args: &ReadArgs) -> Result<i32> {
             capture: name.clone(),
             syslog: syslog.as_mut(),
             rollups: crate::output::Rollups::new(&args.summary_by),
+            min_severity: args.min_severity.severity(),
             issuers: crate::output::IssuerWatch::default(),
         };
         let threads = args.threads.map_or_else(default_threads, usize::from);
@@ -434,7 +463,9 @@ fn read_one(
     let bar = progress_bar(file_len);
     let capture = sink.capture.clone();
     let (ndjson, brief) = (sink.format == ReadFormat::Ndjson, sink.brief_is_enough());
-    let prepare = |flow: FlowRecord, findings: Vec<Finding>, out: &mut Rendered| {
+    let min_severity = sink.min_severity;
+    let prepare = |flow: FlowRecord, mut findings: Vec<Finding>, out: &mut Rendered| {
+        findings.retain(|f| f.severity >= min_severity);
         if ndjson {
             ndjson_findings(&capture, &flow, &findings, out);
         }
@@ -464,7 +495,8 @@ fn read_one(
     }
     let warnings = reader.warnings().to_vec();
     // Cross-flow findings (documented in output/rollup.rs), then the roll-ups.
-    let cross = sink.issuers.records(&sink.capture);
+    let mut cross = sink.issuers.records(&sink.capture);
+    cross.retain(|(sev, _)| *sev >= sink.min_severity);
     if let Some(sender) = sink.syslog.as_deref_mut() {
         for (sev, rec) in cross.iter().filter(|(_, r)| r["type"] == "finding") {
             syslog_send(sender, rec, *sev);

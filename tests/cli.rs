@@ -363,3 +363,54 @@ fn tls_ports_takes_one_comma_separated_value_before_the_files() {
         .iter()
         .any(|r| r["kind"] == "plaintext_to_tls_port"));
 }
+
+#[test]
+fn min_severity_drops_findings_below_it_everywhere() {
+    // A healthy session: its only findings are the informational closing alerts.
+    let all = tlstriage(&["read", "--format", "ndjson", "samples/tls12-ok.pcap"]);
+    let kinds: Vec<_> = ndjson(&all)
+        .iter()
+        .filter(|r| r["type"] == "finding")
+        .map(|r| (r["kind"].clone(), r["severity"].clone()))
+        .collect();
+    assert!(!kinds.is_empty());
+    assert!(kinds.iter().all(|(_, s)| s == "info"), "{kinds:?}");
+    let quiet = tlstriage(&[
+        "read",
+        "--format",
+        "ndjson",
+        "--min-severity",
+        "low",
+        "--fail-on",
+        "info",
+        "samples/tls12-ok.pcap",
+    ]);
+    let records = ndjson(&quiet);
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["type"], "capture_stats");
+    assert_eq!(quiet.status.code(), Some(0), "nothing left to fail on");
+
+    // A failing one keeps what is at or above the threshold, with any thread count.
+    for threads in ["1", "2"] {
+        let high = tlstriage(&[
+            "read",
+            "--format",
+            "ndjson",
+            "--min-severity",
+            "high",
+            "--threads",
+            threads,
+            "samples/version-mismatch.pcap",
+        ]);
+        let sev: Vec<_> = ndjson(&high)
+            .iter()
+            .filter(|r| r["type"] == "finding")
+            .map(|r| r["severity"].as_str().unwrap_or_default().to_string())
+            .collect();
+        assert!(!sev.is_empty());
+        assert!(
+            sev.iter().all(|s| s == "high" || s == "critical"),
+            "{sev:?}"
+        );
+    }
+}
