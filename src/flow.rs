@@ -236,22 +236,46 @@ impl FlowRecord {
     }
 }
 
+/// A connection's identity, the same for both directions: the two endpoints in a fixed
+/// order and the VLAN tags. Kept to 40 bytes of plain integers (IPv4 addresses as
+/// IPv4-mapped IPv6, a flag telling them from real IPv6) so hashing and comparing it,
+/// once or twice per packet, is a few word operations rather than enum matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct FlowKey {
-    lo: (IpAddr, u16),
-    hi: (IpAddr, u16),
-    vlan: [Option<u16>; 2],
+    lo_ip: [u64; 2],
+    hi_ip: [u64; 2],
+    /// Bits 48..64: the port of `lo_ip`; 32..48: the port of `hi_ip`; 31: IPv6; 13..26 and
+    /// 0..13: the outer and inner VLAN id, each with bit 12 set when present.
+    rest: u64,
+}
+
+fn ip_words(ip: IpAddr) -> ([u64; 2], bool) {
+    let (bits, v6) = match ip {
+        IpAddr::V4(a) => (u128::from(a.to_ipv6_mapped()), false),
+        IpAddr::V6(a) => (u128::from(a), true),
+    };
+    ([(bits >> 64) as u64, bits as u64], v6)
+}
+
+fn vlan_bits(v: Option<u16>) -> u64 {
+    v.map_or(0, |id| 0x1000 | u64::from(id & 0x0fff))
 }
 
 impl FlowKey {
     fn new(pkt: &TcpPacket<'_>) -> Self {
-        let a = (pkt.src, pkt.sport);
-        let b = (pkt.dst, pkt.dport);
-        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        let (src, v6) = ip_words(pkt.src);
+        let (dst, _) = ip_words(pkt.dst);
+        let a = (src, pkt.sport);
+        let b = (dst, pkt.dport);
+        let ((lo_ip, lo_port), (hi_ip, hi_port)) = if a <= b { (a, b) } else { (b, a) };
         FlowKey {
-            lo,
-            hi,
-            vlan: pkt.vlan,
+            lo_ip,
+            hi_ip,
+            rest: u64::from(lo_port) << 48
+                | u64::from(hi_port) << 32
+                | u64::from(v6) << 31
+                | vlan_bits(pkt.vlan[0]) << 13
+                | vlan_bits(pkt.vlan[1]),
         }
     }
 }
@@ -443,7 +467,10 @@ impl Flow {
 /// The per-capture analysis state: feed packets in capture order, collect finished flows.
 pub struct Analyzer {
     config: AnalyzerConfig,
-    flows: FlowMap<Flow>,
+    /// Boxed so the table's buckets stay small: growing it moves 48-byte entries, and a
+    /// lookup's probe walks a dense array (it moved whole flow headers before, a sixth of
+    /// a run in rehashing and page faults on the benchmark capture).
+    flows: FlowMap<Box<Flow>>,
     /// Idle-timeout queue: (last activity when queued, first frame, key), oldest on top.
     /// An entry is checked against its flow's real last activity when it comes due, and
     /// queued again if the flow was active since, so a sweep only looks at the flows that
@@ -553,11 +580,11 @@ impl Analyzer {
 
     /// Finish every open flow (end of capture), in the order they started.
     pub fn finish(&mut self) {
-        let mut rest: Vec<Flow> = self.flows.drain().map(|(_, f)| f).collect();
+        let mut rest: Vec<Box<Flow>> = self.flows.drain().map(|(_, f)| f).collect();
         self.idle_queue.clear();
         rest.sort_by_key(|f| f.h.first_frame);
         for flow in rest {
-            self.finish_flow(flow, EndReason::CaptureEnd);
+            self.finish_flow(*flow, EndReason::CaptureEnd);
         }
     }
 
@@ -603,7 +630,7 @@ impl Analyzer {
                 if !flow.closed() {
                     self.stats.flows_timed_out += 1;
                 }
-                self.finish_flow(flow, EndReason::Timeout);
+                self.finish_flow(*flow, EndReason::Timeout);
             }
         }
     }
@@ -628,7 +655,7 @@ impl Analyzer {
                 if !flow.closed() {
                     self.stats.flows_evicted += 1;
                 }
-                self.finish_flow(flow, EndReason::Evicted);
+                self.finish_flow(*flow, EndReason::Evicted);
             }
         }
     }
@@ -743,7 +770,7 @@ impl Analyzer {
                 .is_some_and(|f| f.closed() || f.h.fin.iter().chain(&f.h.rst).any(Option::is_some));
             if reused {
                 if let Some(old) = self.flows.remove(&key) {
-                    self.finish_flow(old, EndReason::Closed);
+                    self.finish_flow(*old, EndReason::Closed);
                 }
             }
         }
@@ -753,7 +780,7 @@ impl Analyzer {
             }
             let flow = self.new_flow(pkt, frame, ts_us);
             self.idle_queue.push(Reverse((ts_us, frame, key)));
-            self.flows.insert(key, flow);
+            self.flows.insert(key, Box::new(flow));
         }
         let Some(flow) = self.flows.get_mut(&key) else {
             return;
@@ -851,7 +878,7 @@ impl Analyzer {
             }
             if let Some(flow) = self.flows.remove(&key) {
                 self.stats.flows_evicted_memory += 1;
-                self.finish_flow(flow, EndReason::Evicted);
+                self.finish_flow(*flow, EndReason::Evicted);
             }
         }
     }
