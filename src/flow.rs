@@ -7,7 +7,7 @@
 //! turned into a [`FlowRecord`]: the complete, owned set of facts the rules read.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::IpAddr;
 
 use foldhash::fast::FixedState;
@@ -464,6 +464,34 @@ impl Flow {
     }
 }
 
+/// First frames of the open flows, for the oldest one: flows open in frame order, so a
+/// queue in that order with closed entries marked (and dropped once they reach the front)
+/// answers in O(1) and closes in O(log n), without a tree node per flow.
+#[derive(Default)]
+struct OpenFrames {
+    queue: VecDeque<(FrameNo, bool)>,
+}
+
+impl OpenFrames {
+    fn open(&mut self, frame: FrameNo) {
+        debug_assert!(self.queue.back().is_none_or(|&(f, _)| f < frame));
+        self.queue.push_back((frame, true));
+    }
+
+    fn close(&mut self, frame: FrameNo) {
+        if let Ok(i) = self.queue.binary_search_by_key(&frame, |&(f, _)| f) {
+            self.queue[i].1 = false;
+        }
+        while self.queue.front().is_some_and(|&(_, open)| !open) {
+            self.queue.pop_front();
+        }
+    }
+
+    fn oldest(&self) -> Option<FrameNo> {
+        self.queue.front().map(|&(f, _)| f)
+    }
+}
+
 /// The per-capture analysis state: feed packets in capture order, collect finished flows.
 pub struct Analyzer {
     config: AnalyzerConfig,
@@ -486,7 +514,7 @@ pub struct Analyzer {
     /// [`Analyzer::take_created`], and of the flows still open.
     track_streams: bool,
     created: Vec<FrameNo>,
-    open_first_frames: BTreeSet<FrameNo>,
+    open_first_frames: OpenFrames,
     /// Sum of every open flow's `FlowHeader::buffered`.
     buffered_total: usize,
     /// Parsed certificates, shared by the flows of this analyzer.
@@ -505,7 +533,7 @@ impl Analyzer {
             last_sweep_sec: i64::MIN,
             track_streams: false,
             created: Vec::new(),
-            open_first_frames: BTreeSet::new(),
+            open_first_frames: OpenFrames::default(),
             buffered_total: 0,
             certs: CertCache::default(),
         }
@@ -525,7 +553,7 @@ impl Analyzer {
 
     /// The first frame of the oldest flow still open (with [`Analyzer::track_streams`]).
     pub fn oldest_open_first_frame(&self) -> Option<FrameNo> {
-        self.open_first_frames.first().copied()
+        self.open_first_frames.oldest()
     }
 
     /// True when finished flows are waiting for [`Analyzer::take_finished`].
@@ -664,7 +692,7 @@ impl Analyzer {
     fn finish_flow(&mut self, flow: Flow, end: EndReason) {
         self.buffered_total = self.buffered_total.saturating_sub(flow.h.buffered);
         if self.track_streams && !flow.closed() {
-            self.open_first_frames.remove(&flow.h.first_frame);
+            self.open_first_frames.close(flow.h.first_frame);
         }
         let Some(record) = flow.into_record(end, &mut self.certs) else {
             return;
@@ -717,7 +745,7 @@ impl Analyzer {
         self.stats.flows += 1;
         if self.track_streams {
             self.created.push(frame);
-            self.open_first_frames.insert(frame);
+            self.open_first_frames.open(frame);
         }
         Flow {
             h: FlowHeader {
