@@ -380,6 +380,8 @@ struct FlowHeader {
     server_port_is_tls: bool,
     /// Bytes this flow buffered after its last packet (counted in the analyzer's total).
     buffered: usize,
+    /// Its entry in [`OpenFrames`] (multi-threaded runs).
+    open_seq: u64,
 }
 
 /// The heavy part of an open flow: reassembly buffers and protocol state.
@@ -466,24 +468,32 @@ impl Flow {
 
 /// First frames of the open flows, for the oldest one: flows open in frame order, so a
 /// queue in that order with closed entries marked (and dropped once they reach the front)
-/// answers in O(1) and closes in O(log n), without a tree node per flow.
+/// answers in O(1), and a flow closes its entry in O(1) by the sequence number it got
+/// when it opened (no search, no tree node per flow).
 #[derive(Default)]
 struct OpenFrames {
     queue: VecDeque<(FrameNo, bool)>,
+    /// Sequence number of the queue's front entry.
+    front_seq: u64,
 }
 
 impl OpenFrames {
-    fn open(&mut self, frame: FrameNo) {
-        debug_assert!(self.queue.back().is_none_or(|&(f, _)| f < frame));
+    fn open(&mut self, frame: FrameNo) -> u64 {
         self.queue.push_back((frame, true));
+        self.front_seq + self.queue.len() as u64 - 1
     }
 
-    fn close(&mut self, frame: FrameNo) {
-        if let Ok(i) = self.queue.binary_search_by_key(&frame, |&(f, _)| f) {
-            self.queue[i].1 = false;
+    fn close(&mut self, seq: u64) {
+        let slot = seq
+            .checked_sub(self.front_seq)
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| self.queue.get_mut(i));
+        if let Some(entry) = slot {
+            entry.1 = false;
         }
         while self.queue.front().is_some_and(|&(_, open)| !open) {
             self.queue.pop_front();
+            self.front_seq += 1;
         }
     }
 
@@ -692,7 +702,7 @@ impl Analyzer {
     fn finish_flow(&mut self, flow: Flow, end: EndReason) {
         self.buffered_total = self.buffered_total.saturating_sub(flow.h.buffered);
         if self.track_streams && !flow.closed() {
-            self.open_first_frames.close(flow.h.first_frame);
+            self.open_first_frames.close(flow.h.open_seq);
         }
         let Some(record) = flow.into_record(end, &mut self.certs) else {
             return;
@@ -743,10 +753,12 @@ impl Analyzer {
         let tcp_stream = self.next_tcp_stream;
         self.next_tcp_stream += 1;
         self.stats.flows += 1;
-        if self.track_streams {
+        let open_seq = if self.track_streams {
             self.created.push(frame);
-            self.open_first_frames.open(frame);
-        }
+            self.open_first_frames.open(frame)
+        } else {
+            0
+        };
         Flow {
             h: FlowHeader {
                 client,
@@ -768,6 +780,7 @@ impl Analyzer {
                 rst: [None; 2],
                 server_port_is_tls: self.config.is_tls_port(server.port),
                 buffered: 0,
+                open_seq,
             },
             live: Some(Box::new(Live {
                 streams: [
