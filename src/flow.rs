@@ -1112,6 +1112,80 @@ mod tests {
             Some(&b"GET / HTTP/1.1\r\n\r\n"[..])
         );
     }
+
+    fn tcp_to(src: IpAddr, dst: IpAddr, sport: u16, dport: u16, vlan: [Option<u16>; 2]) -> FlowKey {
+        FlowKey::new(&TcpPacket {
+            src,
+            dst,
+            sport,
+            dport,
+            seq: 0,
+            ack: 0,
+            flags: 0,
+            window: 0,
+            ttl: 64,
+            vlan,
+            payload: &[],
+            checksum_ok: None,
+        })
+    }
+
+    #[test]
+    fn flow_key_is_symmetric_and_tells_families_ports_and_vlans_apart() {
+        let (a, b): (IpAddr, IpAddr) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
+        let none = [None, None];
+        let key = tcp_to(a, b, 40000, 443, none);
+        assert_eq!(key, tcp_to(b, a, 443, 40000, none));
+        assert_ne!(key, tcp_to(a, b, 40001, 443, none));
+        assert_ne!(
+            key,
+            tcp_to(a, b, 443, 40000, none),
+            "ports belong to their address"
+        );
+        assert_ne!(key, tcp_to(a, b, 40000, 443, [Some(0), None]));
+        assert_ne!(
+            tcp_to(a, b, 40000, 443, [Some(7), None]),
+            tcp_to(a, b, 40000, 443, [None, Some(7)])
+        );
+        let mapped = |ip: IpAddr| match ip {
+            IpAddr::V4(v4) => IpAddr::V6(v4.to_ipv6_mapped()),
+            v6 => v6,
+        };
+        assert_ne!(
+            key,
+            tcp_to(mapped(a), mapped(b), 40000, 443, none),
+            "an IPv4 flow is not the IPv6 flow between the mapped addresses"
+        );
+    }
+
+    #[test]
+    fn open_frames_report_the_oldest_open_flow() {
+        let mut q = OpenFrames::default();
+        let seqs: Vec<u64> = [3, 5, 9, 12].iter().map(|&f| q.open(f)).collect();
+        assert_eq!(q.oldest(), Some(3));
+        q.close(seqs[1]);
+        assert_eq!(q.oldest(), Some(3), "closing a later flow changes nothing");
+        q.close(seqs[0]);
+        assert_eq!(
+            q.oldest(),
+            Some(9),
+            "closed entries behind the front go with it"
+        );
+        q.close(seqs[0]);
+        q.close(999);
+        assert_eq!(
+            q.oldest(),
+            Some(9),
+            "unknown or repeated closes are ignored"
+        );
+        let late = q.open(20);
+        q.close(seqs[2]);
+        q.close(seqs[3]);
+        assert_eq!(q.oldest(), Some(20));
+        q.close(late);
+        assert_eq!(q.oldest(), None);
+        assert_eq!(q.open(21), late + 1, "sequence numbers keep counting");
+    }
 }
 
 #[cfg(test)]
