@@ -280,13 +280,11 @@ impl FlowKey {
     }
 }
 
-/// The worker of a `--threads N` run that owns this packet's connection: a hash of the
-/// connection's endpoints taken in a fixed order (and its VLAN tags), so both directions
-/// land on the same worker.
-pub fn shard_of(pkt: &TcpPacket<'_>, shards: usize) -> usize {
+/// A hash of the packet's connection, the same for both directions (the endpoints taken
+/// in a fixed order, and the VLAN tags): what a `--threads N` run shards connections by.
+pub fn connection_hash(pkt: &TcpPacket<'_>) -> u64 {
     use std::hash::BuildHasher;
-    let x = FixedState::with_seed(0x5eed).hash_one(FlowKey::new(pkt));
-    (x % shards.max(1) as u64) as usize
+    FixedState::with_seed(0x5eed).hash_one(FlowKey::new(pkt))
 }
 
 /// Where a direction's reassembled bytes go.

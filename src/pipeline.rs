@@ -96,12 +96,14 @@ fn run_one<D, E>(
     })
 }
 
-/// Like [`run`], over `threads` worker threads when `threads > 1`, with `prepare` applied
-/// to every finished flow where it finished.
+/// Like [`run`], over `threads` threads when `threads > 1`: the reading thread and
+/// `threads - 1` workers, with `prepare` applied to every finished flow where it finished.
 ///
 /// The reading thread decodes each frame just far enough to hash its connection
-/// ([`crate::flow::shard_of`], the same for both directions) and hands the frame, in
-/// batches, to the worker owning that connection; each worker runs its own [`Analyzer`]
+/// ([`crate::flow::connection_hash`], the same for both directions). It analyzes a share
+/// of the connections itself (`threaded::reader_share_permille`: the reading and copying
+/// it does for the others make up the rest of its load) and hands the frames of the others,
+/// in batches, to the worker owning the connection; each shard runs its own [`Analyzer`]
 /// (with `max_flows / threads` of the table), the rules and `prepare`. The reading thread
 /// merges what the workers finish back into one deterministic stream: flows are passed to
 /// `on_flow` in the order of the frame that finished them (at each new capture second every
@@ -132,7 +134,7 @@ mod threaded {
     use super::{OnFlow, Outcome, Prepare};
     use crate::capture::{CaptureReader, Packet};
     use crate::decode::{decode_addresses, Decoded};
-    use crate::flow::{shard_of, Analyzer, AnalyzerConfig, CaptureStats};
+    use crate::flow::{connection_hash, Analyzer, AnalyzerConfig, CaptureStats};
     use crate::model::{FrameNo, TimestampUs};
     use crate::output::Rendered;
     use crate::rules::evaluate;
@@ -205,7 +207,75 @@ mod threaded {
         done: Vec<Done<D>>,
         /// The worker's counters, with its last report.
         stats: Option<CaptureStats>,
-        batch: Batch,
+        /// The batch going back to the reading thread for reuse.
+        batch: Option<Batch>,
+    }
+
+    /// An analyzer and what it finished, formatted where it finished: each worker's, and
+    /// the reading thread's own share.
+    struct Local<D> {
+        id: usize,
+        analyzer: Analyzer,
+        finished: Vec<crate::flow::FlowRecord>,
+        spare_rendered: Vec<Rendered>,
+        done: Vec<Done<D>>,
+    }
+
+    impl<D> Local<D> {
+        fn new(id: usize, config: AnalyzerConfig) -> Self {
+            let mut analyzer = Analyzer::new(config);
+            analyzer.track_streams();
+            Local {
+                id,
+                analyzer,
+                finished: Vec::new(),
+                spare_rendered: Vec::new(),
+                done: Vec::new(),
+            }
+        }
+
+        /// Rules and `prepare` for the flows finished at `at` (frame; 0 if by that frame's
+        /// idle sweep, 1 if by the frame itself).
+        fn collect(&mut self, at: (FrameNo, u8), prepare: Prepare<'_, D>) {
+            if !self.analyzer.has_finished() {
+                return;
+            }
+            self.analyzer.drain_finished(&mut self.finished);
+            for flow in self.finished.drain(..) {
+                let findings = evaluate(&flow);
+                let mut rendered = self.spare_rendered.pop().unwrap_or_default();
+                let key = (at.0, at.1, flow.first_frame);
+                let digest = prepare(flow, findings, &mut rendered);
+                self.done.push(Done {
+                    key,
+                    worker: self.id,
+                    digest,
+                    rendered,
+                });
+            }
+        }
+
+        fn recycle(&mut self, spent: &mut Vec<Rendered>) {
+            for mut r in spent.drain(..) {
+                r.clear();
+                self.spare_rendered.push(r);
+            }
+        }
+
+        /// Every frame up to `upto` was given to the analyzer: what the merge needs.
+        fn report(&mut self, upto: FrameNo, last: bool, batch: Option<Batch>) -> Report<D> {
+            let mut created = Vec::new();
+            self.analyzer.take_created(&mut created);
+            Report {
+                worker: self.id,
+                upto,
+                created,
+                oldest_open: self.analyzer.oldest_open_first_frame(),
+                done: std::mem::take(&mut self.done),
+                stats: last.then(|| self.analyzer.stats().clone()),
+                batch,
+            }
+        }
     }
 
     fn worker<D>(
@@ -215,37 +285,13 @@ mod threaded {
         batches: Receiver<Batch>,
         reports: Sender<Report<D>>,
     ) {
-        let mut analyzer = Analyzer::new(config);
-        analyzer.track_streams();
-        let mut finished = Vec::new();
-        let mut spare_rendered: Vec<Rendered> = Vec::new();
+        let mut local = Local::new(id, config);
         for mut batch in batches {
-            for mut r in batch.spent.drain(..) {
-                r.clear();
-                spare_rendered.push(r);
-            }
-            let mut done = Vec::new();
-            let mut take = |analyzer: &mut Analyzer, at: (FrameNo, u8), done: &mut Vec<Done<D>>| {
-                analyzer.drain_finished(&mut finished);
-                for flow in finished.drain(..) {
-                    let findings = evaluate(&flow);
-                    let mut rendered = spare_rendered.pop().unwrap_or_default();
-                    let key = (at.0, at.1, flow.first_frame);
-                    let digest = prepare(flow, findings, &mut rendered);
-                    done.push(Done {
-                        key,
-                        worker: id,
-                        digest,
-                        rendered,
-                    });
-                }
-            };
+            local.recycle(&mut batch.spent);
             for m in &batch.pkts {
                 if m.tick {
-                    analyzer.tick(m.ts_us);
-                    if analyzer.has_finished() {
-                        take(&mut analyzer, (m.frame, 0), &mut done);
-                    }
+                    local.analyzer.tick(m.ts_us);
+                    local.collect((m.frame, 0), prepare);
                     continue;
                 }
                 let pkt = Packet {
@@ -255,29 +301,18 @@ mod threaded {
                     data: &batch.data[m.start..m.start + m.len],
                     orig_len: m.orig_len,
                 };
-                analyzer.packet(&pkt);
-                if analyzer.has_finished() {
-                    take(&mut analyzer, (m.frame, 1), &mut done);
-                }
+                local.analyzer.packet(&pkt);
+                local.collect((m.frame, 1), prepare);
             }
             let last = batch.last;
             if last {
-                analyzer.finish();
-                take(&mut analyzer, (FrameNo::MAX, 1), &mut done);
+                local.analyzer.finish();
+                local.collect((FrameNo::MAX, 1), prepare);
             }
-            let mut created = Vec::new();
-            analyzer.take_created(&mut created);
             batch.data.clear();
             batch.pkts.clear();
-            let report = Report {
-                worker: id,
-                upto: batch.upto,
-                created,
-                oldest_open: analyzer.oldest_open_first_frame(),
-                done,
-                stats: last.then(|| analyzer.stats().clone()),
-                batch,
-            };
+            let upto = batch.upto;
+            let report = local.report(upto, last, Some(batch));
             if reports.send(report).is_err() || last {
                 return;
             }
@@ -314,7 +349,7 @@ mod threaded {
             if r.stats.is_some() {
                 s.stats = r.stats;
             }
-            s.spare.push(r.batch);
+            s.spare.extend(r.batch);
             self.pending.extend(r.done.into_iter().map(Reverse));
             self.emit()
         }
@@ -357,6 +392,26 @@ mod threaded {
         }
     }
 
+    /// Thousandths of the connections the reading thread analyzes itself with `threads`
+    /// shards (itself and `threads - 1` workers). Reading, decoding and copying the frames
+    /// for the workers cost it about a fifth of what analyzing all of them costs (measured
+    /// with perf on the benchmark capture), so it takes a share that leaves it as busy as
+    /// each worker: (1 - (threads - 1) / 5) / threads, none from six threads on.
+    pub(super) fn reader_share_permille(threads: usize) -> u64 {
+        let n = threads.max(1) as u64;
+        1000u64.saturating_sub((n - 1) * 200) / n
+    }
+
+    /// Which shard analyzes a connection: 0 is the reading thread, 1.. the workers.
+    pub(super) fn owner(hash: u64, threads: usize, share: u64) -> usize {
+        let workers = threads.saturating_sub(1).max(1) as u64;
+        if hash % 1000 < share {
+            0
+        } else {
+            1 + ((hash / 1000) % workers) as usize
+        }
+    }
+
     pub(super) fn run<D: Send, E>(
         reader: &mut CaptureReader,
         config: &AnalyzerConfig,
@@ -372,12 +427,15 @@ mod threaded {
         std::thread::scope(|scope| {
             let mut shards = Vec::with_capacity(threads);
             for id in 0..threads {
-                let (tx, rx) = sync_channel::<Batch>(QUEUE);
-                let cfg = shard_config.clone();
-                let reports = report_tx.clone();
-                scope.spawn(move || worker(id, cfg, prepare, rx, reports));
+                let tx = (id > 0).then(|| {
+                    let (tx, rx) = sync_channel::<Batch>(QUEUE);
+                    let cfg = shard_config.clone();
+                    let reports = report_tx.clone();
+                    scope.spawn(move || worker(id, cfg, prepare, rx, reports));
+                    tx
+                });
                 shards.push(Shard {
-                    tx: Some(tx),
+                    tx,
                     batch: Batch::default(),
                     spare: Vec::new(),
                     upto: 0,
@@ -394,7 +452,10 @@ mod threaded {
                 on_flow,
                 bytes: Vec::new(),
             };
-            let result = dispatch(reader, &mut merge, &report_rx, progress);
+            let mut local = Local::new(0, shard_config.clone());
+            let result = dispatch(
+                reader, &mut merge, &mut local, prepare, &report_rx, progress,
+            );
             // Stop the workers whatever happened (on an error they may still hold batches).
             for s in &mut merge.shards {
                 s.tx = None;
@@ -454,10 +515,13 @@ mod threaded {
     fn dispatch<D, E>(
         reader: &mut CaptureReader,
         merge: &mut Merge<'_, D, E>,
+        local: &mut Local<D>,
+        prepare: Prepare<'_, D>,
         reports: &Receiver<Report<D>>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Dispatched, E> {
         let n = merge.shards.len();
+        let share = reader_share_permille(n);
         let mut stats = CaptureStats::default();
         let mut error = None;
         let mut clock_sec = i64::MIN;
@@ -478,7 +542,9 @@ mod threaded {
             let sec = pkt.ts_us.div_euclid(1_000_000);
             if sec > clock_sec {
                 clock_sec = sec;
-                for s in &mut merge.shards {
+                local.analyzer.tick(pkt.ts_us);
+                local.collect((frame, 0), prepare);
+                for s in merge.shards.iter_mut().skip(1) {
                     s.batch.pkts.push(Meta {
                         frame,
                         ts_us: pkt.ts_us,
@@ -491,35 +557,45 @@ mod threaded {
                 }
             }
             let w = match decode_addresses(pkt.linktype, pkt.data) {
-                Ok(Decoded::Tcp(tcp)) => shard_of(&tcp, n),
+                Ok(Decoded::Tcp(tcp)) => owner(connection_hash(&tcp), n, share),
                 _ => 0,
             };
-            let b = &mut merge.shards[w].batch;
-            let start = b.data.len();
-            b.data.extend_from_slice(pkt.data);
-            b.pkts.push(Meta {
-                frame: pkt.frame,
-                ts_us: pkt.ts_us,
-                linktype: pkt.linktype,
-                orig_len: pkt.orig_len,
-                start,
-                len: pkt.data.len(),
-                tick: false,
-            });
-            if b.pkts.len() >= BATCH_PACKETS || b.data.len() >= BATCH_BYTES {
-                send(merge, reports, w, frame, false)?;
-            }
-            if stats.packets % HEARTBEAT == 0 {
-                for w in 0..n {
+            if w == 0 {
+                local.analyzer.packet(&pkt);
+                local.collect((frame, 1), prepare);
+            } else {
+                let b = &mut merge.shards[w].batch;
+                let start = b.data.len();
+                b.data.extend_from_slice(pkt.data);
+                b.pkts.push(Meta {
+                    frame: pkt.frame,
+                    ts_us: pkt.ts_us,
+                    linktype: pkt.linktype,
+                    orig_len: pkt.orig_len,
+                    start,
+                    len: pkt.data.len(),
+                    tick: false,
+                });
+                if b.pkts.len() >= BATCH_PACKETS || b.data.len() >= BATCH_BYTES {
                     send(merge, reports, w, frame, false)?;
                 }
+            }
+            if stats.packets % HEARTBEAT == 0 {
+                for w in 1..n {
+                    send(merge, reports, w, frame, false)?;
+                }
+                merge.apply(local.report(frame, false, None))?;
+                local.recycle(&mut merge.shards[0].batch.spent);
                 while let Ok(r) = reports.try_recv() {
                     merge.apply(r)?;
                 }
                 progress(reader.bytes_read());
             }
         }
-        for w in 0..n {
+        local.analyzer.finish();
+        local.collect((FrameNo::MAX, 1), prepare);
+        merge.apply(local.report(FrameNo::MAX, true, None))?;
+        for w in 1..n {
             send(merge, reports, w, FrameNo::MAX, true)?;
             merge.shards[w].tx = None;
         }
@@ -611,4 +687,38 @@ pub fn analyze_path_threads(
         truncated: reader.truncated(),
         error: outcome.error,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::threaded::{owner, reader_share_permille};
+
+    #[test]
+    fn the_reading_thread_takes_a_smaller_share_as_threads_grow() {
+        let shares: Vec<u64> = (1..=7).map(reader_share_permille).collect();
+        assert_eq!(shares, [1000, 400, 200, 100, 40, 0, 0]);
+    }
+
+    #[test]
+    fn connections_spread_over_every_shard_in_those_shares() {
+        for threads in [2usize, 3, 8] {
+            let share = reader_share_permille(threads);
+            let mut counts = vec![0u64; threads];
+            // Well-mixed 64-bit values, as the connection hash gives.
+            for i in 0..100_000u64 {
+                let hash = i.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17);
+                counts[owner(hash, threads, share)] += 1;
+            }
+            let reader = counts[0] as f64 / 100_000.0;
+            assert!(
+                (reader - share as f64 / 1000.0).abs() < 0.01,
+                "{threads}: {counts:?}"
+            );
+            let per_worker = (1.0 - share as f64 / 1000.0) / (threads - 1) as f64;
+            for c in &counts[1..] {
+                let got = *c as f64 / 100_000.0;
+                assert!((got - per_worker).abs() < 0.01, "{threads}: {counts:?}");
+            }
+        }
+    }
 }
