@@ -1,12 +1,16 @@
 //! Every NDJSON line tlstriage emits over every bundled sample (and the public corpus, when
-//! present) validates against the published JSON Schema.
+//! present) validates against the published JSON Schema, and the CLI's hand-written finding
+//! lines are byte for byte serde_json's.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use tlstriage::capture::CaptureReader;
 use tlstriage::flow::AnalyzerConfig;
-use tlstriage::output::{capture_stats_record, finding_record, tls_flow_record};
+use tlstriage::output::{
+    capture_stats_record, finding_record, tls_flow_record, write_finding, write_finding_parts,
+    Rendered,
+};
 use tlstriage::pipeline;
 
 fn captures_in(dir: &Path) -> Vec<PathBuf> {
@@ -32,6 +36,19 @@ fn records(path: &Path) -> Vec<Value> {
         &mut |flow, findings| {
             for f in &findings {
                 out.push(finding_record(&name, &flow, f));
+                // The CLI's hand-written hot path prints exactly what serde_json prints.
+                let mut serde_line = Vec::new();
+                write_finding(&mut serde_line, &name, &flow, f).expect("serde writes");
+                let mut parts = Rendered::default();
+                write_finding_parts(&mut parts, &name, &flow, f).expect("writes");
+                let mut fast_line = Vec::new();
+                parts.fill(flow.tcp_stream, &mut fast_line);
+                assert_eq!(
+                    String::from_utf8_lossy(&fast_line),
+                    String::from_utf8_lossy(&serde_line),
+                    "{}",
+                    path.display()
+                );
             }
             out.push(tls_flow_record(&name, &flow, &findings));
             Ok(())
