@@ -398,9 +398,44 @@ impl Live {
 
 struct Flow {
     h: FlowHeader,
-    /// None once reported: the entry stays as a tombstone so late ACKs and retransmissions
-    /// of a finished connection are not mistaken for a new flow picked up mid-stream.
+    /// None once reported.
     live: Option<Box<Live>>,
+}
+
+/// A flow table entry: an open flow, or what is kept of a finished one until its idle
+/// timeout, so that late ACKs and retransmissions of a finished connection are not taken
+/// for a new flow picked up mid-stream. The finished one is two numbers in the bucket: a
+/// third of a run's connections are finished ones waiting out the timeout, and as whole
+/// flows they were a third of the memory.
+enum Slot {
+    Open(Box<Flow>),
+    Closed {
+        first_frame: FrameNo,
+        last_ts_us: TimestampUs,
+    },
+}
+
+impl Slot {
+    fn first_frame(&self) -> FrameNo {
+        match self {
+            Slot::Open(f) => f.h.first_frame,
+            Slot::Closed { first_frame, .. } => *first_frame,
+        }
+    }
+
+    fn last_ts_us(&self) -> TimestampUs {
+        match self {
+            Slot::Open(f) => f.h.last_ts_us,
+            Slot::Closed { last_ts_us, .. } => *last_ts_us,
+        }
+    }
+
+    fn closed(&self) -> bool {
+        match self {
+            Slot::Open(f) => f.closed(),
+            Slot::Closed { .. } => true,
+        }
+    }
 }
 
 impl Flow {
@@ -506,7 +541,7 @@ pub struct Analyzer {
     /// Boxed so the table's buckets stay small: growing it moves 48-byte entries, and a
     /// lookup's probe walks a dense array (it moved whole flow headers before, a sixth of
     /// a run in rehashing and page faults on the benchmark capture).
-    flows: FlowMap<Box<Flow>>,
+    flows: FlowMap<Slot>,
     /// Idle-timeout queue: (last activity when queued, first frame, key), oldest on top.
     /// An entry is checked against its flow's real last activity when it comes due, and
     /// queued again if the flow was active since, so a sweep only looks at the flows that
@@ -584,7 +619,7 @@ impl Analyzer {
 
     /// Flows open right now (tombstones of finished ones excluded).
     pub fn open_flows(&self) -> usize {
-        self.flows.values().filter(|f| !f.closed()).count()
+        self.flows.values().filter(|s| !s.closed()).count()
     }
 
     /// Finished flows since the last call, in the order they finished.
@@ -616,11 +651,11 @@ impl Analyzer {
 
     /// Finish every open flow (end of capture), in the order they started.
     pub fn finish(&mut self) {
-        let mut rest: Vec<Box<Flow>> = self.flows.drain().map(|(_, f)| f).collect();
+        let mut rest: Vec<Slot> = self.flows.drain().map(|(_, s)| s).collect();
         self.idle_queue.clear();
-        rest.sort_by_key(|f| f.h.first_frame);
-        for flow in rest {
-            self.finish_flow(*flow, EndReason::CaptureEnd);
+        rest.sort_by_key(Slot::first_frame);
+        for slot in rest {
+            self.finish_slot(slot, EndReason::CaptureEnd);
         }
     }
 
@@ -650,11 +685,11 @@ impl Analyzer {
             }
             self.idle_queue.pop();
             match self.flows.get(&key) {
-                Some(f) if f.h.first_frame == first => {
-                    if now.saturating_sub(f.h.last_ts_us) > timeout {
+                Some(f) if f.first_frame() == first => {
+                    if now.saturating_sub(f.last_ts_us()) > timeout {
                         expired.push((first, key));
                     } else {
-                        self.idle_queue.push(Reverse((f.h.last_ts_us, first, key)));
+                        self.idle_queue.push(Reverse((f.last_ts_us(), first, key)));
                     }
                 }
                 _ => {} // finished otherwise; a newer flow on the key has its own entry
@@ -662,11 +697,11 @@ impl Analyzer {
         }
         expired.sort_unstable_by_key(|(first, _)| *first);
         for (_, key) in expired {
-            if let Some(flow) = self.flows.remove(&key) {
-                if !flow.closed() {
+            if let Some(slot) = self.flows.remove(&key) {
+                if !slot.closed() {
                     self.stats.flows_timed_out += 1;
                 }
-                self.finish_flow(*flow, EndReason::Timeout);
+                self.finish_slot(slot, EndReason::Timeout);
             }
         }
     }
@@ -679,7 +714,7 @@ impl Analyzer {
         let mut ages: Vec<((bool, TimestampUs, FrameNo), FlowKey)> = self
             .flows
             .iter()
-            .map(|(k, f)| ((!f.closed(), f.h.last_ts_us, f.h.first_frame), *k))
+            .map(|(k, s)| ((!s.closed(), s.last_ts_us(), s.first_frame()), *k))
             .collect();
         if ages.len() > batch {
             ages.select_nth_unstable_by_key(batch - 1, |(age, _)| *age);
@@ -687,12 +722,20 @@ impl Analyzer {
         }
         ages.sort_unstable_by_key(|(age, _)| *age);
         for (_, key) in ages {
-            if let Some(flow) = self.flows.remove(&key) {
-                if !flow.closed() {
+            if let Some(slot) = self.flows.remove(&key) {
+                if !slot.closed() {
                     self.stats.flows_evicted += 1;
                 }
-                self.finish_flow(*flow, EndReason::Evicted);
+                self.finish_slot(slot, EndReason::Evicted);
             }
+        }
+    }
+
+    /// Finish a table entry removed from the table (what is kept of a finished flow
+    /// produces nothing).
+    fn finish_slot(&mut self, slot: Slot, end: EndReason) {
+        if let Slot::Open(flow) = slot {
+            self.finish_flow(*flow, end);
         }
     }
 
@@ -803,13 +846,13 @@ impl Analyzer {
         // A new SYN on a finished or closing connection's tuple starts a new connection,
         // as Wireshark starts a new tcp.stream.
         if is_syn {
-            let reused = self
-                .flows
-                .get(&key)
-                .is_some_and(|f| f.closed() || f.h.fin.iter().chain(&f.h.rst).any(Option::is_some));
+            let reused = self.flows.get(&key).is_some_and(|s| match s {
+                Slot::Open(f) => f.closed() || f.h.fin.iter().chain(&f.h.rst).any(Option::is_some),
+                Slot::Closed { .. } => true,
+            });
             if reused {
                 if let Some(old) = self.flows.remove(&key) {
-                    self.finish_flow(*old, EndReason::Closed);
+                    self.finish_slot(old, EndReason::Closed);
                 }
             }
         }
@@ -819,10 +862,17 @@ impl Analyzer {
             }
             let flow = self.new_flow(pkt, frame, ts_us);
             self.idle_queue.push(Reverse((ts_us, frame, key)));
-            self.flows.insert(key, Box::new(flow));
+            self.flows.insert(key, Slot::Open(Box::new(flow)));
         }
-        let Some(flow) = self.flows.get_mut(&key) else {
+        let Some(slot) = self.flows.get_mut(&key) else {
             return;
+        };
+        let flow = match slot {
+            Slot::Open(flow) => flow,
+            Slot::Closed { last_ts_us, .. } => {
+                *last_ts_us = ts_us;
+                return;
+            }
         };
         flow.h.last_ts_us = ts_us;
         let Some(live) = flow.live.as_deref_mut() else {
@@ -887,7 +937,10 @@ impl Analyzer {
                 h: *h,
                 live: flow.live.take(),
             };
-            h.buffered = 0;
+            *slot = Slot::Closed {
+                first_frame: finished.h.first_frame,
+                last_ts_us: ts_us,
+            };
             self.finish_flow(finished, EndReason::Closed);
         }
         if self.buffered_total > self.config.max_total_buffered_bytes {
@@ -907,17 +960,19 @@ impl Analyzer {
         let mut holders: Vec<(usize, FlowKey)> = self
             .flows
             .iter()
-            .filter(|(_, f)| f.h.buffered > 0)
-            .map(|(k, f)| (f.h.buffered, *k))
+            .filter_map(|(k, s)| match s {
+                Slot::Open(f) if f.h.buffered > 0 => Some((f.h.buffered, *k)),
+                _ => None,
+            })
             .collect();
         holders.sort_unstable_by_key(|(b, _)| std::cmp::Reverse(*b));
         for (_, key) in holders {
             if self.buffered_total <= target {
                 break;
             }
-            if let Some(flow) = self.flows.remove(&key) {
+            if let Some(slot) = self.flows.remove(&key) {
                 self.stats.flows_evicted_memory += 1;
-                self.finish_flow(*flow, EndReason::Evicted);
+                self.finish_slot(slot, EndReason::Evicted);
             }
         }
     }
