@@ -24,7 +24,7 @@ pub struct FlowJson<'a> {
     vlan: &'a [u16],
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone, Debug)]
 struct EndpointJson {
     #[serde(serialize_with = "serialize_ip")]
     ip: std::net::IpAddr,
@@ -70,6 +70,34 @@ impl<'a> FlowJson<'a> {
             },
             transport: "tcp",
             vlan: &flow.vlan,
+        }
+    }
+}
+
+/// [`FlowJson`] owning its parts, for what is kept of a flow after the flow is gone.
+#[derive(Serialize, Clone, Debug)]
+pub struct FlowIdent {
+    client: EndpointJson,
+    community_id: String,
+    server: EndpointJson,
+    transport: &'static str,
+    vlan: Vec<u16>,
+}
+
+impl FlowIdent {
+    pub fn new(flow: &FlowRecord) -> Self {
+        FlowIdent {
+            client: EndpointJson {
+                ip: flow.client.ip,
+                port: flow.client.port,
+            },
+            community_id: flow.community_id.clone(),
+            server: EndpointJson {
+                ip: flow.server.ip,
+                port: flow.server.port,
+            },
+            transport: "tcp",
+            vlan: flow.vlan.clone(),
         }
     }
 }

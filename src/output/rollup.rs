@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{json, Value};
 
-use super::records::{flow_json, SCHEMA_VERSION};
+use super::records::{FlowIdent, SCHEMA_VERSION};
 use crate::fingerprint::ja3;
 use crate::flow::FlowRecord;
 use crate::model::{format_ts_us, FrameNo, Side, TimestampUs};
@@ -279,7 +279,8 @@ fn sentence(by: RollupBy, key: &str, g: &Group) -> String {
 /// One flow that presented a leaf certificate for an SNI.
 #[derive(Clone)]
 struct Presented {
-    flow: Value,
+    /// Serialized only for the flows flagged, at the end of the capture.
+    flow: FlowIdent,
     tcp_stream: u64,
     frame: FrameNo,
     ts_us: TimestampUs,
@@ -339,7 +340,7 @@ impl IssuerWatch {
             sni: sni.to_string(),
             issuer: leaf.issuer.clone(),
             presented: Presented {
-                flow: flow_json(flow),
+                flow: FlowIdent::new(flow),
                 tcp_stream: flow.tcp_stream,
                 frame,
                 ts_us: flow.ts_of(frame),
