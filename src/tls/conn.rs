@@ -1163,7 +1163,11 @@ impl TlsConn {
                     self.malformed(dir, frame, ts_us, e);
                 }
                 if self.client_hello.is_none() {
-                    self.nss_draft = ch.as_ref().and(nss_draft_version(body));
+                    // Parsed again only when the extension is there (NSS's TLS 1.3 drafts).
+                    self.nss_draft = ch
+                        .as_ref()
+                        .filter(|c| c.extensions.contains(&EXT_NSS_DRAFT_VERSION))
+                        .and_then(|_| nss_draft_version(body));
                     self.client_hello = ch;
                 }
             }
