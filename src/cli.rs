@@ -285,7 +285,7 @@ impl Sink<'_> {
             FlowDigest::Brief { worst, issuer } => {
                 self.worst = self.worst.max(worst);
                 if let Some(s) = issuer {
-                    self.issuers.add_sighting(s, tcp_stream);
+                    self.issuers.add_sighting(*s, tcp_stream);
                 }
                 self.out.write_all(rendered)?;
                 return Ok(());
@@ -347,7 +347,7 @@ enum FlowDigest {
     /// capture-wide issuer check. The record is freed on the worker.
     Brief {
         worst: Option<Severity>,
-        issuer: Option<IssuerSighting>,
+        issuer: Option<Box<IssuerSighting>>,
     },
     /// Everything else (human summary, ECS, flow records, syslog, roll-ups).
     Full(Box<(FlowRecord, Vec<Finding>)>),
@@ -472,7 +472,7 @@ fn read_one(
         if brief {
             FlowDigest::Brief {
                 worst: findings.iter().map(|f| f.severity).max(),
-                issuer: IssuerWatch::sighting(&flow),
+                issuer: IssuerWatch::sighting(&flow).map(Box::new),
             }
         } else {
             FlowDigest::Full(Box::new((flow, findings)))
