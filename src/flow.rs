@@ -402,40 +402,21 @@ struct Flow {
     live: Option<Box<Live>>,
 }
 
-/// A flow table entry: an open flow, or what is kept of a finished one until its idle
-/// timeout, so that late ACKs and retransmissions of a finished connection are not taken
-/// for a new flow picked up mid-stream. The finished one is two numbers in the bucket: a
-/// third of a run's connections are finished ones waiting out the timeout, and as whole
-/// flows they were a third of the memory.
-enum Slot {
-    Open(Box<Flow>),
-    Closed {
-        first_frame: FrameNo,
-        last_ts_us: TimestampUs,
-    },
+/// What is kept of a finished flow until its idle timeout, so that late ACKs and
+/// retransmissions of a finished connection are not taken for a new flow picked up
+/// mid-stream: two numbers, in a table of their own. Most of a run's tracked connections
+/// are finished ones waiting out the timeout; as whole flows in the table of open ones they
+/// were a third of the memory, and they made every packet's lookup miss the cache.
+#[derive(Clone, Copy)]
+struct Finished {
+    first_frame: FrameNo,
+    last_ts_us: TimestampUs,
 }
 
-impl Slot {
-    fn first_frame(&self) -> FrameNo {
-        match self {
-            Slot::Open(f) => f.h.first_frame,
-            Slot::Closed { first_frame, .. } => *first_frame,
-        }
-    }
-
-    fn last_ts_us(&self) -> TimestampUs {
-        match self {
-            Slot::Open(f) => f.h.last_ts_us,
-            Slot::Closed { last_ts_us, .. } => *last_ts_us,
-        }
-    }
-
-    fn closed(&self) -> bool {
-        match self {
-            Slot::Open(f) => f.closed(),
-            Slot::Closed { .. } => true,
-        }
-    }
+/// A table entry taken out of either table.
+enum Slot {
+    Open(Box<Flow>),
+    Finished,
 }
 
 impl Flow {
@@ -541,7 +522,9 @@ pub struct Analyzer {
     /// Boxed so the table's buckets stay small: growing it moves 48-byte entries, and a
     /// lookup's probe walks a dense array (it moved whole flow headers before, a sixth of
     /// a run in rehashing and page faults on the benchmark capture).
-    flows: FlowMap<Slot>,
+    flows: FlowMap<Box<Flow>>,
+    /// Finished flows waiting out the idle timeout (never the key of an open flow).
+    finished_flows: FlowMap<Finished>,
     /// Idle-timeout queue: (last activity when queued, first frame, key), oldest on top.
     /// An entry is checked against its flow's real last activity when it comes due, and
     /// queued again if the flow was active since, so a sweep only looks at the flows that
@@ -569,6 +552,7 @@ impl Analyzer {
         Analyzer {
             config,
             flows: FlowMap::default(),
+            finished_flows: FlowMap::default(),
             idle_queue: BinaryHeap::new(),
             next_tcp_stream: 0,
             stats: CaptureStats::default(),
@@ -619,7 +603,7 @@ impl Analyzer {
 
     /// Flows open right now (tombstones of finished ones excluded).
     pub fn open_flows(&self) -> usize {
-        self.flows.values().filter(|s| !s.closed()).count()
+        self.flows.len()
     }
 
     /// Finished flows since the last call, in the order they finished.
@@ -651,11 +635,12 @@ impl Analyzer {
 
     /// Finish every open flow (end of capture), in the order they started.
     pub fn finish(&mut self) {
-        let mut rest: Vec<Slot> = self.flows.drain().map(|(_, s)| s).collect();
+        let mut rest: Vec<Box<Flow>> = self.flows.drain().map(|(_, f)| f).collect();
+        self.finished_flows.clear();
         self.idle_queue.clear();
-        rest.sort_by_key(Slot::first_frame);
-        for slot in rest {
-            self.finish_slot(slot, EndReason::CaptureEnd);
+        rest.sort_by_key(|f| f.h.first_frame);
+        for flow in rest {
+            self.finish_flow(*flow, EndReason::CaptureEnd);
         }
     }
 
@@ -684,21 +669,28 @@ impl Analyzer {
                 break;
             }
             self.idle_queue.pop();
-            match self.flows.get(&key) {
-                Some(f) if f.first_frame() == first => {
-                    if now.saturating_sub(f.last_ts_us()) > timeout {
+            let entry = match self.flows.get(&key) {
+                Some(f) => Some((f.h.first_frame, f.h.last_ts_us)),
+                None => self
+                    .finished_flows
+                    .get(&key)
+                    .map(|f| (f.first_frame, f.last_ts_us)),
+            };
+            match entry {
+                Some((f_first, last_ts)) if f_first == first => {
+                    if now.saturating_sub(last_ts) > timeout {
                         expired.push((first, key));
                     } else {
-                        self.idle_queue.push(Reverse((f.last_ts_us(), first, key)));
+                        self.idle_queue.push(Reverse((last_ts, first, key)));
                     }
                 }
-                _ => {} // finished otherwise; a newer flow on the key has its own entry
+                _ => {} // gone otherwise; a newer flow on the key has its own entry
             }
         }
         expired.sort_unstable_by_key(|(first, _)| *first);
         for (_, key) in expired {
-            if let Some(slot) = self.flows.remove(&key) {
-                if !slot.closed() {
+            if let Some(slot) = self.remove(&key) {
+                if matches!(slot, Slot::Open(_)) {
                     self.stats.flows_timed_out += 1;
                 }
                 self.finish_slot(slot, EndReason::Timeout);
@@ -711,23 +703,35 @@ impl Analyzer {
     /// instead of a full scan per packet.
     fn evict_oldest(&mut self) {
         let batch = (self.config.max_flows / 16).max(1);
-        let mut ages: Vec<((bool, TimestampUs, FrameNo), FlowKey)> = self
+        let open = self
             .flows
             .iter()
-            .map(|(k, s)| ((!s.closed(), s.last_ts_us(), s.first_frame()), *k))
-            .collect();
+            .map(|(k, f)| ((true, f.h.last_ts_us, f.h.first_frame), *k));
+        let finished = self
+            .finished_flows
+            .iter()
+            .map(|(k, f)| ((false, f.last_ts_us, f.first_frame), *k));
+        let mut ages: Vec<((bool, TimestampUs, FrameNo), FlowKey)> = open.chain(finished).collect();
         if ages.len() > batch {
             ages.select_nth_unstable_by_key(batch - 1, |(age, _)| *age);
             ages.truncate(batch);
         }
         ages.sort_unstable_by_key(|(age, _)| *age);
         for (_, key) in ages {
-            if let Some(slot) = self.flows.remove(&key) {
-                if !slot.closed() {
+            if let Some(slot) = self.remove(&key) {
+                if matches!(slot, Slot::Open(_)) {
                     self.stats.flows_evicted += 1;
                 }
                 self.finish_slot(slot, EndReason::Evicted);
             }
+        }
+    }
+
+    /// Takes the key's entry out of whichever table holds it.
+    fn remove(&mut self, key: &FlowKey) -> Option<Slot> {
+        match self.flows.remove(key) {
+            Some(flow) => Some(Slot::Open(flow)),
+            None => self.finished_flows.remove(key).map(|_| Slot::Finished),
         }
     }
 
@@ -846,33 +850,30 @@ impl Analyzer {
         // A new SYN on a finished or closing connection's tuple starts a new connection,
         // as Wireshark starts a new tcp.stream.
         if is_syn {
-            let reused = self.flows.get(&key).is_some_and(|s| match s {
-                Slot::Open(f) => f.closed() || f.h.fin.iter().chain(&f.h.rst).any(Option::is_some),
-                Slot::Closed { .. } => true,
-            });
+            let reused = match self.flows.get(&key) {
+                Some(f) => f.closed() || f.h.fin.iter().chain(&f.h.rst).any(Option::is_some),
+                None => self.finished_flows.contains_key(&key),
+            };
             if reused {
-                if let Some(old) = self.flows.remove(&key) {
+                if let Some(old) = self.remove(&key) {
                     self.finish_slot(old, EndReason::Closed);
                 }
             }
         }
         if !self.flows.contains_key(&key) {
-            if self.flows.len() >= self.config.max_flows {
+            if let Some(late) = self.finished_flows.get_mut(&key) {
+                late.last_ts_us = ts_us;
+                return;
+            }
+            if self.flows.len() + self.finished_flows.len() >= self.config.max_flows {
                 self.evict_oldest();
             }
             let flow = self.new_flow(pkt, frame, ts_us);
             self.idle_queue.push(Reverse((ts_us, frame, key)));
-            self.flows.insert(key, Slot::Open(Box::new(flow)));
+            self.flows.insert(key, Box::new(flow));
         }
-        let Some(slot) = self.flows.get_mut(&key) else {
+        let Some(flow) = self.flows.get_mut(&key) else {
             return;
-        };
-        let flow = match slot {
-            Slot::Open(flow) => flow,
-            Slot::Closed { last_ts_us, .. } => {
-                *last_ts_us = ts_us;
-                return;
-            }
         };
         flow.h.last_ts_us = ts_us;
         let Some(live) = flow.live.as_deref_mut() else {
@@ -937,10 +938,14 @@ impl Analyzer {
                 h: *h,
                 live: flow.live.take(),
             };
-            *slot = Slot::Closed {
-                first_frame: finished.h.first_frame,
-                last_ts_us: ts_us,
-            };
+            self.flows.remove(&key);
+            self.finished_flows.insert(
+                key,
+                Finished {
+                    first_frame: finished.h.first_frame,
+                    last_ts_us: ts_us,
+                },
+            );
             self.finish_flow(finished, EndReason::Closed);
         }
         if self.buffered_total > self.config.max_total_buffered_bytes {
@@ -960,19 +965,17 @@ impl Analyzer {
         let mut holders: Vec<(usize, FlowKey)> = self
             .flows
             .iter()
-            .filter_map(|(k, s)| match s {
-                Slot::Open(f) if f.h.buffered > 0 => Some((f.h.buffered, *k)),
-                _ => None,
-            })
+            .filter(|(_, f)| f.h.buffered > 0)
+            .map(|(k, f)| (f.h.buffered, *k))
             .collect();
         holders.sort_unstable_by_key(|(b, _)| std::cmp::Reverse(*b));
         for (_, key) in holders {
             if self.buffered_total <= target {
                 break;
             }
-            if let Some(slot) = self.flows.remove(&key) {
+            if let Some(flow) = self.flows.remove(&key) {
                 self.stats.flows_evicted_memory += 1;
-                self.finish_slot(slot, EndReason::Evicted);
+                self.finish_flow(*flow, EndReason::Evicted);
             }
         }
     }
