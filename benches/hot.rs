@@ -19,7 +19,8 @@
 //! * `cert`       `tls::cert::parse_certificate` on the real leaf certificate of a sample.
 //! * `pipeline`   `pipeline::analyze_path` (disk) and `pipeline::run` (memory), default
 //!   config — bytes of capture/s.
-//! * `output`     `output::write_finding` (the NDJSON path), `output::finding_record` and
+//! * `output`     `output::write_finding_parts` (the NDJSON path), `output::write_finding`
+//!   (the same bytes through serde_json), `output::finding_record` and
 //!   `output::tls_flow_record` (through a `serde_json::Value`) into a `Vec<u8>` — records/s.
 
 use std::hint::black_box;
@@ -463,7 +464,22 @@ fn bench_output(c: &mut Criterion) {
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     if findings > 0 {
         g.throughput(elements(findings));
-        // What `read --format ndjson` does: serialized straight from the flow and finding.
+        // What `read --format ndjson` does: written field by field (output::fastjson), with
+        // the tcp_stream holes filled as the merge fills them.
+        let mut parts = tlstriage::output::Rendered::default();
+        g.bench_function("write_finding_parts/cert-expired", |b| {
+            b.iter(|| {
+                buf.clear();
+                for (flow, f) in analysis.findings() {
+                    parts.clear();
+                    let _ = tlstriage::output::write_finding_parts(&mut parts, capture, flow, f);
+                    parts.fill(flow.tcp_stream, &mut buf);
+                }
+                black_box(buf.len())
+            })
+        });
+        // The same bytes through serde_json's serializer (the reference the fast path is
+        // tested against).
         g.bench_function("write_finding/cert-expired", |b| {
             b.iter(|| {
                 buf.clear();

@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use super::{Finding, Rule, RuleCtx, Severity};
+use crate::flow::FlowRecord;
 use crate::model::{format_secs, Dir, FrameNo, TimestampUs};
 use crate::tls::cert::cert_matches_host;
 use crate::tls::names::alert_description_name;
@@ -48,12 +49,13 @@ fn certificate_event(ctx: &RuleCtx<'_>) -> (Option<FrameNo>, TimestampUs) {
     )
 }
 
-fn certs(ctx: &RuleCtx<'_>) -> Vec<CertInfo> {
-    ctx.flow
-        .server_certs
+/// The server's parsed certificates, borrowed from the flow (not from `ctx`, so findings
+/// can be pushed while they are in use).
+fn certs<'a>(ctx: &RuleCtx<'a>) -> Vec<&'a CertInfo> {
+    let flow: &'a FlowRecord = ctx.flow;
+    flow.server_certs
         .iter()
         .filter_map(|c| c.as_ref().ok())
-        .cloned()
         .collect()
 }
 
@@ -144,7 +146,7 @@ fn check_self_signed(ctx: &mut RuleCtx<'_>) {
              clients trust, or distribute this certificate to the clients deliberately.",
         )
     } else if chain.len() > 1
-        && chain.last().is_some_and(CertInfo::is_self_issued)
+        && chain.last().is_some_and(|c| c.is_self_issued())
         && client_said_unknown_ca(ctx)
     {
         let root = chain.last().unwrap_or(leaf);
