@@ -393,13 +393,15 @@ mod threaded {
     }
 
     /// Thousandths of the connections the reading thread analyzes itself with `threads`
-    /// shards (itself and `threads - 1` workers). Reading, decoding and copying the frames
-    /// for the workers cost it about a fifth of what analyzing all of them costs (measured
-    /// with perf on the benchmark capture), so it takes a share that leaves it as busy as
-    /// each worker: (1 - (threads - 1) / 5) / threads, none from six threads on.
+    /// shards (itself and `threads - 1` workers). Reading and decoding every frame, copying
+    /// the workers' frames to them and merging and writing everyone's output cost it about
+    /// 3/8 of what analyzing all connections costs (measured with perf on the benchmark
+    /// capture: with 2 threads and a 40% share it was busy 57% of the run to the worker's
+    /// 43%), so it takes a share that leaves it as busy as each worker:
+    /// (1 - 3/8 (threads - 1)) / threads, none from four threads on.
     pub(super) fn reader_share_permille(threads: usize) -> u64 {
         let n = threads.max(1) as u64;
-        1000u64.saturating_sub((n - 1) * 200) / n
+        1000u64.saturating_sub((n - 1) * 375) / n
     }
 
     /// Which shard analyzes a connection: 0 is the reading thread, 1.. the workers.
@@ -696,7 +698,7 @@ mod tests {
     #[test]
     fn the_reading_thread_takes_a_smaller_share_as_threads_grow() {
         let shares: Vec<u64> = (1..=7).map(reader_share_permille).collect();
-        assert_eq!(shares, [1000, 400, 200, 100, 40, 0, 0]);
+        assert_eq!(shares, [1000, 312, 83, 0, 0, 0, 0]);
     }
 
     #[test]
