@@ -62,6 +62,25 @@ pub fn format_ts_us(ts_us: TimestampUs) -> String {
     DisplayTs(ts_us).to_string()
 }
 
+/// The calendar part of [`DisplayTs`], to the second.
+struct Calendar<'a>(&'a time::OffsetDateTime);
+
+impl std::fmt::Display for Calendar<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = self.0;
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
+    }
+}
+
 /// [`format_ts_us`] as a `Display`, to write a timestamp without allocating.
 pub struct DisplayTs(pub TimestampUs);
 
@@ -84,30 +103,10 @@ impl std::fmt::Display for DisplayTs {
                 };
                 let mut date = [0u8; 19];
                 let mut w = &mut date[..];
-                let written = std::io::Write::write_fmt(
-                    &mut w,
-                    format_args!(
-                        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-                        t.year(),
-                        u8::from(t.month()),
-                        t.day(),
-                        t.hour(),
-                        t.minute(),
-                        t.second()
-                    ),
-                );
+                let written = std::io::Write::write_fmt(&mut w, format_args!("{}", Calendar(&t)));
                 if written.is_err() || !w.is_empty() {
                     // Years before -999 do not fit the fixed width.
-                    return write!(
-                        f,
-                        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-                        t.year(),
-                        u8::from(t.month()),
-                        t.day(),
-                        t.hour(),
-                        t.minute(),
-                        t.second()
-                    );
+                    return write!(f, "{}.{micros:06}Z", Calendar(&t));
                 }
                 LAST_SECOND.set(Some((secs, date)));
                 date
