@@ -395,10 +395,10 @@ impl Live {
     }
 }
 
+/// An open flow. A finished one leaves the table of open flows (see [`Finished`]).
 struct Flow {
     h: FlowHeader,
-    /// None once reported.
-    live: Option<Box<Live>>,
+    live: Box<Live>,
 }
 
 /// What is kept of a finished flow until its idle timeout, so that late ACKs and
@@ -419,13 +419,9 @@ enum Slot {
 }
 
 impl Flow {
-    fn closed(&self) -> bool {
-        self.live.is_none()
-    }
-
-    fn into_record(self, end: EndReason, certs: &mut CertCache) -> Option<FlowRecord> {
+    fn into_record(self, end: EndReason, certs: &mut CertCache) -> FlowRecord {
         let h = self.h;
-        let mut live = self.live?;
+        let mut live = self.live;
         let (last_frame, last_ts) = (h.last_frame, h.last_ts_us);
         for dir in [Dir::ToServer, Dir::ToClient] {
             let Live { streams, app } = &mut *live;
@@ -443,7 +439,7 @@ impl Flow {
         };
         let community_id =
             community_id_v1(h.client.ip, h.server.ip, h.client.port, h.server.port, 6, 0);
-        Some(FlowRecord {
+        FlowRecord {
             client: h.client,
             server: h.server,
             vlan: h.vlan.iter().flatten().copied().collect(),
@@ -475,7 +471,7 @@ impl Flow {
                 live.streams[0].stats().clone(),
                 live.streams[1].stats().clone(),
             ],
-        })
+        }
     }
 }
 
@@ -602,7 +598,7 @@ impl Analyzer {
         &self.stats
     }
 
-    /// Flows open right now (tombstones of finished ones excluded).
+    /// Flows open right now (finished ones waiting out the idle timeout excluded).
     pub fn open_flows(&self) -> usize {
         self.flows.len()
     }
@@ -719,30 +715,27 @@ impl Analyzer {
         now: TimestampUs,
         expired: &mut Vec<(FrameNo, FlowKey)>,
     ) {
-        let timeout = self.config.idle_timeout_us;
-        {
-            let entry = match self.flows.get(&key) {
-                Some(f) => Some((f.h.first_frame, f.h.last_ts_us)),
-                None => self
-                    .finished_flows
-                    .get(&key)
-                    .map(|f| (f.first_frame, f.last_ts_us)),
-            };
-            match entry {
-                Some((f_first, last_ts)) if f_first == first => {
-                    if now.saturating_sub(last_ts) > timeout {
-                        expired.push((first, key));
-                    } else {
-                        self.queue_idle(last_ts, first, key);
-                    }
+        let entry = match self.flows.get(&key) {
+            Some(f) => Some((f.h.first_frame, f.h.last_ts_us)),
+            None => self
+                .finished_flows
+                .get(&key)
+                .map(|f| (f.first_frame, f.last_ts_us)),
+        };
+        match entry {
+            Some((f_first, last_ts)) if f_first == first => {
+                if now.saturating_sub(last_ts) > self.config.idle_timeout_us {
+                    expired.push((first, key));
+                } else {
+                    self.queue_idle(last_ts, first, key);
                 }
-                _ => {} // gone otherwise; a newer flow on the key has its own entry
             }
+            _ => {} // gone otherwise; a newer flow on the key has its own entry
         }
     }
 
-    /// Make room in a full table: finish the oldest idle sixteenth of it at once
-    /// (tombstones of closed flows first), so a flood of new flows costs O(log n) each
+    /// Make room in a full table: finish the oldest idle sixteenth of it at once (finished
+    /// flows waiting out the timeout first), so a flood of new flows costs O(log n) each
     /// instead of a full scan per packet.
     fn evict_oldest(&mut self) {
         let batch = (self.config.max_flows / 16).max(1);
@@ -786,15 +779,13 @@ impl Analyzer {
         }
     }
 
-    /// Turn a flow into its record (tombstones produce nothing) and queue it.
+    /// Turn a flow into its record and queue it.
     fn finish_flow(&mut self, flow: Flow, end: EndReason) {
         self.buffered_total = self.buffered_total.saturating_sub(flow.h.buffered);
-        if self.track_streams && !flow.closed() {
+        if self.track_streams {
             self.open_first_frames.close(flow.h.open_seq);
         }
-        let Some(record) = flow.into_record(end, &mut self.certs) else {
-            return;
-        };
+        let record = flow.into_record(end, &mut self.certs);
         for s in &record.stream_stats {
             self.stats.reassembly_gaps += s.gaps;
             self.stats.reassembly_gap_bytes += s.gap_bytes;
@@ -870,7 +861,7 @@ impl Analyzer {
                 buffered: 0,
                 open_seq,
             },
-            live: Some(Box::new(Live {
+            live: Box::new(Live {
                 streams: [
                     DirStream::new(self.config.reassembly.clone()),
                     DirStream::new(self.config.reassembly.clone()),
@@ -882,7 +873,7 @@ impl Analyzer {
                     first_bytes: [None, None],
                     cleartext_times: Vec::new(),
                 },
-            })),
+            }),
         }
     }
 
@@ -894,7 +885,7 @@ impl Analyzer {
         // as Wireshark starts a new tcp.stream.
         if is_syn {
             let reused = match self.flows.get(&key) {
-                Some(f) => f.closed() || f.h.fin.iter().chain(&f.h.rst).any(Option::is_some),
+                Some(f) => f.h.fin.iter().chain(&f.h.rst).any(Option::is_some),
                 None => self.finished_flows.contains_key(&key),
             };
             if reused {
@@ -919,9 +910,7 @@ impl Analyzer {
             return;
         };
         flow.h.last_ts_us = ts_us;
-        let Some(live) = flow.live.as_deref_mut() else {
-            return;
-        };
+        let live = &mut *flow.live;
         let h = &mut flow.h;
         h.last_frame = frame;
         let dir = if pkt.src == h.client.ip && pkt.sport == h.client.port {
@@ -977,19 +966,17 @@ impl Analyzer {
         }
         let done = h.rst.iter().any(Option::is_some) || h.fin.iter().all(Option::is_some);
         if done {
-            let finished = Flow {
-                h: *h,
-                live: flow.live.take(),
-            };
-            self.flows.remove(&key);
-            self.finished_flows.insert(
-                key,
-                Finished {
-                    first_frame: finished.h.first_frame,
-                    last_ts_us: ts_us,
-                },
-            );
-            self.finish_flow(finished, EndReason::Closed);
+            let first_frame = h.first_frame;
+            if let Some(flow) = self.flows.remove(&key) {
+                self.finished_flows.insert(
+                    key,
+                    Finished {
+                        first_frame,
+                        last_ts_us: ts_us,
+                    },
+                );
+                self.finish_flow(*flow, EndReason::Closed);
+            }
         }
         if self.buffered_total > self.config.max_total_buffered_bytes {
             self.shed_buffers();

@@ -62,7 +62,7 @@ pub fn format_ts_us(ts_us: TimestampUs) -> String {
     DisplayTs(ts_us).to_string()
 }
 
-/// The calendar part of [`DisplayTs`], to the second.
+/// The calendar part of [`DisplayTs`] and [`format_secs`], to the second.
 struct Calendar<'a>(&'a time::OffsetDateTime);
 
 impl std::fmt::Display for Calendar<'_> {
@@ -126,15 +126,7 @@ impl std::fmt::Display for DisplayTs {
 /// RFC 3339 UTC with second precision, for certificate validity dates.
 pub fn format_secs(secs: i64) -> String {
     match time::OffsetDateTime::from_unix_timestamp(secs) {
-        Ok(t) => format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        ),
+        Ok(t) => format!("{}Z", Calendar(&t)),
         Err(_) => format!("@{secs}"),
     }
 }
