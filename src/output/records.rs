@@ -35,25 +35,27 @@ struct EndpointJson {
 /// machinery (it is in every record).
 fn serialize_ip<S: Serializer>(ip: &std::net::IpAddr, s: S) -> Result<S::Ok, S::Error> {
     match ip {
-        std::net::IpAddr::V4(v4) => {
-            let mut buf = [0u8; 15];
-            let mut n = 0;
-            for (i, octet) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    buf[n] = b'.';
-                    n += 1;
-                }
-                let mut digits = [0u8; 20];
-                for &d in format_u64(u64::from(octet), &mut digits) {
-                    buf[n] = d;
-                    n += 1;
-                }
-            }
-            // Only ASCII digits and dots were written.
-            s.serialize_str(std::str::from_utf8(&buf[..n]).unwrap_or_default())
-        }
+        std::net::IpAddr::V4(v4) => s.serialize_str(ipv4_text(*v4, &mut [0u8; 15])),
         std::net::IpAddr::V6(v6) => s.collect_str(v6),
     }
+}
+
+/// Dotted-quad text of `v4`, written into `buf`.
+fn ipv4_text(v4: std::net::Ipv4Addr, buf: &mut [u8; 15]) -> &str {
+    let mut n = 0;
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            buf[n] = b'.';
+            n += 1;
+        }
+        let mut digits = [0u8; 20];
+        for &d in format_u64(u64::from(octet), &mut digits) {
+            buf[n] = d;
+            n += 1;
+        }
+    }
+    // Only ASCII digits and dots were written.
+    std::str::from_utf8(&buf[..n]).unwrap_or_default()
 }
 
 impl<'a> FlowJson<'a> {
@@ -316,12 +318,7 @@ fn write_flow(b: &mut Vec<u8>, flow: &FlowRecord) {
         b.extend_from_slice(br#"{"ip":""#);
         match e.ip {
             std::net::IpAddr::V4(v4) => {
-                for (i, octet) in v4.octets().into_iter().enumerate() {
-                    if i > 0 {
-                        b.push(b'.');
-                    }
-                    write_u64(b, u64::from(octet));
-                }
+                b.extend_from_slice(ipv4_text(v4, &mut [0u8; 15]).as_bytes());
             }
             std::net::IpAddr::V6(v6) => {
                 let _ = std::io::Write::write_fmt(&mut *b, format_args!("{v6}"));
