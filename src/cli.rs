@@ -105,8 +105,8 @@ pub struct ReadArgs {
     /// at the end of each capture in NDJSON; the human summary leads with them.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub summary_by: Vec<crate::output::RollupBy>,
-    /// Worker threads; connections are spread over them by a hash of their endpoints and
-    /// the output is the same as with one. Default: one per core. 1: no worker threads.
+    /// Threads: the reading thread and N-1 workers, connections spread over them by a hash
+    /// of their endpoints; the output is the same as with one. Default: one per core.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
     /// Drop findings below this severity everywhere (output, syslog, roll-ups, exit code):
@@ -137,7 +137,7 @@ impl MinSeverity {
     }
 }
 
-/// The number of worker threads `read` uses by default: one per core.
+/// The number of threads `read` uses by default: one per core.
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }

@@ -657,7 +657,7 @@ pub fn analyze_path(path: &Path, config: &AnalyzerConfig) -> Result<Analysis, Ca
     analyze_path_threads(path, config, 1)
 }
 
-/// [`analyze_path`] over `threads` worker threads (see [`run_threads`]).
+/// [`analyze_path`] over `threads` threads (see [`run_threads`]).
 pub fn analyze_path_threads(
     path: &Path,
     config: &AnalyzerConfig,
