@@ -48,6 +48,8 @@ pub struct AnalyzerConfig {
     /// Bytes buffered over all flows (out-of-order segments, partial TLS records and
     /// handshake messages). Above it the flows holding the most are finished as evicted.
     pub max_total_buffered_bytes: usize,
+    /// What the rules read besides the flow, shared by every shard.
+    pub rules: std::sync::Arc<crate::config::RuleEnv>,
 }
 
 impl Default for AnalyzerConfig {
@@ -58,6 +60,7 @@ impl Default for AnalyzerConfig {
             max_flows: 200_000,
             reassembly: ReassemblyLimits::default(),
             max_total_buffered_bytes: 256 << 20,
+            rules: Default::default(),
         };
         config.set_tls_ports(DEFAULT_TLS_PORTS);
         config
@@ -172,7 +175,40 @@ pub struct FlowRecord {
     pub stream_stats: [StreamStats; 2],
 }
 
+/// What a finding needs to name its flow after the flow itself is gone: a capture rule
+/// keeps these for the flows it may flag at the end of the capture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowRef {
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub community_id: String,
+    pub vlan: Vec<u16>,
+    pub tcp_stream: u64,
+    /// `connect_proxy` or `starttls` when TLS ran inside another protocol.
+    pub via: Option<&'static str>,
+    /// [`capture_quality_label`] of the flow.
+    pub capture_quality: &'static str,
+}
+
 impl FlowRecord {
+    /// The flow's identity, owned.
+    pub fn flow_ref(&self) -> FlowRef {
+        FlowRef {
+            client: self.client,
+            server: self.server,
+            community_id: self.community_id.clone(),
+            vlan: self.vlan.clone(),
+            tcp_stream: self.tcp_stream,
+            via: self.via(),
+            capture_quality: capture_quality_label(self),
+        }
+    }
+
+    /// How TLS was reached: `connect_proxy`, `starttls`, or directly (`None`).
+    pub fn via(&self) -> Option<&'static str> {
+        self.preamble.via.map(crate::app::Via::as_str)
+    }
+
     pub fn endpoint(&self, side: Side) -> Endpoint {
         match side {
             Side::Client => self.client,
@@ -1009,6 +1045,60 @@ impl Analyzer {
             }
         }
     }
+}
+
+
+/// The label alone of [`capture_quality`], without building the words (per output record).
+pub fn capture_quality_label(flow: &FlowRecord) -> &'static str {
+    let (c, s) = (Dir::ToServer.index(), Dir::ToClient.index());
+    if (flow.packets[s] == 0 && flow.payload_bytes[c] > 0)
+        || (flow.packets[c] == 0 && flow.payload_bytes[s] > 0)
+    {
+        "one_sided"
+    } else if flow.midstream {
+        "midstream"
+    } else if flow.stream_stats.iter().any(|st| st.gaps > 0) {
+        "gaps"
+    } else {
+        "ok"
+    }
+}
+
+/// Capture quality of a flow: (ok/one_sided/midstream/gaps, the problems in words).
+pub fn capture_quality(flow: &FlowRecord) -> (&'static str, Vec<String>) {
+    let mut issues = Vec::new();
+    let mut label = "ok";
+    let (c, s) = (Dir::ToServer.index(), Dir::ToClient.index());
+    for (dir, other, name) in [(s, c, "server"), (c, s, "client")] {
+        if flow.packets[dir] == 0 && flow.payload_bytes[other] > 0 {
+            label = "one_sided";
+            issues.push(format!(
+                "one-sided capture: no packet from the {name}, though the other side sent data"
+            ));
+        }
+    }
+    if flow.midstream {
+        if label == "ok" {
+            label = "midstream";
+        }
+        issues.push(format!(
+            "the capture starts mid-stream (no SYN; first frame {})",
+            flow.first_frame
+        ));
+    }
+    for (dir, name) in [(c, "client"), (s, "server")] {
+        let st = &flow.stream_stats[dir];
+        if st.gaps > 0 {
+            if label == "ok" {
+                label = "gaps";
+            }
+            issues.push(format!(
+                "{} bytes missing from the {name}'s stream ({} gaps)",
+                st.gap_bytes, st.gaps
+            ));
+        }
+    }
+    (label, issues)
 }
 
 #[cfg(test)]

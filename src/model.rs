@@ -57,6 +57,14 @@ impl Side {
     }
 }
 
+/// The wall clock, as a capture timestamp (for `live`, which stamps its own records).
+pub fn now_us() -> TimestampUs {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 /// RFC 3339 UTC with microseconds, e.g. "2024-05-01T10:02:03.123456Z".
 pub fn format_ts_us(ts_us: TimestampUs) -> String {
     DisplayTs(ts_us).to_string()

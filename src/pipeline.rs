@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::capture::{CaptureError, CaptureReader};
 use crate::flow::{Analyzer, AnalyzerConfig, CaptureStats, FlowRecord};
 use crate::output::Rendered;
-use crate::rules::{evaluate, Finding};
+use crate::rules::{evaluate_with, Finding};
 
 /// How a capture run ended.
 pub struct Outcome {
@@ -62,7 +62,7 @@ fn run_one<D, E>(
     let mut emit = |analyzer: &mut Analyzer| -> Result<(), E> {
         analyzer.drain_finished(&mut finished);
         for flow in finished.drain(..) {
-            let findings = evaluate(&flow);
+            let findings = evaluate_with(&flow, &config.rules);
             let tcp_stream = flow.tcp_stream;
             rendered.clear();
             let digest = prepare(flow, findings, &mut rendered);
@@ -137,7 +137,9 @@ mod threaded {
     use crate::flow::{connection_hash, Analyzer, AnalyzerConfig, CaptureStats};
     use crate::model::{FrameNo, TimestampUs};
     use crate::output::Rendered;
-    use crate::rules::evaluate;
+    use crate::config::RuleEnv;
+    use crate::rules::evaluate_with;
+    use std::sync::Arc;
 
     /// Frames handed to a worker at once.
     const BATCH_PACKETS: usize = 1024;
@@ -216,6 +218,7 @@ mod threaded {
     struct Local<D> {
         id: usize,
         analyzer: Analyzer,
+        rules: Arc<RuleEnv>,
         finished: Vec<crate::flow::FlowRecord>,
         spare_rendered: Vec<Rendered>,
         done: Vec<Done<D>>,
@@ -223,11 +226,13 @@ mod threaded {
 
     impl<D> Local<D> {
         fn new(id: usize, config: AnalyzerConfig) -> Self {
+            let rules = config.rules.clone();
             let mut analyzer = Analyzer::new(config);
             analyzer.track_streams();
             Local {
                 id,
                 analyzer,
+                rules,
                 finished: Vec::new(),
                 spare_rendered: Vec::new(),
                 done: Vec::new(),
@@ -242,7 +247,7 @@ mod threaded {
             }
             self.analyzer.drain_finished(&mut self.finished);
             for flow in self.finished.drain(..) {
-                let findings = evaluate(&flow);
+                let findings = evaluate_with(&flow, &self.rules);
                 let mut rendered = self.spare_rendered.pop().unwrap_or_default();
                 let key = (at.0, at.1, flow.first_frame);
                 let digest = prepare(flow, findings, &mut rendered);
@@ -649,7 +654,7 @@ impl Analysis {
     }
 
     pub fn kinds(&self) -> Vec<&'static str> {
-        self.findings().map(|(_, f)| f.kind).collect()
+        self.findings().map(|(_, f)| f.kind.as_str()).collect()
     }
 }
 

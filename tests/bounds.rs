@@ -532,7 +532,7 @@ fn malformed_tls_is_a_finding_and_the_next_flow_carries_on() {
     let first = evaluate(&flows[0]);
     let malformed = first
         .iter()
-        .find(|f| f.kind == "malformed_tls")
+        .find(|f| f.kind.as_str() == "malformed_tls")
         .unwrap_or_else(|| panic!("no malformed_tls in {first:?}"));
     let reason = malformed.evidence_str("reason").unwrap_or_default();
     assert!(!reason.is_empty(), "{malformed:?}");

@@ -1906,7 +1906,7 @@ fn check_flow(file: &str, f: &FlowRecord, findings: &[Finding], x: &Fx) {
         });
         assert!(seen, "{ctx}: alert {desc} from the {sender}");
     }
-    let kinds: Vec<&str> = findings.iter().map(|f| f.kind).collect();
+    let kinds: Vec<&str> = findings.iter().map(|f| f.kind.as_str()).collect();
     for k in x.findings {
         assert!(kinds.contains(k), "{ctx}: finding {k} missing in {kinds:?}");
     }
@@ -1916,11 +1916,11 @@ fn check_flow(file: &str, f: &FlowRecord, findings: &[Finding], x: &Fx) {
     for &(kind, key, want) in x.evidence {
         let found = findings
             .iter()
-            .filter(|f| f.kind == kind)
+            .filter(|f| f.kind.as_str() == kind)
             .any(|f| f.evidence.get(key).map(evidence_str).as_deref() == Some(want));
         let have: Vec<String> = findings
             .iter()
-            .filter(|f| f.kind == kind)
+            .filter(|f| f.kind.as_str() == kind)
             .map(|f| f.evidence.to_string())
             .collect();
         assert!(found, "{ctx}: {kind}.{key} = {want:?}; have {have:?}");

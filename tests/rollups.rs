@@ -6,7 +6,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 use tlstriage::flow::AnalyzerConfig;
-use tlstriage::output::IssuerWatch;
+use tlstriage::config::RuleEnv;
+use tlstriage::output::FindingRecord;
+use tlstriage::rules::capture::CaptureRules;
 use tlstriage::pipeline::analyze_path;
 
 fn tlstriage(args: &[&str]) -> Output {
@@ -126,17 +128,19 @@ fn a_different_issuer_for_the_same_name_is_a_valid_interception_finding() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/tls12-ok.pcap");
     let analyze = || analyze_path(&path, &AnalyzerConfig::default()).expect("sample");
     let (a, mut b) = (analyze(), analyze());
-    let mut watch = IssuerWatch::default();
-    watch.add(&a.flows[0].0);
+    let mut watch = CaptureRules::new(&RuleEnv::default());
+    watch.add_flow(&a.flows[0].0, &a.flows[0].1);
     let flow = &mut b.flows[0].0;
     if let Some(Ok(leaf)) = flow.server_certs.first_mut() {
         leaf.issuer = "CN=Corporate TLS Inspection CA".into();
     }
     flow.tcp_stream = 1;
-    watch.add(flow);
-    let recs = watch.records("merged.pcap");
-    assert_eq!(recs.len(), 1);
-    let rec = &recs[0].1;
+    watch.add_flow(&b.flows[0].0, &b.flows[0].1);
+    let found = watch.finish();
+    assert_eq!(found.len(), 1);
+    let rec = serde_json::to_value(FindingRecord::at("merged.pcap", &found[0].0, &found[0].1))
+        .expect("serializes");
+    let rec = &rec;
     assert_valid(&validator(), rec);
     assert_eq!(rec["kind"], "tls_interception_suspected");
     assert_eq!(rec["tcp_stream"], 1);

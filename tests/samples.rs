@@ -31,7 +31,7 @@ fn analyze(name: &str) -> Analysis {
 fn findings(a: &Analysis) -> Vec<(&'static str, &'static str, Vec<u64>)> {
     let mut v: Vec<_> = a
         .findings()
-        .map(|(_, f)| (f.kind, f.severity.as_str(), f.frames.clone()))
+        .map(|(_, f)| (f.kind.as_str(), f.severity.as_str(), f.frames.clone()))
         .collect();
     v.sort();
     v
@@ -50,7 +50,7 @@ fn assert_aborted(a: &Analysis, want: Aborted) {
     let f = a
         .findings()
         .map(|(_, f)| f)
-        .find(|f| f.kind == "handshake_aborted")
+        .find(|f| f.kind.as_str() == "handshake_aborted")
         .expect("handshake_aborted");
     let e = &f.evidence;
     let got = |k: &str| e[k].as_str().unwrap_or("").to_string();
@@ -145,7 +145,7 @@ fn version_mismatch() {
     );
     let vm = a
         .findings()
-        .find(|(_, f)| f.kind == "version_mismatch")
+        .find(|(_, f)| f.kind.as_str() == "version_mismatch")
         .unwrap()
         .1;
     assert_eq!(
@@ -153,7 +153,7 @@ fn version_mismatch() {
         serde_json::json!(["TLSv1.0"])
     );
     assert_eq!(vm.evidence["server_version"], Value::Null);
-    let alert = a.findings().find(|(_, f)| f.kind == "tls_alert").unwrap().1;
+    let alert = a.findings().find(|(_, f)| f.kind.as_str() == "tls_alert").unwrap().1;
     assert_eq!(alert.evidence["description"], "protocol_version");
     assert_eq!(alert.evidence["sent_by"], "server");
     assert_eq!(alert.evidence["level"], "fatal");
@@ -183,7 +183,7 @@ fn cipher_mismatch() {
     );
     let cm = a
         .findings()
-        .find(|(_, f)| f.kind == "cipher_mismatch")
+        .find(|(_, f)| f.kind.as_str() == "cipher_mismatch")
         .unwrap()
         .1;
     let offered: Vec<&str> = cm.evidence["offered_ciphers"]
@@ -222,7 +222,7 @@ fn expired_certificate_rejected_by_client() {
     );
     let ce = a
         .findings()
-        .find(|(_, f)| f.kind == "certificate_expired")
+        .find(|(_, f)| f.kind.as_str() == "certificate_expired")
         .unwrap()
         .1;
     assert_eq!(ce.evidence["not_after"], "2021-01-01T00:00:00Z");
@@ -251,7 +251,7 @@ fn self_signed_certificate_rejected_by_client() {
             frames: &[4, 8],
         },
     );
-    let alert = a.findings().find(|(_, f)| f.kind == "tls_alert").unwrap().1;
+    let alert = a.findings().find(|(_, f)| f.kind.as_str() == "tls_alert").unwrap().1;
     assert_eq!(alert.evidence["description"], "unknown_ca");
 }
 
@@ -279,7 +279,7 @@ fn wrong_name_certificate_rejected_by_client() {
     );
     let nm = a
         .findings()
-        .find(|(_, f)| f.kind == "certificate_name_mismatch")
+        .find(|(_, f)| f.kind.as_str() == "certificate_name_mismatch")
         .unwrap()
         .1;
     assert_eq!(nm.evidence["sni"], "localhost");
@@ -310,7 +310,7 @@ fn tls13_certificate_rejected_with_encrypted_alert() {
             frames: &[4, 9],
         },
     );
-    let alert = a.findings().find(|(_, f)| f.kind == "tls_alert").unwrap().1;
+    let alert = a.findings().find(|(_, f)| f.kind.as_str() == "tls_alert").unwrap().1;
     assert_eq!(alert.evidence["encrypted"], true);
     assert_eq!(alert.evidence["record_length"], 19);
     assert!(!single_tls(&a).established);
@@ -389,7 +389,7 @@ fn tls_client_to_plain_http_server() {
     );
     let f = a
         .findings()
-        .find(|(_, f)| f.kind == "tls_to_plaintext_port")
+        .find(|(_, f)| f.kind.as_str() == "tls_to_plaintext_port")
         .unwrap()
         .1;
     assert!(f.evidence["server_first_bytes"]

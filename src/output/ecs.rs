@@ -5,8 +5,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::records::{finding_record, tls_flow_record};
-use crate::flow::FlowRecord;
+use super::records::{finding_record, tls_flow_record, FindingRecord};
+use crate::flow::{FlowRecord, FlowRef};
 use crate::rules::{Finding, Severity};
 
 /// The ECS version the documents follow.
@@ -244,7 +244,18 @@ fn x509(m: &mut Map<String, Value>, side: &str, c: &Value) {
 pub fn ecs_finding(capture: &str, flow: &FlowRecord, f: &Finding) -> Value {
     let rec = finding_record(capture, flow, f);
     let flow_rec = tls_flow_record(capture, flow, &[]);
-    let mut m = common(&flow_rec, &rec["ts"], "tlstriage.finding");
+    finding_doc(&rec, &flow_rec, f)
+}
+
+/// A capture rule's finding as an ECS alert document: the flow is named by its identity
+/// (no `tls.*` fields, which belong to the flow's own documents).
+pub fn ecs_finding_at(capture: &str, at: &FlowRef, f: &Finding) -> Value {
+    let rec = serde_json::to_value(FindingRecord::at(capture, at, f)).unwrap_or(Value::Null);
+    finding_doc(&rec, &rec, f)
+}
+
+fn finding_doc(rec: &Value, flow_rec: &Value, f: &Finding) -> Value {
+    let mut m = common(flow_rec, &rec["ts"], "tlstriage.finding");
     let mut types = vec!["protocol"];
     if f.severity > Severity::Info {
         types.push("error");

@@ -12,10 +12,10 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::app::{escape_bytes, looks_like_tls};
-use crate::flow::FlowRecord;
+use crate::flow::{FlowRecord, FlowRef};
 use crate::model::{format_ts_us, Dir, FrameNo, TimestampUs};
-use crate::pipeline::Analysis;
-use crate::rules::{Finding, Severity};
+use super::sink::Collected;
+use crate::rules::{Finding, Kind, Severity};
 use crate::tls::names::{alert_description_name, alert_level_name, handshake_type_name};
 use crate::tls::TlsEventKind;
 
@@ -25,7 +25,9 @@ pub const MAX_LADDER_STEPS: usize = 80;
 /// One capture to put in the report.
 pub struct ReportCapture<'a> {
     pub name: &'a str,
-    pub analysis: &'a Analysis,
+    pub capture: &'a Collected,
+    /// A read error that stopped the capture part-way.
+    pub error: Option<String>,
 }
 
 /// HTML-escape text for element content and quoted attribute values.
@@ -313,10 +315,10 @@ fn diagnosis(findings: &[Finding]) -> String {
             r#"<div class="finding sev-b-{}"><h3>{} <code>{}</code></h3><p>{}</p>"#,
             f.severity.as_str(),
             sev_badge(f.severity),
-            esc(f.kind),
+            esc(f.kind.as_str()),
             esc(&f.summary)
         );
-        if f.kind == "handshake_aborted" {
+        if f.kind == Kind::HandshakeAborted {
             s.push_str("<dl>");
             for key in ["aborted_by", "stage", "how", "likely_cause", "confidence"] {
                 if let Some(v) = f.evidence.get(key).filter(|v| !v.is_null()) {
@@ -365,13 +367,13 @@ pub fn render_report(captures: &[ReportCapture<'_>]) -> String {
     // Capture overview.
     s.push_str("<h2>Captures</h2><table><tr><th>capture</th><th>packets</th><th>TCP flows</th><th>TLS flows</th><th>first packet</th><th>duration</th><th>notes</th></tr>");
     for c in captures {
-        let st = &c.analysis.stats;
+        let st = &c.capture.stats;
         let dur = match (st.first_ts_us, st.last_ts_us) {
             (Some(a), Some(b)) => format!("{:.3} s", (b - a) as f64 / 1e6),
             _ => "-".into(),
         };
-        let mut notes: Vec<String> = c.analysis.warnings.clone();
-        if let Some(e) = &c.analysis.error {
+        let mut notes: Vec<String> = c.capture.warnings.clone();
+        if let Some(e) = &c.error {
             notes.push(format!("read error: {e}"));
         }
         let _ = write!(
@@ -392,9 +394,10 @@ pub fn render_report(captures: &[ReportCapture<'_>]) -> String {
     let mut counts: BTreeMap<(std::cmp::Reverse<Severity>, &str), usize> = BTreeMap::new();
     let mut per_sev: BTreeMap<std::cmp::Reverse<Severity>, usize> = BTreeMap::new();
     for c in captures {
-        for (_, f) in c.analysis.findings() {
+        let flow_findings = c.capture.flows.iter().flat_map(|(_, fs)| fs);
+        for f in flow_findings.chain(c.capture.cross.iter().map(|(_, f)| f)) {
             *counts
-                .entry((std::cmp::Reverse(f.severity), f.kind))
+                .entry((std::cmp::Reverse(f.severity), f.kind.as_str()))
                 .or_default() += 1;
             *per_sev.entry(std::cmp::Reverse(f.severity)).or_default() += 1;
         }
@@ -424,7 +427,7 @@ pub fn render_report(captures: &[ReportCapture<'_>]) -> String {
         .iter()
         .enumerate()
         .flat_map(|(ci, c)| {
-            c.analysis
+            c.capture
                 .flows
                 .iter()
                 .filter(|(_, fs)| failing(fs))
@@ -453,7 +456,7 @@ pub fn render_report(captures: &[ReportCapture<'_>]) -> String {
             let mut kinds: Vec<&str> = fs
                 .iter()
                 .filter(|f| f.severity > Severity::Info)
-                .map(|f| f.kind)
+                .map(|f| f.kind.as_str())
                 .collect();
             kinds.dedup();
             let cause = fs
@@ -476,6 +479,39 @@ pub fn render_report(captures: &[ReportCapture<'_>]) -> String {
                 fl.first_frame,
                 fl.last_frame,
                 st = fl.tcp_stream,
+            );
+        }
+        s.push_str("</table>");
+    }
+
+    // Findings of the capture rules, made over many flows.
+    let cross: Vec<(usize, &FlowRef, &Finding)> = captures
+        .iter()
+        .enumerate()
+        .flat_map(|(ci, c)| c.capture.cross.iter().map(move |(at, f)| (ci, at, f)))
+        .collect();
+    if !cross.is_empty() {
+        let _ = write!(s, "<h2 id=\"cross\">Across flows ({})</h2><table><tr>", cross.len());
+        if captures.len() > 1 {
+            s.push_str("<th>capture</th>");
+        }
+        s.push_str("<th>tcp.stream</th><th>client</th><th>server</th><th>severity</th><th>kind</th><th>summary</th><th>frames</th></tr>");
+        for (ci, at, f) in &cross {
+            s.push_str("<tr>");
+            if captures.len() > 1 {
+                let _ = write!(s, "<td class=\"mono\">{}</td>", esc(captures[*ci].name));
+            }
+            let frames: Vec<String> = f.frames.iter().map(u64::to_string).collect();
+            let _ = write!(
+                s,
+                "<td>{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                at.tcp_stream,
+                endpoint(at.client),
+                endpoint(at.server),
+                sev_badge(f.severity),
+                esc(f.kind.as_str()),
+                esc(&f.summary),
+                esc(&frames.join(", ")),
             );
         }
         s.push_str("</table>");

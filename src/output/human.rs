@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::flow::{CaptureStats, FlowRecord};
-use crate::rules::{Finding, Severity};
+use crate::flow::{CaptureStats, FlowRecord, FlowRef};
+use crate::rules::{Finding, Kind, Severity};
 
 struct FlowLine {
     title: String,
@@ -32,14 +32,14 @@ impl HumanReport {
 
     pub fn add(&mut self, flow: &FlowRecord, findings: &[Finding]) {
         for f in findings {
-            *self.counts.entry((f.kind, f.severity)).or_default() += 1;
+            *self.counts.entry((f.kind.as_str(), f.severity)).or_default() += 1;
         }
         let worst = findings.iter().map(|f| f.severity).max();
         if worst.is_none_or(|s| s < Severity::Low) && !self.verbose {
             return;
         }
         let sni = flow.sni().map(|s| format!("  sni={s}")).unwrap_or_default();
-        let (quality, _) = crate::rules::capture_quality(flow);
+        let (quality, _) = crate::flow::capture_quality(flow);
         let quality = if quality == "ok" {
             String::new()
         } else {
@@ -66,44 +66,17 @@ impl HumanReport {
         self.rollups = lines;
     }
 
-    /// Findings made at the end of the capture across flows (NDJSON finding records).
-    pub fn add_records<'a>(&mut self, records: impl IntoIterator<Item = &'a serde_json::Value>) {
-        for r in records {
-            let text = |k: &str| r[k].as_str().unwrap_or_default().to_string();
-            let (Some(kind), Some(sev)) = (
-                r["kind"].as_str(),
-                Severity::parse(r["severity"].as_str().unwrap_or_default()),
-            ) else {
-                continue;
-            };
-            let kind: &'static str = match kind {
-                "tls_interception_suspected" => "tls_interception_suspected",
-                _ => continue,
-            };
-            *self.counts.entry((kind, sev)).or_default() += 1;
-            let frames: Vec<u64> = r["frames"]
-                .as_array()
-                .map(|a| a.iter().filter_map(serde_json::Value::as_u64).collect())
-                .unwrap_or_default();
-            let mut f = Finding::new(kind, sev, 0)
-                .frames(frames)
-                .summary(text("summary"))
-                .explanation(text("explanation"));
-            f.evidence = r["evidence"].clone();
-            let flow = &r["flow"];
-            let title = format!(
-                "tcp.stream {}  {}:{} -> {}:{}  (cross-flow)",
-                r["tcp_stream"],
-                flow["client"]["ip"].as_str().unwrap_or_default(),
-                flow["client"]["port"],
-                flow["server"]["ip"].as_str().unwrap_or_default(),
-                flow["server"]["port"]
-            );
-            self.flows.push(FlowLine {
-                title,
-                findings: vec![f],
-            });
-        }
+    /// A finding a capture rule made at the end of the capture, about the flow `at`.
+    pub fn add_at(&mut self, at: &FlowRef, f: &Finding) {
+        *self.counts.entry((f.kind.as_str(), f.severity)).or_default() += 1;
+        let title = format!(
+            "tcp.stream {}  {}:{} -> {}:{}  (cross-flow)",
+            at.tcp_stream, at.client.ip, at.client.port, at.server.ip, at.server.port
+        );
+        self.flows.push(FlowLine {
+            title,
+            findings: vec![f.clone()],
+        });
     }
 
     pub fn render(&self, capture: &str, stats: &CaptureStats, warnings: &[String]) -> String {
@@ -159,7 +132,7 @@ impl HumanReport {
                     f.summary,
                     frames.join(", ")
                 );
-                if f.kind == "handshake_aborted" {
+                if f.kind == Kind::HandshakeAborted {
                     let _ = writeln!(out, "        why: {}", f.explanation);
                 }
             }

@@ -7,14 +7,25 @@ mod html;
 mod human;
 mod records;
 mod rollup;
+mod sink;
 mod syslog;
 
-pub use ecs::{ecs_finding, ecs_tls_flow, severity_number, ECS_VERSION};
+pub use ecs::{ecs_finding, ecs_finding_at, ecs_tls_flow, severity_number, ECS_VERSION};
 pub use html::{esc, ladder_steps, ladder_svg, render_report, ReportCapture, Step};
 pub use human::HumanReport;
 pub use records::{
     capture_stats_record, finding_record, flow_json, tls_flow_record, write_finding,
     write_finding_parts, FindingRecord, FlowJson, Rendered, SCHEMA_VERSION,
 };
-pub use rollup::{IssuerSighting, IssuerWatch, RollupBy, Rollups};
+pub use rollup::{RollupBy, Rollups};
+pub use sink::{
+    Collect, Collected, EcsSink, Event, Fanout, FlowDigest, FlowDone, HumanLinesSink, HumanSink,
+    NdjsonSink, Prepare, Sink, SinkError, StatsEvent, SyslogSink,
+};
 pub use syslog::{format_rfc5424, syslog_severity, SyslogSender, SyslogTarget, Transport};
+
+/// A warning on stderr. A stderr that cannot be written is no reason to stop the analysis.
+pub fn warn(msg: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "tlstriage: warning: {msg}");
+}

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use crate::capture::CaptureFormat;
 use crate::fingerprint::{ja3, ja3s, ja4, ja4s};
-use crate::flow::{CaptureStats, FlowRecord};
+use crate::flow::{CaptureStats, FlowRecord, FlowRef};
 use crate::model::{format_secs, format_ts_us, Dir, Side};
 use crate::rules::Finding;
 use crate::tls::names::{alert_description_name, cipher_name, group_name, is_grease, version_name};
@@ -76,30 +76,20 @@ impl<'a> FlowJson<'a> {
     }
 }
 
-/// [`FlowJson`] owning its parts, for what is kept of a flow after the flow is gone.
-#[derive(Serialize, Clone, Debug)]
-pub struct FlowIdent {
-    client: EndpointJson,
-    community_id: String,
-    server: EndpointJson,
-    transport: &'static str,
-    vlan: Vec<u16>,
-}
-
-impl FlowIdent {
-    pub fn new(flow: &FlowRecord) -> Self {
-        FlowIdent {
+impl<'a> FlowJson<'a> {
+    pub fn from_ref(at: &'a FlowRef) -> Self {
+        FlowJson {
             client: EndpointJson {
-                ip: flow.client.ip,
-                port: flow.client.port,
+                ip: at.client.ip,
+                port: at.client.port,
             },
-            community_id: flow.community_id.clone(),
+            community_id: &at.community_id,
             server: EndpointJson {
-                ip: flow.server.ip,
-                port: flow.server.port,
+                ip: at.server.ip,
+                port: at.server.port,
             },
             transport: "tcp",
-            vlan: flow.vlan.clone(),
+            vlan: &at.vlan,
         }
     }
 }
@@ -123,13 +113,6 @@ impl Serialize for StreamFilter {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(&format_args!("tcp.stream eq {}", self.0))
     }
-}
-
-fn via(flow: &FlowRecord) -> Option<&'static str> {
-    flow.preamble.via.as_ref().map(|v| match v {
-        crate::app::Via::HttpConnect => "connect_proxy",
-        crate::app::Via::StartTls(_) => "starttls",
-    })
 }
 
 /// One `finding` record, borrowing everything; fields in sorted order (see [`FlowJson`]).
@@ -169,15 +152,20 @@ struct FindingTail {
 }
 
 impl<'a> FindingHead<'a> {
-    fn new(capture: &'a str, flow: &'a FlowRecord, f: &'a Finding) -> Self {
+    fn new(
+        capture: &'a str,
+        flow: FlowJson<'a>,
+        capture_quality: &'static str,
+        f: &'a Finding,
+    ) -> Self {
         FindingHead {
             capture,
-            capture_quality: crate::rules::capture_quality_label(flow),
+            capture_quality,
             evidence: &f.evidence,
             explanation: &f.explanation,
-            flow: FlowJson::new(flow),
+            flow,
             frames: &f.frames,
-            kind: f.kind,
+            kind: f.kind.as_str(),
             schema: SCHEMA_VERSION,
             severity: f.severity.as_str(),
             summary: &f.summary,
@@ -186,22 +174,33 @@ impl<'a> FindingHead<'a> {
 }
 
 impl FindingTail {
-    fn new(flow: &FlowRecord, f: &Finding) -> Self {
+    fn new(via: Option<&'static str>, f: &Finding) -> Self {
         FindingTail {
             ts: Ts(f.ts_us),
             record_type: "finding",
-            via: via(flow),
+            via,
         }
     }
 }
 
 impl<'a> FindingRecord<'a> {
     pub fn new(capture: &'a str, flow: &'a FlowRecord, f: &'a Finding) -> Self {
+        let quality = crate::flow::capture_quality_label(flow);
         FindingRecord {
-            head: FindingHead::new(capture, flow, f),
+            head: FindingHead::new(capture, FlowJson::new(flow), quality, f),
             tcp_stream: flow.tcp_stream,
-            tail: FindingTail::new(flow, f),
+            tail: FindingTail::new(flow.via(), f),
             wireshark_filter: StreamFilter(flow.tcp_stream),
+        }
+    }
+
+    /// A finding about a flow that is gone: a capture rule's.
+    pub fn at(capture: &'a str, at: &'a FlowRef, f: &'a Finding) -> Self {
+        FindingRecord {
+            head: FindingHead::new(capture, FlowJson::from_ref(at), at.capture_quality, f),
+            tcp_stream: at.tcp_stream,
+            tail: FindingTail::new(at.via, f),
+            wireshark_filter: StreamFilter(at.tcp_stream),
         }
     }
 }
@@ -266,7 +265,7 @@ pub fn write_finding_parts(
     b.extend_from_slice(br#"{"capture":"#);
     write_str(b, capture);
     b.extend_from_slice(br#","capture_quality":""#);
-    b.extend_from_slice(crate::rules::capture_quality_label(flow).as_bytes());
+    b.extend_from_slice(crate::flow::capture_quality_label(flow).as_bytes());
     b.extend_from_slice(br#"","evidence":"#);
     write_value(b, &f.evidence);
     b.extend_from_slice(br#","explanation":"#);
@@ -281,7 +280,7 @@ pub fn write_finding_parts(
         write_u64(b, *frame);
     }
     b.extend_from_slice(br#"],"kind":""#);
-    b.extend_from_slice(f.kind.as_bytes());
+    b.extend_from_slice(f.kind.as_str().as_bytes());
     b.extend_from_slice(br#"","schema":"#);
     write_u64(b, u64::from(SCHEMA_VERSION));
     b.extend_from_slice(br#","severity":""#);
@@ -297,7 +296,7 @@ pub fn write_finding_parts(
     )
     .map_err(serde_json::Error::io)?;
     b.extend_from_slice(br#"","type":"finding","via":"#);
-    match via(flow) {
+    match flow.via() {
         Some(v) => {
             b.push(b'"');
             b.extend_from_slice(v.as_bytes());
@@ -430,7 +429,7 @@ pub fn tls_flow_record(capture: &str, flow: &FlowRecord, findings: &[Finding]) -
             })
             .collect()
     };
-    let mut kinds: Vec<&str> = findings.iter().map(|f| f.kind).collect();
+    let mut kinds: Vec<&str> = findings.iter().map(|f| f.kind.as_str()).collect();
     kinds.dedup();
     let group = sh.and_then(|s| s.group).map(group_name);
     json!({
@@ -441,7 +440,7 @@ pub fn tls_flow_record(capture: &str, flow: &FlowRecord, findings: &[Finding]) -
         "flow": flow_json(flow),
         "tcp_stream": flow.tcp_stream,
         "wireshark_filter": format!("tcp.stream eq {}", flow.tcp_stream),
-        "via": via(flow),
+        "via": flow.via(),
         "version": tls.and_then(|t| t.negotiated_version()).map(version_name),
         "cipher": sh.filter(|s| s.version != 0x0002).map(|s| cipher_name(s.cipher)),
         "group": group,

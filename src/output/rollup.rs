@@ -15,11 +15,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{json, Value};
 
-use super::records::{FlowIdent, SCHEMA_VERSION};
+use super::records::SCHEMA_VERSION;
 use crate::fingerprint::ja3;
 use crate::flow::FlowRecord;
-use crate::model::{format_ts_us, FrameNo, Side, TimestampUs};
-use crate::rules::{client_max_version, Finding, Severity};
+use crate::model::{format_ts_us, TimestampUs};
+use crate::rules::{client_max_version, Finding, Kind, Severity};
 use crate::tls::names::version_name;
 
 /// What findings are rolled up by.
@@ -111,11 +111,11 @@ impl Rollups {
             }
             g.flows_with_findings += 1;
             for f in &relevant {
-                *g.findings.entry(f.kind).or_default() += 1;
+                *g.findings.entry(f.kind.as_str()).or_default() += 1;
                 g.worst = g.worst.max(Some(f.severity));
                 g.first_ts = Some(g.first_ts.map_or(f.ts_us, |t| t.min(f.ts_us)));
                 g.last_ts = Some(g.last_ts.map_or(f.ts_us, |t| t.max(f.ts_us)));
-                if f.kind == "handshake_aborted" {
+                if f.kind == Kind::HandshakeAborted {
                     g.aborted += 1;
                     if let Some(c) = f.evidence_str("likely_cause") {
                         *g.causes.entry(c.to_string()).or_default() += 1;
@@ -277,169 +277,6 @@ fn sentence(by: RollupBy, key: &str, g: &Group) -> String {
 }
 
 /// One flow that presented a leaf certificate for an SNI.
-#[derive(Clone)]
-struct Presented {
-    /// Serialized only for the flows flagged, at the end of the capture.
-    flow: FlowIdent,
-    tcp_stream: u64,
-    frame: FrameNo,
-    ts_us: TimestampUs,
-    subject: String,
-    via: Option<&'static str>,
-    quality: &'static str,
-}
-
-#[derive(Default)]
-struct IssuerSeen {
-    flows: u64,
-    first_stream: u64,
-    examples: Vec<Presented>,
-}
-
-/// Per SNI, the issuers of the leaf certificates presented for it, to flag TLS interception.
-#[derive(Default)]
-pub struct IssuerWatch {
-    by_sni: HashMap<String, BTreeMap<String, IssuerSeen>>,
-}
-
-/// Flows flagged per unusual issuer (the rest are counted in the finding).
-const MAX_FLAGGED: usize = 10;
-/// SNIs tracked (a capture of a busy proxy could see very many).
-const MAX_SNIS: usize = 100_000;
-
-/// What [`IssuerWatch`] needs of one flow: taken where the flow finished (a `--threads`
-/// worker), added where the flows are numbered.
-pub struct IssuerSighting {
-    sni: String,
-    issuer: String,
-    presented: Presented,
-}
-
-impl IssuerWatch {
-    pub fn add(&mut self, flow: &FlowRecord) {
-        if let Some(s) = Self::sighting(flow) {
-            self.add_sighting(s, flow.tcp_stream);
-        }
-    }
-
-    /// The SNI and leaf certificate a flow presented, if it did.
-    pub fn sighting(flow: &FlowRecord) -> Option<IssuerSighting> {
-        let (Some(sni), Some(leaf)) = (flow.sni(), flow.server_leaf()) else {
-            return None;
-        };
-        let tls = flow.tls.as_ref()?;
-        let frame = tls
-            .events
-            .iter()
-            .find(|e| {
-                e.dir.sender() == Side::Server
-                    && matches!(e.kind, crate::tls::TlsEventKind::Handshake(t) if t.0 == 11)
-            })
-            .map_or(flow.first_frame, |e| e.frame);
-        Some(IssuerSighting {
-            sni: sni.to_string(),
-            issuer: leaf.issuer.clone(),
-            presented: Presented {
-                flow: FlowIdent::new(flow),
-                tcp_stream: flow.tcp_stream,
-                frame,
-                ts_us: flow.ts_of(frame),
-                subject: leaf.subject.clone(),
-                quality: crate::rules::capture_quality_label(flow),
-                via: flow.preamble.via.as_ref().map(|v| match v {
-                    crate::app::Via::HttpConnect => "connect_proxy",
-                    crate::app::Via::StartTls(_) => "starttls",
-                }),
-            },
-        })
-    }
-
-    /// Counts a sighting of the flow numbered `tcp_stream` in the capture.
-    pub fn add_sighting(&mut self, s: IssuerSighting, tcp_stream: u64) {
-        if !self.by_sni.contains_key(&s.sni) && self.by_sni.len() >= MAX_SNIS {
-            return;
-        }
-        let seen = self
-            .by_sni
-            .entry(s.sni)
-            .or_default()
-            .entry(s.issuer)
-            .or_insert_with(|| IssuerSeen {
-                first_stream: tcp_stream,
-                ..Default::default()
-            });
-        seen.flows += 1;
-        if seen.examples.len() < MAX_FLAGGED {
-            seen.examples.push(Presented {
-                tcp_stream,
-                ..s.presented
-            });
-        }
-    }
-
-    /// `tls_interception_suspected` finding records for the flows whose issuer is not the
-    /// one most flows of the same SNI present.
-    pub fn records(&self, capture: &str) -> Vec<(Severity, Value)> {
-        let mut out = Vec::new();
-        let mut snis: Vec<_> = self.by_sni.iter().filter(|(_, m)| m.len() > 1).collect();
-        snis.sort_by(|a, b| a.0.cmp(b.0));
-        for (sni, issuers) in snis {
-            // The usual issuer: most flows, then seen first.
-            let Some((usual, usual_seen)) = issuers.iter().max_by(|a, b| {
-                a.1.flows
-                    .cmp(&b.1.flows)
-                    .then(b.1.first_stream.cmp(&a.1.first_stream))
-            }) else {
-                continue;
-            };
-            for (issuer, seen) in issuers.iter().filter(|(i, _)| *i != usual) {
-                for p in &seen.examples {
-                    let summary = format!(
-                        "The certificate for {sni} on this flow is issued by {issuer}, while {} other flow(s) of the capture get one issued by {usual}: possible TLS interception.",
-                        usual_seen.flows
-                    );
-                    let explanation = format!(
-                        "The same name presents certificates from different issuers within one capture. A proxy, \
-                         antivirus or security appliance that intercepts TLS re-signs the server's certificate with its \
-                         own CA; clients that do not trust that CA then fail (unknown_ca, bad_certificate). It can also \
-                         be a legitimate certificate rollover or several backends with different CAs: compare the issuer \
-                         ({issuer}, seen on {} flow(s)) with the server's real chain ({usual}, seen on {} flow(s), e.g. \
-                         tcp.stream {}).",
-                        seen.flows, usual_seen.flows, usual_seen.first_stream
-                    );
-                    let rec = json!({
-                        "type": "finding",
-                        "schema": SCHEMA_VERSION,
-                        "ts": format_ts_us(p.ts_us),
-                        "capture": capture,
-                        "kind": "tls_interception_suspected",
-                        "severity": Severity::Medium.as_str(),
-                        "summary": summary,
-                        "explanation": explanation,
-                        "evidence": {
-                            "sni": sni,
-                            "subject": p.subject,
-                            "issuer": issuer,
-                            "usual_issuer": usual,
-                            "flows_with_issuer": seen.flows,
-                            "flows_with_usual_issuer": usual_seen.flows,
-                            "usual_issuer_example_stream": usual_seen.first_stream,
-                        },
-                        "frames": [p.frame],
-                        "flow": p.flow,
-                        "tcp_stream": p.tcp_stream,
-                        "wireshark_filter": format!("tcp.stream eq {}", p.tcp_stream),
-                        "via": p.via,
-                        "capture_quality": p.quality,
-                    });
-                    out.push((Severity::Medium, rec));
-                }
-            }
-        }
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -513,37 +350,5 @@ mod tests {
         let ok = healthy12();
         clean.add(&ok, &evaluate(&ok));
         assert!(clean.records("x").is_empty());
-    }
-
-    #[test]
-    fn a_different_issuer_for_the_same_sni_is_flagged() {
-        let mut w = IssuerWatch::default();
-        for stream in 0..3 {
-            let mut f = healthy12();
-            f.tcp_stream = stream;
-            w.add(&f);
-        }
-        let mut odd = healthy12();
-        odd.tcp_stream = 3;
-        odd.server_certs = vec![Ok(crate::tls::types::CertInfo {
-            issuer: "CN=Corp Inspection CA".into(),
-            ..leaf("www.example.com")
-        })];
-        w.add(&odd);
-        let recs = w.records("x.pcap");
-        assert_eq!(recs.len(), 1);
-        let (sev, r) = &recs[0];
-        assert_eq!(*sev, Severity::Medium);
-        assert_eq!(r["kind"], "tls_interception_suspected");
-        assert_eq!(r["tcp_stream"], 3);
-        assert_eq!(r["frames"], json!([5]));
-        assert_eq!(r["evidence"]["issuer"], "CN=Corp Inspection CA");
-        assert_eq!(r["evidence"]["usual_issuer"], "CN=Example Intermediate CA");
-        assert_eq!(r["evidence"]["flows_with_usual_issuer"], 3);
-
-        // One issuer only: nothing.
-        let mut w = IssuerWatch::default();
-        w.add(&healthy12());
-        assert!(w.records("x").is_empty());
     }
 }

@@ -8,7 +8,7 @@ use super::alert::alert_explanation;
 use super::cipher::offered_cipher_names;
 use super::offer::{compare, handshake_frame, strings, version_range};
 use super::version::offered_versions;
-use super::{Finding, Rule, RuleCtx, Severity};
+use super::{Cause, Finding, Kind, Rule, RuleCtx, Severity, KINDS};
 use crate::flow::{EndReason, FlowRecord};
 use crate::model::{Dir, FrameNo, Side, TimestampUs};
 use crate::tls::names::{alert_description_name, version_name};
@@ -17,6 +17,19 @@ use crate::tls::{TlsConn, TlsEventKind};
 pub const HANDSHAKE_ABORTED: Rule = Rule {
     name: "handshake_aborted",
     doc: "A handshake began and never completed: who gave up, at which step, how, and the most likely cause.",
+    kinds: &[Kind::HandshakeAborted],
+    // What the diagnosis builds on; every kind that `rejects_certificate` belongs here.
+    after: &[
+        Kind::ProxyConnectFailed,
+        Kind::TlsToPlaintextPort,
+        Kind::VersionMismatch,
+        Kind::CipherMismatch,
+        Kind::CertificateExpired,
+        Kind::CertificateNotYetValid,
+        Kind::CertificateSelfSigned,
+        Kind::CertificateNameMismatch,
+        Kind::CertificateWeak,
+    ],
     check,
 };
 
@@ -81,7 +94,7 @@ const CERT_ALERTS: &[&str] = &[
 
 /// The diagnosis of one aborted handshake.
 struct Diag {
-    cause: &'static str,
+    cause: Cause,
     confidence: &'static str,
     explanation: String,
     /// The decisive facts, each with its frame(s), beyond the ClientHello and the ending.
@@ -90,7 +103,7 @@ struct Diag {
     middlebox: bool,
 }
 
-fn diag(cause: &'static str, confidence: &'static str, explanation: String) -> Diag {
+fn diag(cause: Cause, confidence: &'static str, explanation: String) -> Diag {
     Diag {
         cause,
         confidence,
@@ -220,58 +233,6 @@ fn stalled_flight(flow: &FlowRecord, tls: &TlsConn) -> Option<Vec<String>> {
     (!facts.is_empty()).then_some(facts)
 }
 
-/// The label alone of [`capture_quality`], without building the words (per output record).
-pub fn capture_quality_label(flow: &FlowRecord) -> &'static str {
-    let (c, s) = (Dir::ToServer.index(), Dir::ToClient.index());
-    if (flow.packets[s] == 0 && flow.payload_bytes[c] > 0)
-        || (flow.packets[c] == 0 && flow.payload_bytes[s] > 0)
-    {
-        "one_sided"
-    } else if flow.midstream {
-        "midstream"
-    } else if flow.stream_stats.iter().any(|st| st.gaps > 0) {
-        "gaps"
-    } else {
-        "ok"
-    }
-}
-
-/// Capture quality of a flow: (ok/one_sided/midstream/gaps, the problems in words).
-pub fn capture_quality(flow: &FlowRecord) -> (&'static str, Vec<String>) {
-    let mut issues = Vec::new();
-    let mut label = "ok";
-    let (c, s) = (Dir::ToServer.index(), Dir::ToClient.index());
-    for (dir, other, name) in [(s, c, "server"), (c, s, "client")] {
-        if flow.packets[dir] == 0 && flow.payload_bytes[other] > 0 {
-            label = "one_sided";
-            issues.push(format!(
-                "one-sided capture: no packet from the {name}, though the other side sent data"
-            ));
-        }
-    }
-    if flow.midstream {
-        if label == "ok" {
-            label = "midstream";
-        }
-        issues.push(format!(
-            "the capture starts mid-stream (no SYN; first frame {})",
-            flow.first_frame
-        ));
-    }
-    for (dir, name) in [(c, "client"), (s, "server")] {
-        let st = &flow.stream_stats[dir];
-        if st.gaps > 0 {
-            if label == "ok" {
-                label = "gaps";
-            }
-            issues.push(format!(
-                "{} bytes missing from the {name}'s stream ({} gaps)",
-                st.gap_bytes, st.gaps
-            ));
-        }
-    }
-    (label, issues)
-}
 
 fn lower(confidence: &'static str) -> &'static str {
     match confidence {
@@ -290,34 +251,31 @@ fn diagnose(ctx: &RuleCtx<'_>, tls: &TlsConn, end: &Ending) -> Diag {
         .negotiated_version()
         .is_some_and(|v| v == 0x0304 || v & 0xff00 == 0x7f00);
 
-    if let Some(f) = ctx.first("proxy_connect_failed") {
-        return diag("proxy", "high", format!(
+    if let Some(f) = ctx.first(Kind::ProxyConnectFailed) {
+        return diag(Cause::Proxy, "high", format!(
             "The client sent its ClientHello right behind an HTTP CONNECT to {}, and the proxy refused the tunnel \
              with {}: the handshake never reached the target server. See the proxy_connect_failed finding.",
             f.evidence_str("target").unwrap_or("the target"), f.evidence["status"]))
         .because([finding_fact(f)]);
     }
-    if let Some(f) = ctx.first("tls_to_plaintext_port") {
-        return diag("plaintext_mismatch", "high", format!(
+    if let Some(f) = ctx.first(Kind::TlsToPlaintextPort) {
+        return diag(Cause::PlaintextMismatch, "high", format!(
             "The server does not speak TLS on this port: it answered the ClientHello with plaintext ({}). Use the \
              server's TLS port or the plaintext scheme.", f.evidence_str("server_first_bytes").unwrap_or("")))
         .because([finding_fact(f)]);
     }
-    if let Some(f) = ctx.first("version_mismatch") {
-        return diag("version_mismatch", "high", f.explanation.clone()).because([finding_fact(f)]);
+    if let Some(f) = ctx.first(Kind::VersionMismatch) {
+        return diag(Cause::VersionMismatch, "high", f.explanation.clone()).because([finding_fact(f)]);
     }
-    if let Some(f) = ctx.first("cipher_mismatch") {
-        return diag("cipher_mismatch", "high", f.explanation.clone()).because([finding_fact(f)]);
+    if let Some(f) = ctx.first(Kind::CipherMismatch) {
+        return diag(Cause::CipherMismatch, "high", f.explanation.clone()).because([finding_fact(f)]);
     }
-    let cert_problem = [
-        "certificate_expired",
-        "certificate_not_yet_valid",
-        "certificate_self_signed",
-        "certificate_weak",
-    ]
-    .iter()
-    .find_map(|k| ctx.first(k));
-    let name_problem = ctx.first("certificate_name_mismatch");
+    // In the order of the registry: an expired certificate explains more than a weak one.
+    let cert_problem = KINDS
+        .iter()
+        .filter(|s| s.rejects_certificate)
+        .find_map(|s| ctx.first(s.kind));
+    let name_problem = ctx.first(Kind::CertificateNameMismatch);
     let leaf = leaf_fact(flow, tls);
 
     match end.alert {
@@ -326,7 +284,7 @@ fn diagnose(ctx: &RuleCtx<'_>, tls: &TlsConn, end: &Ending) -> Diag {
                 name_problem.filter(|_| a != "certificate_expired" && a != "unknown_ca")
             {
                 return diag(
-                    "name_mismatch",
+                    Cause::NameMismatch,
                     "high",
                     format!(
                         "The client rejected the server certificate with {a}: {}",
@@ -338,7 +296,7 @@ fn diagnose(ctx: &RuleCtx<'_>, tls: &TlsConn, end: &Ending) -> Diag {
             let detail = cert_problem
                 .map(|f| format!(" {}", f.summary))
                 .unwrap_or_default();
-            return diag("certificate_rejected", "high", format!(
+            return diag(Cause::CertificateRejected, "high", format!(
                 "The client rejected the server's certificate with a fatal {a} alert.{detail} {}", alert_explanation(a)))
             .because(leaf.into_iter().chain(cert_problem.map(finding_fact)));
         }
@@ -356,7 +314,7 @@ fn diagnose(ctx: &RuleCtx<'_>, tls: &TlsConn, end: &Ending) -> Diag {
                 )),
                 _ => None,
             });
-            return diag("certificate_rejected", "medium", format!(
+            return diag(Cause::CertificateRejected, "medium", format!(
                 "In TLS 1.3 the server's certificate is encrypted, and the client answered the server's flight with a \
                  single short encrypted record (the size of an alert) instead of its Finished, then closed: the client \
                  most likely rejected the server certificate (untrusted CA, expired, or name mismatch for SNI {}). \
@@ -383,7 +341,7 @@ fn diagnose(ctx: &RuleCtx<'_>, tls: &TlsConn, end: &Ending) -> Diag {
                     "no client Certificate message".to_string(),
                 ),
             };
-            return diag("certificate_rejected", "medium", format!(
+            return diag(Cause::CertificateRejected, "medium", format!(
                 "The server asked for a client certificate (CertificateRequest) and then aborted with {a}: {what}. \
                  Configure the client certificate and key, and check that the server trusts its issuing CA."))
             .because([format!("CertificateRequest from the server at frame {req}"), fact]);
@@ -398,7 +356,7 @@ fn diagnose(ctx: &RuleCtx<'_>, tls: &TlsConn, end: &Ending) -> Diag {
                 last_message_fact(tls, other)
             });
             return diag(
-                "unknown",
+                Cause::Unknown,
                 "medium",
                 format!(
                     "The {who} aborted the handshake at {stage} with a fatal {a} alert. {}",
@@ -426,7 +384,7 @@ fn diagnose(ctx: &RuleCtx<'_>, tls: &TlsConn, end: &Ending) -> Diag {
         } else {
             "medium"
         };
-        let mut d = diag("network", confidence, format!(
+        let mut d = diag(Cause::Network, confidence, format!(
             "The RST at frame {frame} claims to come from the {side} but carries TTL {ttl}, while the {side}'s \
              other {n} packet(s) of this flow carry {range}: it was most likely injected by a middlebox on the path \
              (firewall, proxy or IPS), which blocked the connection at {stage}. Check the firewall/IPS logs \
@@ -439,7 +397,7 @@ fn diagnose(ctx: &RuleCtx<'_>, tls: &TlsConn, end: &Ending) -> Diag {
 
     if !by_server {
         if let Some(facts) = stalled_flight(flow, tls) {
-            return diag("network", "medium", format!(
+            return diag(Cause::Network, "medium", format!(
                 "The server started its flight but the client never answered it: the server's segments were \
                  retransmitted, lost or held back by a zero window, and the handshake stalled at {stage} until the \
                  connection {}. A large certificate flight that never arrives is the classic symptom of a path MTU \
@@ -456,20 +414,20 @@ fn diagnose(ctx: &RuleCtx<'_>, tls: &TlsConn, end: &Ending) -> Diag {
     );
     if by_client && after_server_flight {
         if let Some(f) = name_problem {
-            return diag("name_mismatch", "medium", format!(
+            return diag(Cause::NameMismatch, "medium", format!(
                 "The client closed the connection ({}) right after receiving the server's certificate, without an \
                  alert. {}", end.how, f.summary))
             .because(leaf.into_iter().chain([finding_fact(f)]));
         }
         if let Some(f) = cert_problem {
-            return diag("certificate_rejected", "medium", format!(
+            return diag(Cause::CertificateRejected, "medium", format!(
                 "The client closed the connection ({}) right after receiving the server's certificate, without an \
                  alert. {}", end.how, f.summary))
             .because(leaf.into_iter().chain([finding_fact(f)]));
         }
     }
     if by_server {
-        return diag("server_closed_without_alert", "medium", format!(
+        return diag(Cause::ServerClosedWithoutAlert, "medium", format!(
             "The server closed the connection ({}) at {stage} without sending an alert. Servers do this when TLS is \
              not configured for the name or port (no certificate, SNI not mapped), when a load balancer or firewall \
              in front of them refuses the client, or when the server process crashed or hit a limit. Check the \
@@ -492,7 +450,7 @@ fn diagnose(ctx: &RuleCtx<'_>, tls: &TlsConn, end: &Ending) -> Diag {
                     e.frame
                 )
             });
-        return diag("client_gave_up", "medium", format!(
+        return diag(Cause::ClientGaveUp, "medium", format!(
             "The client closed the connection ({}) at {stage} without sending an alert: the client application \
              gave up (timeout, user cancel, or its TLS library rejected something without saying so).", end.how))
         .because(waited.or_else(|| Some("no TLS message from the server before the client closed".into())));
@@ -501,7 +459,7 @@ fn diagnose(ctx: &RuleCtx<'_>, tls: &TlsConn, end: &Ending) -> Diag {
         tls.server_hello.is_none() && !tls.events.iter().any(|e| e.dir.sender() == Side::Server);
     if silent_server {
         let server_packets = flow.packets[Dir::ToClient.index()];
-        return diag("unknown", "low", format!(
+        return diag(Cause::Unknown, "low", format!(
             "The server never answered the ClientHello ({} with no reply): a server that does not speak TLS on \
              this port, a firewall dropping the flow, or a capture missing the server's direction.",
             if end.how == "timeout" { "idle timeout" } else { "capture ended" }))
@@ -511,7 +469,7 @@ fn diagnose(ctx: &RuleCtx<'_>, tls: &TlsConn, end: &Ending) -> Diag {
         )]);
     }
     diag(
-        "unknown",
+        Cause::Unknown,
         "low",
         format!(
             "The handshake stopped at {stage} and the connection went quiet ({}).",
@@ -570,7 +528,7 @@ fn check(ctx: &mut RuleCtx<'_>) {
     if let Some(o) = &offer {
         because.extend(o.verdicts.iter().cloned());
     }
-    let (quality, issues) = capture_quality(flow);
+    let (quality, issues) = crate::flow::capture_quality(flow);
     let mut confidence = d.confidence;
     let mut explanation = d.explanation;
     if let Some(o) = offer.as_ref().filter(|o| !o.verdicts.is_empty()) {
@@ -589,15 +547,12 @@ fn check(ctx: &mut RuleCtx<'_>) {
         );
         because.extend(issues.iter().map(|i| format!("capture: {i}")));
     }
-    let via = flow.preamble.via.as_ref().map(|v| match v {
-        crate::app::Via::HttpConnect => "connect_proxy",
-        crate::app::Via::StartTls(_) => "starttls",
-    });
+    let via = flow.preamble.via.map(crate::app::Via::as_str);
     let summary = format!(
         "TLS handshake aborted by the {by} at {stage} ({how_text}): {}.",
-        d.cause.replace('_', " ")
+        d.cause.as_str().replace('_', " ")
     );
-    let mut finding = Finding::new("handshake_aborted", severity, end.ts_us)
+    let mut finding = Finding::new(Kind::HandshakeAborted, severity, end.ts_us)
         .frames(client_hello_frame.into_iter().chain(end.frame))
         .summary(summary)
         .explanation(explanation)

@@ -2,13 +2,15 @@
 
 use serde_json::json;
 
-use super::{Finding, Rule, RuleCtx, Severity};
+use super::{Finding, Kind, Rule, RuleCtx, Severity};
 use crate::tls::names::alert_description_name;
 use crate::tls::TlsEventKind;
 
 pub const TLS_ALERT: Rule = Rule {
     name: "tls_alert",
     doc: "An alert record was sent; fatal alerts name the reason a handshake or session ended.",
+    kinds: &[Kind::TlsAlert],
+    after: &[],
     check,
 };
 
@@ -32,7 +34,7 @@ fn check(ctx: &mut RuleCtx<'_>) {
                     (2, _) => Severity::Medium,
                     _ => Severity::Low,
                 };
-                Finding::new("tls_alert", severity, ev.ts_us)
+                Finding::new(Kind::TlsAlert, severity, ev.ts_us)
                     .frames([ev.frame])
                     .summary(format!("The {sender} sent a {level_name} {name} alert."))
                     .explanation(alert_explanation(name))
@@ -55,7 +57,7 @@ fn check(ctx: &mut RuleCtx<'_>) {
                 } else {
                     "An alert was sent during the handshake after encryption had started (TLS 1.3, or after ChangeCipherSpec), so its description is not visible. Its position tells which side gave up: see the handshake_aborted finding of this flow for the most likely cause."
                 };
-                Finding::new("tls_alert", severity, ev.ts_us)
+                Finding::new(Kind::TlsAlert, severity, ev.ts_us)
                     .frames([ev.frame])
                     .summary(format!(
                         "The {sender} sent an encrypted alert ({len} bytes)."

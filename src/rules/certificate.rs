@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::{Finding, Rule, RuleCtx, Severity};
+use super::{Finding, Kind, Rule, RuleCtx, Severity};
 use crate::flow::FlowRecord;
 use crate::model::{format_secs, Dir, FrameNo, TimestampUs};
 use crate::tls::cert::cert_matches_host;
@@ -15,24 +15,32 @@ use crate::tls::TlsEventKind;
 pub const CERTIFICATE_VALIDITY: Rule = Rule {
     name: "certificate_validity",
     doc: "A certificate of the server's chain is expired or not yet valid at capture time.",
+    kinds: &[Kind::CertificateExpired, Kind::CertificateNotYetValid],
+    after: &[],
     check: check_validity,
 };
 
 pub const CERTIFICATE_SELF_SIGNED: Rule = Rule {
     name: "certificate_self_signed",
     doc: "The server's leaf certificate is self-signed, or its chain ends in a root the client did not trust.",
+    kinds: &[Kind::CertificateSelfSigned],
+    after: &[],
     check: check_self_signed,
 };
 
 pub const CERTIFICATE_NAME_MISMATCH: Rule = Rule {
     name: "certificate_name_mismatch",
     doc: "The SNI name is not covered by the leaf certificate's SAN/CN (RFC 6125 wildcards).",
+    kinds: &[Kind::CertificateNameMismatch],
+    after: &[],
     check: check_name,
 };
 
 pub const CERTIFICATE_WEAK: Rule = Rule {
     name: "certificate_weak",
     doc: "RSA/DSA key under 2048 bits, EC key under 224 bits, or an MD5/SHA-1 signature.",
+    kinds: &[Kind::CertificateWeak],
+    after: &[],
     check: check_weak,
 };
 
@@ -79,7 +87,7 @@ fn check_validity(ctx: &mut RuleCtx<'_>) {
         let (kind, summary, explanation) = if now > c.not_after {
             let days = (now - c.not_after) / 86_400;
             (
-                "certificate_expired",
+                Kind::CertificateExpired,
                 format!("The server's {pos} certificate ({}) expired on {} ({days} days before the capture).", c.subject, format_secs(c.not_after)),
                 "A certificate past its notAfter date is rejected by every validating client (alert certificate_expired \
                  or bad_certificate). Renew and deploy the certificate (and its chain), then reload the server. If it \
@@ -88,7 +96,7 @@ fn check_validity(ctx: &mut RuleCtx<'_>) {
             )
         } else if now < c.not_before {
             (
-                "certificate_not_yet_valid",
+                Kind::CertificateNotYetValid,
                 format!("The server's {pos} certificate ({}) is not valid before {}.", c.subject, format_secs(c.not_before)),
                 "The certificate's notBefore is after the capture time: either it was deployed too early or a clock is \
                  wrong (often the client's, e.g. an embedded device without NTP)."
@@ -162,7 +170,7 @@ fn check_self_signed(ctx: &mut RuleCtx<'_>) {
     };
     let (subject, issuer) = (cert.subject.clone(), cert.issuer.clone());
     ctx.push(
-        Finding::new("certificate_self_signed", Severity::Medium, ts)
+        Finding::new(Kind::CertificateSelfSigned, Severity::Medium, ts)
             .frames(frame)
             .summary(summary)
             .explanation(explanation)
@@ -189,7 +197,7 @@ fn check_name(ctx: &mut RuleCtx<'_>) {
     let listed = names.join(", ");
     let sni = sni.to_string();
     ctx.push(
-        Finding::new("certificate_name_mismatch", Severity::High, ts)
+        Finding::new(Kind::CertificateNameMismatch, Severity::High, ts)
             .frames(frame)
             .summary(format!("The certificate does not cover the requested name {sni} (it names {listed})."))
             .explanation(format!(
@@ -231,7 +239,7 @@ fn check_weak(ctx: &mut RuleCtx<'_>) {
             reasons.push(format!("{} signature", c.signature_algorithm));
         }
         out.push(
-            Finding::new("certificate_weak", Severity::Medium, ts)
+            Finding::new(Kind::CertificateWeak, Severity::Medium, ts)
                 .frames(frame)
                 .summary(format!("The server's {} certificate ({}) is weak: {}.", position(i, chain.len()), c.subject, reasons.join(", ")))
                 .explanation(

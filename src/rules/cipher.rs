@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{Finding, Rule, RuleCtx, Severity};
+use super::{Finding, Kind, Rule, RuleCtx, Severity};
 use crate::model::Side;
 use crate::tls::names::{alert_description_name, cipher_is_weak, cipher_name, is_grease};
 use crate::tls::types::ClientHello;
@@ -11,12 +11,16 @@ use crate::tls::TlsEventKind;
 pub const CIPHER_MISMATCH: Rule = Rule {
     name: "cipher_mismatch",
     doc: "The server sent handshake_failure/insufficient_security right after the ClientHello, before any ServerHello.",
+    kinds: &[Kind::CipherMismatch],
+    after: &[],
     check: check_mismatch,
 };
 
 pub const WEAK_CIPHER: Rule = Rule {
     name: "weak_cipher",
     doc: "A NULL, EXPORT, anonymous, RC4, DES or 3DES cipher suite was negotiated.",
+    kinds: &[Kind::WeakCipher],
+    after: &[],
     check: check_weak,
 };
 
@@ -84,7 +88,7 @@ fn check_mismatch(ctx: &mut RuleCtx<'_>) {
     let offer = describe_cipher_offer(ch);
     let hello_frame = tls.events.first().map(|e| e.frame);
     ctx.push(
-        Finding::new("cipher_mismatch", Severity::High, alert.ts_us)
+        Finding::new(Kind::CipherMismatch, Severity::High, alert.ts_us)
             .frames(hello_frame.into_iter().chain([alert.frame]))
             .summary(format!(
                 "The server refused the ClientHello with {alert_name}: no cipher suite in common (the client offers {offer})."
@@ -123,7 +127,7 @@ fn check_weak(ctx: &mut RuleCtx<'_>) {
         .iter()
         .find(|e| matches!(e.kind, TlsEventKind::Handshake(t) if t.0 == 2 || t.0 == 4));
     ctx.push(
-        Finding::new("weak_cipher", severity, ev.map_or(ctx.flow.first_ts_us, |e| e.ts_us))
+        Finding::new(Kind::WeakCipher, severity, ev.map_or(ctx.flow.first_ts_us, |e| e.ts_us))
             .frames(ev.map(|e| e.frame))
             .summary(format!("The weak cipher suite {name} ({reason}) was negotiated."))
             .explanation(format!(

@@ -2,11 +2,13 @@
 
 use serde_json::json;
 
-use super::{Finding, Rule, RuleCtx, Severity};
+use super::{Finding, Kind, Rule, RuleCtx, Severity};
 
 pub const CLEARTEXT_CREDENTIALS: Rule = Rule {
     name: "cleartext_credentials",
     doc: "Credentials (AUTH, LOGIN, USER/PASS, HTTP Basic) crossed the network before TLS; the secret is never logged.",
+    kinds: &[Kind::CleartextCredentials],
+    after: &[],
     check,
 };
 
@@ -17,7 +19,7 @@ fn check(ctx: &mut RuleCtx<'_>) {
         let proto = cred.protocol.as_str();
         let mech = cred.mechanism.as_str();
         out.push(
-            Finding::new("cleartext_credentials", Severity::High, flow.ts_of(cred.frame))
+            Finding::new(Kind::CleartextCredentials, Severity::High, flow.ts_of(cred.frame))
                 .frames([cred.frame])
                 .summary(format!("{proto} credentials ({mech}) were sent in cleartext."))
                 .explanation(format!(

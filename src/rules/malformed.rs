@@ -2,12 +2,14 @@
 
 use serde_json::json;
 
-use super::{Finding, Rule, RuleCtx, Severity};
+use super::{Finding, Kind, Rule, RuleCtx, Severity};
 use crate::model::Dir;
 
 pub const MALFORMED_TLS: Rule = Rule {
     name: "malformed_tls",
     doc: "A TLS record or handshake message does not parse, or claims an impossible length.",
+    kinds: &[Kind::MalformedTls],
+    after: &[Kind::TlsToPlaintextPort],
     check,
 };
 
@@ -16,7 +18,7 @@ fn check(ctx: &mut RuleCtx<'_>) {
         return;
     };
     // A plaintext answer to a ClientHello is explained by tls_to_plaintext_port already.
-    let server_plaintext = ctx.has("tls_to_plaintext_port");
+    let server_plaintext = ctx.has(Kind::TlsToPlaintextPort);
     let mut out = Vec::new();
     for m in &tls.malformed {
         if server_plaintext && m.dir == Dir::ToClient {
@@ -29,7 +31,7 @@ fn check(ctx: &mut RuleCtx<'_>) {
             .find(|e| e.frame == m.frame)
             .map_or(ctx.flow.last_ts_us, |e| e.ts_us);
         out.push(
-            Finding::new("malformed_tls", Severity::Medium, ts)
+            Finding::new(Kind::MalformedTls, Severity::Medium, ts)
                 .frames([m.frame])
                 .summary(format!("Malformed TLS from the {sender}: {}.", m.reason))
                 .explanation(

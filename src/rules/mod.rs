@@ -1,21 +1,29 @@
 //! The rule engine: small, named units that read a finished [`FlowRecord`] and raise
-//! findings. Each rule lives in its own file with its own tests; adding a rule means adding
-//! a file and one line in [`RULES`].
+//! findings. Each rule lives in its own file with its own tests and declares the kinds it
+//! raises (`kinds`) and the kinds raised by other rules that it reads (`after`); every kind
+//! is declared once in [`kind::KINDS`]. Adding a rule means adding a file and one line in
+//! [`RULES`].
 //!
 //! Rules run in the order of [`RULES`]; a rule can read the findings raised before it on
-//! the same flow (the `handshake_aborted` rule runs last and builds its diagnosis on them).
+//! the same flow (`handshake_aborted` builds its diagnosis on them). A test checks that
+//! every kind a rule reads is raised by a rule before it, and in debug builds
+//! [`evaluate`] checks that a rule raises only the kinds it declares.
 
 use serde::Serialize;
 use serde_json::Value;
 
+pub use crate::config::RuleEnv;
 use crate::flow::FlowRecord;
 use crate::model::{FrameNo, TimestampUs};
 
 mod aborted;
 mod alert;
+pub mod capture;
+pub mod cause;
 mod certificate;
 mod cipher;
 mod credentials;
+pub mod kind;
 mod malformed;
 mod offer;
 mod plaintext;
@@ -24,7 +32,8 @@ mod sni;
 mod starttls;
 mod version;
 
-pub use aborted::{capture_quality, capture_quality_label};
+pub use cause::Cause;
+pub use kind::{Category, Kind, KindSpec, Scope, KINDS};
 pub use version::client_max_version;
 
 #[cfg(test)]
@@ -67,7 +76,7 @@ impl Severity {
 /// One finding about one flow.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
-    pub kind: &'static str,
+    pub kind: Kind,
     pub severity: Severity,
     /// Capture time of the decisive packet.
     pub ts_us: TimestampUs,
@@ -79,7 +88,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn new(kind: &'static str, severity: Severity, ts_us: TimestampUs) -> Self {
+    pub fn new(kind: Kind, severity: Severity, ts_us: TimestampUs) -> Self {
         Finding {
             kind,
             severity,
@@ -119,18 +128,39 @@ impl Finding {
     }
 }
 
-/// What a rule sees: the flow and the findings raised on it so far.
+/// What a rule sees: the flow, the findings raised on it so far, and the options of the run.
 pub struct RuleCtx<'a> {
     pub flow: &'a FlowRecord,
     pub findings: Vec<Finding>,
+    pub env: &'a RuleEnv,
+    /// The `after` list of the rule running: what it may read (checked in debug builds).
+    reads: &'static [Kind],
 }
 
-impl RuleCtx<'_> {
-    pub fn has(&self, kind: &str) -> bool {
-        self.findings.iter().any(|f| f.kind == kind)
+impl<'a> RuleCtx<'a> {
+    pub fn new(flow: &'a FlowRecord, env: &'a RuleEnv) -> Self {
+        RuleCtx {
+            flow,
+            findings: Vec::new(),
+            env,
+            reads: &[],
+        }
     }
 
-    pub fn first(&self, kind: &str) -> Option<&Finding> {
+    /// Prepare to run `rule`.
+    pub fn enter(&mut self, rule: &Rule) {
+        self.reads = rule.after;
+    }
+
+    pub fn has(&self, kind: Kind) -> bool {
+        self.first(kind).is_some()
+    }
+
+    pub fn first(&self, kind: Kind) -> Option<&Finding> {
+        debug_assert!(
+            self.reads.contains(&kind),
+            "a rule reads {kind} without listing it in `after`"
+        );
         self.findings.iter().find(|f| f.kind == kind)
     }
 
@@ -139,11 +169,15 @@ impl RuleCtx<'_> {
     }
 }
 
-/// A named rule. `check` may push any number of findings.
+/// A named rule. `check` may push any number of findings, of the kinds in `kinds` only.
 pub struct Rule {
     pub name: &'static str,
-    /// One line for `--list-rules` and the README.
+    /// One line for `tlstriage rules` and the README.
     pub doc: &'static str,
+    /// The kinds it raises.
+    pub kinds: &'static [Kind],
+    /// The kinds raised by other rules that it reads: those rules must come before it.
+    pub after: &'static [Kind],
     pub check: fn(&mut RuleCtx<'_>),
 }
 
@@ -168,14 +202,30 @@ pub const RULES: &[Rule] = &[
     aborted::HANDSHAKE_ABORTED,
 ];
 
-/// Run every rule over a finished flow.
+/// Run every rule over a finished flow, with the default options.
 pub fn evaluate(flow: &FlowRecord) -> Vec<Finding> {
-    let mut ctx = RuleCtx {
-        flow,
-        findings: Vec::new(),
-    };
+    evaluate_with(flow, &RuleEnv::default())
+}
+
+/// Run every rule over a finished flow.
+pub fn evaluate_with(flow: &FlowRecord, env: &RuleEnv) -> Vec<Finding> {
+    let mut ctx = RuleCtx::new(flow, env);
     for rule in RULES {
+        ctx.enter(rule);
+        let before = ctx.findings.len();
         (rule.check)(&mut ctx);
+        debug_assert!(
+            ctx.findings[before..]
+                .iter()
+                .all(|f| rule.kinds.contains(&f.kind)),
+            "rule {} raised a kind it does not declare",
+            rule.name
+        );
     }
     ctx.findings
+}
+
+/// The rule that raises `kind` on flows, if any.
+pub fn rule_raising(kind: Kind) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.kinds.contains(&kind))
 }

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::{Finding, Rule, RuleCtx, Severity};
+use super::{Finding, Kind, Rule, RuleCtx, Severity};
 use crate::app::{detect_client_protocol, detect_server_banner, escape_bytes, looks_like_tls};
 use crate::flow::FlowRecord;
 use crate::model::Dir;
@@ -13,12 +13,16 @@ pub const PLAINTEXT_TO_TLS_PORT: Rule = Rule {
     name: "plaintext_to_tls_port",
     doc:
         "The client's first bytes to a TLS port are not a TLS record (HTTP to 443, SMTP to 465...).",
+    kinds: &[Kind::PlaintextToTlsPort],
+    after: &[],
     check: check_plaintext_to_tls,
 };
 
 pub const TLS_TO_PLAINTEXT_PORT: Rule = Rule {
     name: "tls_to_plaintext_port",
     doc: "A ClientHello met a server that answered in plaintext (HTTP 400, an SMTP banner...).",
+    kinds: &[Kind::TlsToPlaintextPort],
+    after: &[],
     check: check_tls_to_plaintext,
 };
 
@@ -70,7 +74,7 @@ fn check_plaintext_to_tls(ctx: &mut RuleCtx<'_>) {
     let port = flow.server.port;
     let proto = protocol.as_str();
     ctx.push(
-        Finding::new("plaintext_to_tls_port", Severity::Medium, flow.ts_of(*frame))
+        Finding::new(Kind::PlaintextToTlsPort, Severity::Medium, flow.ts_of(*frame))
             .frames(frames)
             .summary(format!(
                 "The client sent plaintext ({proto}) to TLS port {port} instead of a TLS ClientHello."
@@ -116,7 +120,7 @@ fn check_tls_to_plaintext(ctx: &mut RuleCtx<'_>) {
         .collect();
     frames.push(*frame);
     ctx.push(
-        Finding::new("tls_to_plaintext_port", Severity::Medium, flow.ts_of(*frame))
+        Finding::new(Kind::TlsToPlaintextPort, Severity::Medium, flow.ts_of(*frame))
             .frames(frames)
             .summary(format!(
                 "The client started TLS but the server on port {port} answered in plaintext ({}).",

@@ -2,11 +2,13 @@
 
 use serde_json::json;
 
-use super::{Finding, Rule, RuleCtx, Severity};
+use super::{Finding, Kind, Rule, RuleCtx, Severity};
 
 pub const PROXY_CONNECT_FAILED: Rule = Rule {
     name: "proxy_connect_failed",
     doc: "An HTTP CONNECT to a proxy was refused (403, 407, 502...): TLS never started.",
+    kinds: &[Kind::ProxyConnectFailed],
+    after: &[],
     check,
 };
 
@@ -42,7 +44,7 @@ fn check(ctx: &mut RuleCtx<'_>) {
         .flow
         .ts_of(connect.response_frame.unwrap_or(connect.request_frame));
     ctx.push(
-        Finding::new("proxy_connect_failed", Severity::Medium, ts)
+        Finding::new(Kind::ProxyConnectFailed, Severity::Medium, ts)
             .frames(frames.into_iter().flatten())
             .summary(format!(
                 "The proxy refused CONNECT {target} with {status} {reason}; {}.",

@@ -2,11 +2,13 @@
 
 use serde_json::json;
 
-use super::{Finding, Rule, RuleCtx, Severity};
+use super::{Finding, Kind, Rule, RuleCtx, Severity};
 
 pub const MISSING_SNI: Rule = Rule {
     name: "missing_sni",
     doc: "A ClientHello without server_name (outside STARTTLS): virtual-hosted servers pick a default certificate or refuse.",
+    kinds: &[Kind::MissingSni],
+    after: &[],
     check,
 };
 
@@ -27,7 +29,7 @@ fn check(ctx: &mut RuleCtx<'_>) {
     let port = flow.server.port;
     let ev = tls.events.first();
     ctx.push(
-        Finding::new("missing_sni", Severity::Low, ev.map_or(flow.first_ts_us, |e| e.ts_us))
+        Finding::new(Kind::MissingSni, Severity::Low, ev.map_or(flow.first_ts_us, |e| e.ts_us))
             .frames(ev.map(|e| e.frame))
             .summary(format!("The ClientHello to port {port} carries no SNI (server_name)."))
             .explanation(

@@ -2,12 +2,14 @@
 
 use serde_json::json;
 
-use super::{Finding, Rule, RuleCtx, Severity};
+use super::{Finding, Kind, Rule, RuleCtx, Severity};
 use crate::app::StartTlsResult;
 
 pub const STARTTLS: Rule = Rule {
     name: "starttls",
     doc: "A cleartext protocol upgraded (or tried to upgrade) to TLS; the TLS that follows is analysed too.",
+    kinds: &[Kind::Starttls],
+    after: &[],
     check,
 };
 
@@ -59,7 +61,7 @@ fn check(ctx: &mut RuleCtx<'_>) {
     ];
     ctx.push(
         Finding::new(
-            "starttls",
+            Kind::Starttls,
             severity,
             flow.ts_of(st.response_frame.unwrap_or(st.command_frame)),
         )

@@ -133,7 +133,7 @@ pub fn cert(subject: &str, issuer: &str, not_before: i64, not_after: i64) -> Cer
 }
 
 pub fn kinds(findings: &[crate::rules::Finding]) -> Vec<&'static str> {
-    findings.iter().map(|f| f.kind).collect()
+    findings.iter().map(|f| f.kind.as_str()).collect()
 }
 
 /// Capture time of the TLS events built here, in Unix seconds (2023-11-14T22:13:20Z).
@@ -264,17 +264,16 @@ pub fn ca(subject: &str, issuer: &str) -> CertInfo {
 
 /// Runs one rule on `f` with no earlier findings.
 pub fn run(rule: &Rule, f: &FlowRecord) -> Vec<Finding> {
-    let mut ctx = RuleCtx {
-        flow: f,
-        findings: Vec::new(),
-    };
+    let env = crate::config::RuleEnv::default();
+    let mut ctx = RuleCtx::new(f, &env);
+    ctx.enter(rule);
     (rule.check)(&mut ctx);
     ctx.findings
 }
 
 /// The only finding of `kind`; panics (listing what was raised) when absent or repeated.
 pub fn one<'a>(findings: &'a [Finding], kind: &str) -> &'a Finding {
-    let mut it = findings.iter().filter(|f| f.kind == kind);
+    let mut it = findings.iter().filter(|f| f.kind.as_str() == kind);
     let found = it
         .next()
         .unwrap_or_else(|| panic!("no {kind} among {:?}", kinds(findings)));

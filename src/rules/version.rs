@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{Finding, Rule, RuleCtx, Severity};
+use super::{Finding, Kind, Rule, RuleCtx, Severity};
 use crate::tls::names::{alert_description_name, is_grease, version_name};
 use crate::tls::types::ClientHello;
 use crate::tls::{TlsConn, TlsEventKind};
@@ -10,12 +10,16 @@ use crate::tls::{TlsConn, TlsEventKind};
 pub const VERSION_MISMATCH: Rule = Rule {
     name: "version_mismatch",
     doc: "A protocol_version alert, or client and server share no protocol version.",
+    kinds: &[Kind::VersionMismatch],
+    after: &[],
     check: check_mismatch,
 };
 
 pub const OBSOLETE_VERSION: Rule = Rule {
     name: "obsolete_version",
     doc: "SSLv2, SSLv3, TLS 1.0 or 1.1 was negotiated, or is the best the client offers.",
+    kinds: &[Kind::ObsoleteVersion],
+    after: &[],
     check: check_obsolete,
 };
 
@@ -148,7 +152,7 @@ fn check_mismatch(ctx: &mut RuleCtx<'_>) {
         }
     };
     ctx.push(
-        Finding::new("version_mismatch", Severity::High, ts)
+        Finding::new(Kind::VersionMismatch, Severity::High, ts)
             .frames(frames)
             .summary(summary)
             .explanation(explanation)
@@ -213,7 +217,7 @@ fn check_obsolete(ctx: &mut RuleCtx<'_>) {
     };
     ctx.push(
         Finding::new(
-            "obsolete_version",
+            Kind::ObsoleteVersion,
             severity,
             ts.unwrap_or(ctx.flow.first_ts_us),
         )

@@ -15,7 +15,8 @@
 
 use std::path::PathBuf;
 
-use crate::cli::{Format, EXIT_ERROR};
+use super::args::{AnalysisArgs, OutputArgs};
+use super::EXIT_ERROR;
 
 /// The message printed when the binary was built without the `live` feature.
 pub const NOT_BUILT: &str =
@@ -29,8 +30,6 @@ pub const DEFAULT_SNAPLEN: u32 = 262_144;
 pub const DEFAULT_MAX_FLOWS: usize = 50_000;
 /// Default cap on out-of-order bytes buffered per direction of a flow in live mode.
 pub const DEFAULT_MAX_FLOW_BUFFER: usize = 256 * 1024;
-/// Default idle timeout (seconds) after which a quiet flow is finished.
-pub const DEFAULT_IDLE_TIMEOUT: u64 = 120;
 
 #[derive(clap::Args, Debug)]
 pub struct LiveArgs {
@@ -52,24 +51,16 @@ pub struct LiveArgs {
     /// Do not put the interface in promiscuous mode.
     #[arg(long, overrides_with = "promisc")]
     pub no_promisc: bool,
-    /// Output format: one NDJSON record per line, or one human line per finding.
-    #[arg(long, value_enum, default_value = "ndjson")]
-    pub format: Format,
-    /// Also emit one tls_flow record per TLS flow (ndjson).
-    #[arg(long)]
-    pub flows: bool,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
     /// Append the output to this file (reopened on SIGHUP, for logrotate) instead of stdout.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
     /// Write a capture_stats record every this many seconds (0: only the final one).
     #[arg(long, default_value_t = 0)]
     pub stats_every: u64,
-    /// Ports where clients speak TLS first (comma separated), replacing the default list.
-    #[arg(long, value_delimiter = ',')]
-    pub tls_ports: Option<Vec<u16>>,
-    /// Seconds without a packet after which a flow is finished (how: timeout).
-    #[arg(long, default_value_t = DEFAULT_IDLE_TIMEOUT)]
-    pub idle_timeout: u64,
     /// At most this many connections are tracked; the oldest idle one is evicted first.
     #[arg(long, default_value_t = DEFAULT_MAX_FLOWS)]
     pub max_flows: usize,
@@ -98,7 +89,7 @@ pub const RING_MAX_TOTAL_BYTES: usize = 64 * 1024 * 1024;
 /// Run `tlstriage live`; returns the process exit code.
 #[cfg(not(feature = "live"))]
 pub fn run(_args: &LiveArgs) -> i32 {
-    eprintln!("tlstriage: error: {NOT_BUILT}");
+    super::error(NOT_BUILT);
     EXIT_ERROR
 }
 
@@ -108,7 +99,7 @@ pub fn run(args: &LiveArgs) -> i32 {
     match imp::run(args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("tlstriage: error: {e:#}");
+            super::error(&format!("{e:#}"));
             EXIT_ERROR
         }
     }
@@ -116,14 +107,7 @@ pub fn run(args: &LiveArgs) -> i32 {
 
 /// The analyzer configuration a live run uses.
 pub fn analyzer_config(args: &LiveArgs) -> crate::flow::AnalyzerConfig {
-    let mut config = crate::flow::AnalyzerConfig::default();
-    config.set_tls_ports(
-        args.tls_ports
-            .as_deref()
-            .unwrap_or(crate::flow::DEFAULT_TLS_PORTS),
-    );
-    config.idle_timeout_us =
-        i64::try_from(args.idle_timeout.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
+    let mut config = args.analysis.config();
     config.max_flows = args.max_flows.max(1);
     config.reassembly.max_buffered_bytes = args.max_flow_buffer;
     config.max_total_buffered_bytes = args.max_total_buffer;
@@ -173,11 +157,13 @@ pub fn unknown_interface(iface: &str, known: &[String]) -> String {
 mod imp {
     use std::collections::{HashMap, VecDeque};
     use std::fs::{File, OpenOptions};
+    use std::cell::RefCell;
     use std::io::{self, Write};
     use std::path::PathBuf;
+    use std::rc::Rc;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
-    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+    use std::time::{Duration, Instant};
 
     use anyhow::{anyhow, Context, Result};
     use serde_json::json;
@@ -187,12 +173,13 @@ mod imp {
         RING_MAX_TOTAL_BYTES, RING_PACKETS_PER_FLOW,
     };
     use crate::capture::Packet;
-    use crate::cli::{Format, EXIT_ERROR};
+    use crate::cli::args::{fanout, Format, Mode};
+    use crate::cli::EXIT_ERROR;
     use crate::decode::{decode, Decoded};
     use crate::flow::{Analyzer, Endpoint, FlowRecord};
-    use crate::model::{format_ts_us, TimestampUs};
-    use crate::output::{capture_stats_record, tls_flow_record, FindingRecord};
-    use crate::rules::evaluate;
+    use crate::model::{now_us, TimestampUs};
+    use crate::output::{Fanout, Prepare, Rendered, SyslogSender};
+    use crate::rules::evaluate_with;
     use crate::rules::Severity;
 
     /// libpcap read timeout (the buffer is handed over at least this often).
@@ -201,13 +188,6 @@ mod imp {
     /// read timeouts on a quiet link): when nothing is buffered the loop sleeps this long,
     /// then checks signals and timers again.
     const IDLE_SLEEP: Duration = Duration::from_millis(10);
-
-    fn now_us() -> TimestampUs {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-            .unwrap_or(0)
-    }
 
     /// Where records go: stdout, or a file opened for append and reopened on SIGHUP.
     /// Every record is written whole with one `write_all` and flushed at once.
@@ -251,11 +231,21 @@ mod imp {
                 }
             }
         }
+    }
 
-        fn json(&mut self, v: &impl serde::Serialize) -> io::Result<()> {
-            let mut buf = serde_json::to_vec(v)?;
-            buf.push(b'\n');
-            self.line(&buf)
+    /// [`Out`] shared between the sinks writing to it and the loop that reopens it on
+    /// SIGHUP. Each sink writes a whole record with one `write_all`.
+    #[derive(Clone)]
+    struct SharedOut(Rc<RefCell<Out>>);
+
+    impl Write for SharedOut {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.borrow_mut().line(buf)?;
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
         }
     }
 
@@ -359,103 +349,61 @@ mod imp {
         }
     }
 
-    struct Live {
+    struct Live<'a> {
         rings: Option<FlowRings>,
-        format: Format,
-        emit_flows: bool,
-        capture: String,
         iface: String,
-        out: Out,
         started: Instant,
+        fan: Fanout<'a>,
+        prepare: Prepare,
+        rendered: Rendered,
+        bytes: Vec<u8>,
     }
 
-    impl Live {
-        /// Evaluate and write every flow the analyzer finished since the last call.
+    impl Live<'_> {
+        /// Evaluate and report every flow the analyzer finished since the last call.
         fn drain(&mut self, analyzer: &mut Analyzer) -> Result<()> {
             for flow in analyzer.take_finished() {
-                let findings = evaluate(&flow);
+                let findings = evaluate_with(&flow, &analyzer.config().rules);
                 if let Some(rings) = &mut self.rings {
                     let keep = findings.iter().any(|f| f.severity > Severity::Info);
                     rings.finished(&flow, keep)?;
                 }
-                match self.format {
-                    Format::Ndjson => {
-                        for f in &findings {
-                            self.out
-                                .json(&FindingRecord::new(&self.capture, &flow, f))?;
-                        }
-                        if self.emit_flows && (flow.tls.is_some() || flow.server_port_is_tls) {
-                            self.out
-                                .json(&tls_flow_record(&self.capture, &flow, &findings))?;
-                        }
-                    }
-                    Format::Human => {
-                        for f in &findings {
-                            let frames: Vec<String> = f.frames.iter().map(u64::to_string).collect();
-                            let line = format!(
-                                "{} {:<8} {:<26} {}:{} -> {}:{} (tcp.stream eq {}, frames {}) {}\n",
-                                format_ts_us(f.ts_us),
-                                f.severity.as_str(),
-                                f.kind,
-                                flow.client.ip,
-                                flow.client.port,
-                                flow.server.ip,
-                                flow.server.port,
-                                flow.tcp_stream,
-                                frames.join(","),
-                                f.summary
-                            );
-                            self.out.line(line.as_bytes())?;
-                        }
-                    }
-                }
+                let tcp_stream = flow.tcp_stream;
+                self.rendered.clear();
+                let digest = self.prepare.flow(flow, findings, &mut self.rendered);
+                self.bytes.clear();
+                self.rendered.fill(tcp_stream, &mut self.bytes);
+                self.fan.flow(digest, tcp_stream, &self.bytes)?;
             }
             Ok(())
         }
 
+        /// Statistics to every output; `last` ends the capture (capture rules, roll-ups).
         fn stats(
             &mut self,
             analyzer: &Analyzer,
             pcap: Option<pcap::Stat>,
             last: bool,
         ) -> Result<()> {
+            let live = json!({
+                "interface": self.iface,
+                "final": last,
+                "uptime_s": self.started.elapsed().as_secs_f64(),
+                "pcap_received": pcap.map(|p| p.received),
+                "pcap_dropped": pcap.map(|p| p.dropped),
+                "pcap_if_dropped": pcap.map(|p| p.if_dropped),
+                "open_flows": analyzer.open_flows(),
+                "max_flows": analyzer.config().max_flows,
+                "rss_bytes": rss_bytes(),
+                "pcap_written_flows": self.rings.as_ref().map(|r| r.written_flows),
+                "ring_bytes": self.rings.as_ref().map(|r| r.total_bytes),
+            });
             let s = analyzer.stats();
-            let rss = rss_bytes();
-            match self.format {
-                Format::Ndjson => {
-                    let mut v = capture_stats_record(&self.capture, None, s, &[], false);
-                    v["ts"] = json!(format_ts_us(now_us()));
-                    v["live"] = json!({
-                        "interface": self.iface,
-                        "final": last,
-                        "uptime_s": self.started.elapsed().as_secs_f64(),
-                        "pcap_received": pcap.map(|p| p.received),
-                        "pcap_dropped": pcap.map(|p| p.dropped),
-                        "pcap_if_dropped": pcap.map(|p| p.if_dropped),
-                        "open_flows": analyzer.open_flows(),
-                        "max_flows": analyzer.config().max_flows,
-                        "rss_bytes": rss,
-                        "pcap_written_flows": self.rings.as_ref().map(|r| r.written_flows),
-                        "ring_bytes": self.rings.as_ref().map(|r| r.total_bytes),
-                    });
-                    self.out.json(&v)?;
-                }
-                Format::Human => {
-                    let line = format!(
-                        "{} capture_stats{} {}: packets {}, dropped {}, flows {} ({} open, {} timed out, {} evicted), rss {}\n",
-                        format_ts_us(now_us()),
-                        if last { " (final)" } else { "" },
-                        self.iface,
-                        s.packets,
-                        pcap.map_or("?".into(), |p| p.dropped.to_string()),
-                        s.flows,
-                        analyzer.open_flows(),
-                        s.flows_timed_out,
-                        s.flows_evicted,
-                        rss.map_or("?".into(), |b| format!("{} KiB", b / 1024)),
-                    );
-                    self.out.line(line.as_bytes())?;
-                }
+            if last {
+                self.fan.end(s, None, &[], false, Some(&live))?;
+                self.fan.close()?;
+            } else {
+                self.fan.stats(false, s, None, &[], false, Some(&live))?;
             }
             Ok(())
         }
@@ -551,14 +499,30 @@ mod imp {
             }
             None => None,
         };
+        let out = SharedOut(Rc::new(RefCell::new(Out::open(args.output.clone())?)));
+        let mut writer = out.clone();
+        let mut syslog = match &args.out.syslog {
+            Some(t) => Some(SyslogSender::connect(t).with_context(|| format!("syslog {t}"))?),
+            None => None,
+        };
+        let format = args.out.format.unwrap_or(Format::Ndjson);
+        let mut fan = fanout(
+            &args.analysis,
+            &args.out,
+            format,
+            Mode::Live,
+            &mut writer,
+            syslog.as_mut(),
+        );
+        fan.begin(&format!("live:{iface}"));
         let mut live = Live {
             rings,
-            format: args.format,
-            emit_flows: args.flows,
-            capture: format!("live:{iface}"),
             iface: iface.clone(),
-            out: Out::open(args.output.clone())?,
             started: Instant::now(),
+            prepare: fan.prepare(),
+            fan,
+            rendered: Rendered::default(),
+            bytes: Vec::new(),
         };
         eprintln!(
             "tlstriage: capturing on {iface} (linktype {linktype}, snaplen {}, filter {:?}); \
@@ -581,7 +545,7 @@ mod imp {
                 break;
             }
             if hup.swap(false, Ordering::Relaxed) {
-                live.out.reopen()?;
+                out.0.borrow_mut().reopen()?;
             }
             match cap.next_packet() {
                 Ok(p) => {
@@ -632,9 +596,21 @@ mod imp {
         live.drain(&mut analyzer)?;
         let st = cap.stats().ok();
         live.stats(&analyzer, st, true)?;
+        drop(live);
+        if let Some(s) = syslog.as_mut() {
+            s.close();
+            if s.failed > 0 {
+                crate::cli::error(&format!(
+                    "syslog {}: {} of {} findings not sent",
+                    s.target(),
+                    s.failed,
+                    s.failed + s.sent
+                ));
+            }
+        }
         match failure {
             Some(e) => {
-                eprintln!("tlstriage: error: {e:#}");
+                crate::cli::error(&format!("{e:#}"));
                 Ok(EXIT_ERROR)
             }
             None => Ok(0),

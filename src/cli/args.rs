@@ -1,0 +1,161 @@
+//! Options shared by `read`, `report` and `live`, flattened into each subcommand, and their
+//! translation into the analysis configuration and the outputs (written once, here).
+
+use std::io::Write;
+use std::sync::Arc;
+
+use crate::config::RuleEnv;
+use crate::flow::{AnalyzerConfig, DEFAULT_TLS_PORTS};
+use crate::output::{
+    EcsSink, Fanout, HumanLinesSink, HumanSink, NdjsonSink, RollupBy, SyslogSender, SyslogSink,
+    SyslogTarget,
+};
+use crate::rules::Severity;
+
+/// Default idle timeout (seconds) after which a quiet flow is finished.
+pub const DEFAULT_IDLE_TIMEOUT: u64 = 120;
+
+/// How the analysis runs: the same for every subcommand.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AnalysisArgs {
+    /// Ports where clients speak TLS first (comma separated), replacing the default list.
+    #[arg(long, value_delimiter = ',')]
+    pub tls_ports: Option<Vec<u16>>,
+    /// Idle timeout in seconds of capture time after which an open flow is finished.
+    #[arg(long, default_value_t = DEFAULT_IDLE_TIMEOUT)]
+    pub idle_timeout: u64,
+    /// Drop findings below this severity everywhere (output, syslog, roll-ups, exit code):
+    /// `low` leaves out the informational ones, such as the close_notify alert ending every
+    /// healthy session.
+    #[arg(long, value_enum, default_value = "info")]
+    pub min_severity: SeverityArg,
+}
+
+impl AnalysisArgs {
+    pub fn config(&self) -> AnalyzerConfig {
+        let mut config = AnalyzerConfig::default();
+        config.set_tls_ports(self.tls_ports.as_deref().unwrap_or(DEFAULT_TLS_PORTS));
+        config.idle_timeout_us =
+            i64::try_from(self.idle_timeout.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
+        config.rules = Arc::new(self.rule_env());
+        config
+    }
+
+    pub fn rule_env(&self) -> RuleEnv {
+        RuleEnv::default()
+    }
+
+    pub fn min_severity(&self) -> Severity {
+        self.min_severity.severity()
+    }
+}
+
+/// Where and how findings are reported: shared by `read` and `live`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct OutputArgs {
+    /// Output format; default for `read`: human on a terminal, ndjson otherwise; for
+    /// `live`: ndjson (human is then one line per finding as it is decided).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Also emit one tls_flow record per TLS flow (like Zeek's ssl.log).
+    #[arg(long)]
+    pub flows: bool,
+    /// Also send each finding to syslog as RFC 5424 with the JSON record as message:
+    /// udp://HOST[:514] or tcp://HOST[:601] (octet-counted framing).
+    #[arg(long, value_name = "URL")]
+    pub syslog: Option<SyslogTarget>,
+    /// In human output, also list flows with only informational findings.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Aggregate findings per server, client and/or SNI (comma separated): "rollup" records
+    /// at the end of each capture in NDJSON; the human summary leads with them.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub summary_by: Vec<RollupBy>,
+}
+
+/// Output formats.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Ndjson,
+    /// One Elastic Common Schema document per finding (and per flow with --flows).
+    Ecs,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeverityArg {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl SeverityArg {
+    pub fn severity(self) -> Severity {
+        match self {
+            SeverityArg::Info => Severity::Info,
+            SeverityArg::Low => Severity::Low,
+            SeverityArg::Medium => Severity::Medium,
+            SeverityArg::High => Severity::High,
+            SeverityArg::Critical => Severity::Critical,
+        }
+    }
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOn {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+    Never,
+}
+
+impl FailOn {
+    pub fn threshold(self) -> Option<Severity> {
+        Some(match self {
+            FailOn::Info => Severity::Info,
+            FailOn::Low => Severity::Low,
+            FailOn::Medium => Severity::Medium,
+            FailOn::High => Severity::High,
+            FailOn::Critical => Severity::Critical,
+            FailOn::Never => return None,
+        })
+    }
+}
+
+/// Whether the run streams (`live`: findings as they are decided) or summarizes at the end
+/// of each capture (`read`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Read,
+    Live,
+}
+
+/// The fan-out of the outputs chosen by `out`, writing to `w` (and to `syslog`).
+pub fn fanout<'a>(
+    analysis: &AnalysisArgs,
+    out: &OutputArgs,
+    format: Format,
+    mode: Mode,
+    w: &'a mut dyn Write,
+    syslog: Option<&'a mut SyslogSender>,
+) -> Fanout<'a> {
+    let mut fan = Fanout::new(
+        analysis.min_severity(),
+        &out.summary_by,
+        &analysis.rule_env(),
+    );
+    match (format, mode) {
+        (Format::Ndjson, _) => fan.add(NdjsonSink::new(w, out.flows)),
+        (Format::Ecs, _) => fan.add(EcsSink::new(w, out.flows)),
+        (Format::Human, Mode::Read) => fan.add(HumanSink::new(w, out.verbose)),
+        (Format::Human, Mode::Live) => fan.add(HumanLinesSink::new(w)),
+    }
+    if let Some(s) = syslog {
+        fan.add(SyslogSink::new(s));
+    }
+    fan
+}

@@ -1,0 +1,68 @@
+//! `tlstriage report`: one self-contained HTML file over every capture given.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use super::args::AnalysisArgs;
+use super::read::read_one;
+use super::{error, EXIT_ERROR};
+use crate::output::{render_report, Collect, Fanout, ReportCapture};
+
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    /// Capture files (pcap or pcapng).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The HTML file to write ("-" for standard output).
+    #[arg(short, long, default_value = "report.html")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+}
+
+/// A capture that cannot be opened is an error; one broken part-way is reported as far as
+/// it was read (exit 2).
+pub fn report(args: &ReportArgs) -> Result<i32> {
+    let config = args.analysis.config();
+    let mut collect = Collect::default();
+    let mut errors = Vec::new();
+    let mut code = 0;
+    {
+        let mut fan = Fanout::new(args.analysis.min_severity(), &[], &args.analysis.rule_env());
+        fan.add(&mut collect);
+        for path in &args.files {
+            let name = path.display().to_string();
+            fan.begin(&name);
+            match read_one(path, &config, 1, &mut fan).with_context(|| name.clone())? {
+                None => errors.push(None),
+                Some(e) => {
+                    error(&format!("{name}: {e}"));
+                    code = EXIT_ERROR;
+                    errors.push(Some(e.to_string()));
+                }
+            }
+        }
+    }
+    let captures: Vec<ReportCapture<'_>> = collect
+        .captures
+        .iter()
+        .zip(errors)
+        .map(|(c, error)| ReportCapture {
+            name: &c.name,
+            capture: c,
+            error,
+        })
+        .collect();
+    let html = render_report(&captures);
+    if args.output.as_os_str() == "-" {
+        io::stdout()
+            .write_all(html.as_bytes())
+            .context("writing output")?;
+    } else {
+        std::fs::write(&args.output, html)
+            .with_context(|| format!("writing {}", args.output.display()))?;
+    }
+    Ok(code)
+}
