@@ -1047,7 +1047,6 @@ impl Analyzer {
     }
 }
 
-
 /// The label alone of [`capture_quality`], without building the words (per output record).
 pub fn capture_quality_label(flow: &FlowRecord) -> &'static str {
     let (c, s) = (Dir::ToServer.index(), Dir::ToClient.index());

@@ -133,11 +133,11 @@ mod threaded {
 
     use super::{OnFlow, Outcome, Prepare};
     use crate::capture::{CaptureReader, Packet};
+    use crate::config::RuleEnv;
     use crate::decode::{decode_addresses, Decoded};
     use crate::flow::{connection_hash, Analyzer, AnalyzerConfig, CaptureStats};
     use crate::model::{FrameNo, TimestampUs};
     use crate::output::Rendered;
-    use crate::config::RuleEnv;
     use crate::rules::evaluate_with;
     use std::sync::Arc;
 

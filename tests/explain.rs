@@ -66,7 +66,12 @@ fn every_kind_and_cause_raised_over_the_samples_is_explained() {
         }
         let a = analyze_path(&p, &AnalyzerConfig::default()).unwrap();
         for (_, f) in a.findings() {
-            assert!(lookup(f.kind.as_str()).is_some(), "{}: {}", p.display(), f.kind);
+            assert!(
+                lookup(f.kind.as_str()).is_some(),
+                "{}: {}",
+                p.display(),
+                f.kind
+            );
             if let Some(c) = f.evidence_str("likely_cause") {
                 assert!(lookup(c).is_some(), "{}: cause {c}", p.display());
             }

@@ -5,11 +5,11 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
-use tlstriage::flow::AnalyzerConfig;
 use tlstriage::config::RuleEnv;
+use tlstriage::flow::AnalyzerConfig;
 use tlstriage::output::FindingRecord;
-use tlstriage::rules::capture::CaptureRules;
 use tlstriage::pipeline::analyze_path;
+use tlstriage::rules::capture::CaptureRules;
 
 fn tlstriage(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tlstriage"))

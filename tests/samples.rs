@@ -153,7 +153,11 @@ fn version_mismatch() {
         serde_json::json!(["TLSv1.0"])
     );
     assert_eq!(vm.evidence["server_version"], Value::Null);
-    let alert = a.findings().find(|(_, f)| f.kind.as_str() == "tls_alert").unwrap().1;
+    let alert = a
+        .findings()
+        .find(|(_, f)| f.kind.as_str() == "tls_alert")
+        .unwrap()
+        .1;
     assert_eq!(alert.evidence["description"], "protocol_version");
     assert_eq!(alert.evidence["sent_by"], "server");
     assert_eq!(alert.evidence["level"], "fatal");
@@ -251,7 +255,11 @@ fn self_signed_certificate_rejected_by_client() {
             frames: &[4, 8],
         },
     );
-    let alert = a.findings().find(|(_, f)| f.kind.as_str() == "tls_alert").unwrap().1;
+    let alert = a
+        .findings()
+        .find(|(_, f)| f.kind.as_str() == "tls_alert")
+        .unwrap()
+        .1;
     assert_eq!(alert.evidence["description"], "unknown_ca");
 }
 
@@ -310,7 +318,11 @@ fn tls13_certificate_rejected_with_encrypted_alert() {
             frames: &[4, 9],
         },
     );
-    let alert = a.findings().find(|(_, f)| f.kind.as_str() == "tls_alert").unwrap().1;
+    let alert = a
+        .findings()
+        .find(|(_, f)| f.kind.as_str() == "tls_alert")
+        .unwrap()
+        .1;
     assert_eq!(alert.evidence["encrypted"], true);
     assert_eq!(alert.evidence["record_length"], 19);
     assert!(!single_tls(&a).established);

@@ -155,9 +155,9 @@ pub fn unknown_interface(iface: &str, known: &[String]) -> String {
 
 #[cfg(feature = "live")]
 mod imp {
+    use std::cell::RefCell;
     use std::collections::{HashMap, VecDeque};
     use std::fs::{File, OpenOptions};
-    use std::cell::RefCell;
     use std::io::{self, Write};
     use std::path::PathBuf;
     use std::rc::Rc;

@@ -84,7 +84,20 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value) {
 /// Appends `n` in decimal.
 pub fn write_u64(out: &mut Vec<u8>, n: u64) {
     let mut digits = [0u8; 20];
-    out.extend_from_slice(super::records::format_u64(n, &mut digits));
+    out.extend_from_slice(format_u64(n, &mut digits));
+}
+
+/// The decimal digits of `n`, written at the end of `buf`.
+pub(super) fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
 }
 
 #[cfg(test)]

@@ -11,10 +11,10 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use super::sink::Collected;
 use crate::app::{escape_bytes, looks_like_tls};
 use crate::flow::{FlowRecord, FlowRef};
 use crate::model::{format_ts_us, Dir, FrameNo, TimestampUs};
-use super::sink::Collected;
 use crate::rules::{Finding, Kind, Severity};
 use crate::tls::names::{alert_description_name, alert_level_name, handshake_type_name};
 use crate::tls::TlsEventKind;
@@ -491,7 +491,11 @@ pub fn render_report(captures: &[ReportCapture<'_>]) -> String {
         .flat_map(|(ci, c)| c.capture.cross.iter().map(move |(at, f)| (ci, at, f)))
         .collect();
     if !cross.is_empty() {
-        let _ = write!(s, "<h2 id=\"cross\">Across flows ({})</h2><table><tr>", cross.len());
+        let _ = write!(
+            s,
+            "<h2 id=\"cross\">Across flows ({})</h2><table><tr>",
+            cross.len()
+        );
         if captures.len() > 1 {
             s.push_str("<th>capture</th>");
         }

@@ -32,7 +32,10 @@ impl HumanReport {
 
     pub fn add(&mut self, flow: &FlowRecord, findings: &[Finding]) {
         for f in findings {
-            *self.counts.entry((f.kind.as_str(), f.severity)).or_default() += 1;
+            *self
+                .counts
+                .entry((f.kind.as_str(), f.severity))
+                .or_default() += 1;
         }
         let worst = findings.iter().map(|f| f.severity).max();
         if worst.is_none_or(|s| s < Severity::Low) && !self.verbose {
@@ -68,7 +71,10 @@ impl HumanReport {
 
     /// A finding a capture rule made at the end of the capture, about the flow `at`.
     pub fn add_at(&mut self, at: &FlowRef, f: &Finding) {
-        *self.counts.entry((f.kind.as_str(), f.severity)).or_default() += 1;
+        *self
+            .counts
+            .entry((f.kind.as_str(), f.severity))
+            .or_default() += 1;
         let title = format!(
             "tcp.stream {}  {}:{} -> {}:{}  (cross-flow)",
             at.tcp_stream, at.client.ip, at.client.port, at.server.ip, at.server.port

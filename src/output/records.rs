@@ -3,6 +3,7 @@
 use serde::{Serialize, Serializer};
 use serde_json::{json, Value};
 
+use super::fastjson::format_u64;
 use crate::capture::CaptureFormat;
 use crate::fingerprint::{ja3, ja3s, ja4, ja4s};
 use crate::flow::{CaptureStats, FlowRecord, FlowRef};
@@ -235,18 +236,6 @@ impl Rendered {
             at = hole;
         }
         out.extend_from_slice(&self.bytes[at..]);
-    }
-}
-
-pub(super) fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[i..];
-        }
     }
 }
 

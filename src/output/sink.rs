@@ -262,7 +262,11 @@ impl<'a> Fanout<'a> {
 }
 
 /// Serialize `v` as one line and write it with one call (never half a record).
-fn write_line(out: &mut dyn Write, buf: &mut Vec<u8>, v: &impl serde::Serialize) -> Result<(), SinkError> {
+fn write_line(
+    out: &mut dyn Write,
+    buf: &mut Vec<u8>,
+    v: &impl serde::Serialize,
+) -> Result<(), SinkError> {
     buf.clear();
     serde_json::to_writer(&mut *buf, v)?;
     buf.push(b'\n');
@@ -306,12 +310,22 @@ impl Sink for NdjsonSink<'_> {
         match ev {
             Event::Flow(done) => {
                 self.out.write_all(done.ndjson)?;
-                if let Some((flow, findings)) = done.full.filter(|(f, _)| self.flows && has_flow_record(f)) {
-                    write_line(self.out, &mut self.buf, &tls_flow_record(capture, flow, findings))?;
+                if let Some((flow, findings)) =
+                    done.full.filter(|(f, _)| self.flows && has_flow_record(f))
+                {
+                    write_line(
+                        self.out,
+                        &mut self.buf,
+                        &tls_flow_record(capture, flow, findings),
+                    )?;
                 }
             }
             Event::CrossFlow { at, finding } => {
-                write_line(self.out, &mut self.buf, &FindingRecord::at(capture, at, finding))?;
+                write_line(
+                    self.out,
+                    &mut self.buf,
+                    &FindingRecord::at(capture, at, finding),
+                )?;
             }
             Event::Stats(s) => {
                 if s.last {
@@ -319,7 +333,8 @@ impl Sink for NdjsonSink<'_> {
                         write_line(self.out, &mut self.buf, &rec)?;
                     }
                 }
-                let mut rec = capture_stats_record(capture, s.format, s.stats, s.warnings, s.truncated);
+                let mut rec =
+                    capture_stats_record(capture, s.format, s.stats, s.warnings, s.truncated);
                 if let Some(live) = s.live {
                     rec["ts"] = serde_json::json!(format_ts_us(crate::model::now_us()));
                     rec["live"] = live.clone();
@@ -365,11 +380,19 @@ impl Sink for EcsSink<'_> {
                     write_line(self.out, &mut self.buf, &ecs_finding(capture, flow, f))?;
                 }
                 if self.flows && has_flow_record(flow) {
-                    write_line(self.out, &mut self.buf, &ecs_tls_flow(capture, flow, findings))?;
+                    write_line(
+                        self.out,
+                        &mut self.buf,
+                        &ecs_tls_flow(capture, flow, findings),
+                    )?;
                 }
             }
             Event::CrossFlow { at, finding } => {
-                write_line(self.out, &mut self.buf, &ecs_finding_at(capture, at, finding))?;
+                write_line(
+                    self.out,
+                    &mut self.buf,
+                    &ecs_finding_at(capture, at, finding),
+                )?;
             }
             Event::Stats(_) => {}
         }
@@ -409,7 +432,8 @@ impl Sink for HumanSink<'_> {
             }
             Event::CrossFlow { at, finding } => self.report.add_at(at, finding),
             Event::Stats(s) if s.last => {
-                let mut report = std::mem::replace(&mut self.report, HumanReport::new(self.verbose));
+                let mut report =
+                    std::mem::replace(&mut self.report, HumanReport::new(self.verbose));
                 report.set_rollups(s.rollups.lines());
                 let text = report.render(capture, s.stats, s.warnings);
                 self.out.write_all(text.as_bytes())?;

@@ -233,7 +233,6 @@ fn stalled_flight(flow: &FlowRecord, tls: &TlsConn) -> Option<Vec<String>> {
     (!facts.is_empty()).then_some(facts)
 }
 
-
 fn lower(confidence: &'static str) -> &'static str {
     match confidence {
         "high" => "medium",
@@ -265,10 +264,12 @@ fn diagnose(ctx: &RuleCtx<'_>, tls: &TlsConn, end: &Ending) -> Diag {
         .because([finding_fact(f)]);
     }
     if let Some(f) = ctx.first(Kind::VersionMismatch) {
-        return diag(Cause::VersionMismatch, "high", f.explanation.clone()).because([finding_fact(f)]);
+        return diag(Cause::VersionMismatch, "high", f.explanation.clone())
+            .because([finding_fact(f)]);
     }
     if let Some(f) = ctx.first(Kind::CipherMismatch) {
-        return diag(Cause::CipherMismatch, "high", f.explanation.clone()).because([finding_fact(f)]);
+        return diag(Cause::CipherMismatch, "high", f.explanation.clone())
+            .because([finding_fact(f)]);
     }
     // In the order of the registry: an expired certificate explains more than a weak one.
     let cert_problem = KINDS

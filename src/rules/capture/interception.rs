@@ -3,12 +3,11 @@
 //! or security product re-signing certificates). Each such flow gets the finding at the end
 //! of the capture. State is bounded: per SNI and issuer, a count and a few example flows.
 
-use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::json;
 
-use super::{CaptureRule, CaptureState};
+use super::{CaptureRule, CaptureState, SightingData};
 use crate::config::RuleEnv;
 use crate::flow::{FlowRecord, FlowRef};
 use crate::model::{FrameNo, Side, TimestampUs};
@@ -19,7 +18,7 @@ pub const TLS_INTERCEPTION: CaptureRule = CaptureRule {
     name: "tls_interception",
     doc: "The same SNI is served with leaf certificates from different issuers across the flows of a capture.",
     kinds: &[Kind::TlsInterceptionSuspected],
-    sight: |flow, _| sight(flow).map(|s| Box::new(s) as Box<dyn Any + Send>),
+    sight: |flow, _| sight(flow).map(|s| Box::new(s) as SightingData),
     new: |_: &RuleEnv| Box::<IssuerWatch>::default(),
 };
 
@@ -68,8 +67,7 @@ fn sight(flow: &FlowRecord) -> Option<IssuerSighting> {
         .iter()
         .find(|e| {
             // 11: Certificate
-            e.dir.sender() == Side::Server
-                && e.kind == TlsEventKind::Handshake(HandshakeType(11))
+            e.dir.sender() == Side::Server && e.kind == TlsEventKind::Handshake(HandshakeType(11))
         })
         .map_or(flow.first_frame, |e| e.frame);
     Some(IssuerSighting {
@@ -85,7 +83,7 @@ fn sight(flow: &FlowRecord) -> Option<IssuerSighting> {
 }
 
 impl CaptureState for IssuerWatch {
-    fn add(&mut self, sighting: Box<dyn Any + Send>, tcp_stream: u64) {
+    fn add(&mut self, sighting: SightingData, tcp_stream: u64) {
         if let Ok(s) = sighting.downcast::<IssuerSighting>() {
             self.add_sighting(*s, tcp_stream);
         }

@@ -14,16 +14,19 @@ use crate::flow::{FlowRecord, FlowRef};
 
 mod interception;
 
+/// What a capture rule takes of one flow, of a type its own state knows.
+pub type SightingData = Box<dyn Any + Send>;
+
 /// What a capture rule took of one flow, on the thread that finished it.
 pub struct Sighting {
     rule: usize,
-    data: Box<dyn Any + Send>,
+    data: SightingData,
 }
 
 /// A capture rule's state over one capture.
 pub trait CaptureState: Send {
     /// Count what `sight` took of the flow numbered `tcp_stream`.
-    fn add(&mut self, sighting: Box<dyn Any + Send>, tcp_stream: u64);
+    fn add(&mut self, sighting: SightingData, tcp_stream: u64);
     /// The findings, at the end of the capture.
     fn finish(&mut self) -> Vec<(FlowRef, Finding)>;
 }
@@ -36,7 +39,7 @@ pub struct CaptureRule {
     /// The kinds it raises.
     pub kinds: &'static [Kind],
     /// What it needs of a finished flow and its findings, if anything.
-    pub sight: fn(&FlowRecord, &[Finding]) -> Option<Box<dyn Any + Send>>,
+    pub sight: fn(&FlowRecord, &[Finding]) -> Option<SightingData>,
     /// Its empty state for a new capture.
     pub new: fn(&RuleEnv) -> Box<dyn CaptureState>,
 }
