@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::app::{escape_bytes, looks_like_tls};
+use crate::cleartext::{escape_bytes, looks_like_tls};
 use crate::flow::FlowRecord;
 use crate::model::{format_ts_us, Dir, FrameNo, TimestampUs};
 use crate::pipeline::Analysis;

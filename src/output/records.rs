@@ -127,8 +127,8 @@ impl Serialize for StreamFilter {
 
 fn via(flow: &FlowRecord) -> Option<&'static str> {
     flow.preamble.via.as_ref().map(|v| match v {
-        crate::app::Via::HttpConnect => "connect_proxy",
-        crate::app::Via::StartTls(_) => "starttls",
+        crate::cleartext::Via::HttpConnect => "connect_proxy",
+        crate::cleartext::Via::StartTls(_) => "starttls",
     })
 }
 

@@ -347,8 +347,8 @@ impl IssuerWatch {
                 subject: leaf.subject.clone(),
                 quality: crate::rules::capture_quality_label(flow),
                 via: flow.preamble.via.as_ref().map(|v| match v {
-                    crate::app::Via::HttpConnect => "connect_proxy",
-                    crate::app::Via::StartTls(_) => "starttls",
+                    crate::cleartext::Via::HttpConnect => "connect_proxy",
+                    crate::cleartext::Via::StartTls(_) => "starttls",
                 }),
             },
         })

@@ -590,8 +590,8 @@ fn check(ctx: &mut RuleCtx<'_>) {
         because.extend(issues.iter().map(|i| format!("capture: {i}")));
     }
     let via = flow.preamble.via.as_ref().map(|v| match v {
-        crate::app::Via::HttpConnect => "connect_proxy",
-        crate::app::Via::StartTls(_) => "starttls",
+        crate::cleartext::Via::HttpConnect => "connect_proxy",
+        crate::cleartext::Via::StartTls(_) => "starttls",
     });
     let summary = format!(
         "TLS handshake aborted by the {by} at {stage} ({how_text}): {}.",
@@ -1081,7 +1081,9 @@ mod tests {
     #[test]
     fn via_is_reported() {
         let mut f = tls_flow(client_hello(), None, vec![], HandshakeStage::ClientHello);
-        f.preamble.via = Some(crate::app::Via::StartTls(crate::app::AppProtocol::Smtp));
+        f.preamble.via = Some(crate::cleartext::Via::StartTls(
+            crate::cleartext::AppProtocol::Smtp,
+        ));
         close(&mut f, S, false, 5);
         let (a, _) = aborted(&f);
         assert_eq!(ev(&a, "via"), "starttls");
