@@ -1,6 +1,6 @@
 //! Connection tracking: the flow table, client/server roles, TCP teardown, idle timeouts,
 //! and the wiring of each connection's byte streams through reassembly ([`crate::tcp`]),
-//! the cleartext sniffers ([`crate::app`]) and the TLS state machine ([`crate::tls`]).
+//! the cleartext sniffers ([`crate::cleartext`]) and the TLS state machine ([`crate::tls`]).
 //!
 //! A flow is finished on RST, on the second FIN, on idle timeout (capture time), when the
 //! table is full (oldest idle first), or at the end of the capture. A finished flow is
@@ -18,8 +18,8 @@ type FlowMap<V> = HashMap<FlowKey, V, FixedState>;
 
 use serde::Serialize;
 
-use crate::app::{Preamble, PreambleFacts};
 use crate::capture::Packet;
+use crate::cleartext::{Preamble, PreambleFacts};
 use crate::community_id::community_id_v1;
 use crate::decode::{decode, tcp_flags, Decoded, TcpPacket};
 use crate::model::{Dir, FrameNo, Side, TimestampUs};
@@ -206,7 +206,7 @@ impl FlowRecord {
 
     /// How TLS was reached: `connect_proxy`, `starttls`, or directly (`None`).
     pub fn via(&self) -> Option<&'static str> {
-        self.preamble.via.map(crate::app::Via::as_str)
+        self.preamble.via.map(crate::cleartext::Via::as_str)
     }
 
     pub fn endpoint(&self, side: Side) -> Endpoint {

@@ -2,13 +2,13 @@
 //!
 //! Data flows one way through the pipeline stages:
 //! [`capture`] (pcap/pcapng frames) -> [`decode`] (link/IP/TCP) ->
-//! [`flow`] (per-connection state, using [`tcp`] reassembly and the [`app`]
+//! [`flow`] (per-connection state, using [`tcp`] reassembly and the [`cleartext`]
 //! protocol sniffers) -> [`tls`] (record/handshake state machine) ->
 //! [`rules`] (findings) -> [`output`] (NDJSON, human summary).
 #![forbid(unsafe_code)]
 
-pub mod app;
 pub mod capture;
+pub mod cleartext;
 pub mod cli;
 pub mod community_id;
 pub mod config;

@@ -2053,7 +2053,7 @@ fn peers_expectations() {
 /// no TLS in the flow (it has no SOCKS sniffer, and `Via` has no SOCKS variant for the
 /// output to name).
 #[test]
-#[ignore = "reason: no SOCKS support: app::Via needs a Socks variant mapped in output/records.rs"]
+#[ignore = "reason: no SOCKS support: cleartext::Via needs a Socks variant mapped in output/records.rs"]
 fn socks5_tunnel_carries_tls10() {
     let Some(dir) = corpus() else {
         return;

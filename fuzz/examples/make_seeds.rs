@@ -11,7 +11,7 @@ use std::fs;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use tlstriage::app::looks_like_tls;
+use tlstriage::cleartext::looks_like_tls;
 use tlstriage::capture::CaptureReader;
 use tlstriage::decode::{decode, linktype, Decoded};
 use tlstriage::model::Dir;

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::sink::Collected;
-use crate::app::{escape_bytes, looks_like_tls};
+use crate::cleartext::{escape_bytes, looks_like_tls};
 use crate::flow::{FlowRecord, FlowRef};
 use crate::model::{format_ts_us, Dir, FrameNo, TimestampUs};
 use crate::rules::{Finding, Kind, Severity};

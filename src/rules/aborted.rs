@@ -548,7 +548,7 @@ fn check(ctx: &mut RuleCtx<'_>) {
         );
         because.extend(issues.iter().map(|i| format!("capture: {i}")));
     }
-    let via = flow.preamble.via.map(crate::app::Via::as_str);
+    let via = flow.preamble.via.map(crate::cleartext::Via::as_str);
     let summary = format!(
         "TLS handshake aborted by the {by} at {stage} ({how_text}): {}.",
         d.cause.as_str().replace('_', " ")
@@ -1037,7 +1037,9 @@ mod tests {
     #[test]
     fn via_is_reported() {
         let mut f = tls_flow(client_hello(), None, vec![], HandshakeStage::ClientHello);
-        f.preamble.via = Some(crate::app::Via::StartTls(crate::app::AppProtocol::Smtp));
+        f.preamble.via = Some(crate::cleartext::Via::StartTls(
+            crate::cleartext::AppProtocol::Smtp,
+        ));
         close(&mut f, S, false, 5);
         let (a, _) = aborted(&f);
         assert_eq!(ev(&a, "via"), "starttls");

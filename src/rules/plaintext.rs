@@ -5,7 +5,9 @@
 use serde_json::json;
 
 use super::{Finding, Kind, Rule, RuleCtx, Severity};
-use crate::app::{detect_client_protocol, detect_server_banner, escape_bytes, looks_like_tls};
+use crate::cleartext::{
+    detect_client_protocol, detect_server_banner, escape_bytes, looks_like_tls,
+};
 use crate::flow::FlowRecord;
 use crate::model::Dir;
 
@@ -313,7 +315,7 @@ mod tests {
         assert!(run(&TLS_TO_PLAINTEXT_PORT, &f).is_empty());
         // After STARTTLS or CONNECT the cleartext answer belongs to the outer protocol.
         let mut f = client_hello_answered(443, b"HTTP/1.1 400 Bad Request\r\n\r\n");
-        f.preamble.via = Some(crate::app::Via::HttpConnect);
+        f.preamble.via = Some(crate::cleartext::Via::HttpConnect);
         assert!(run(&TLS_TO_PLAINTEXT_PORT, &f).is_empty());
         // No answer, or no ClientHello.
         let mut f = tls_flow(client_hello(), None, vec![], HandshakeStage::ClientHello);

@@ -22,7 +22,7 @@ fn check(ctx: &mut RuleCtx<'_>) {
     };
     // SSLv2-format hellos cannot carry extensions; obsolete_version covers them. After
     // STARTTLS the client already named the service in cleartext, and SNI is optional there.
-    let starttls = matches!(flow.preamble.via, Some(crate::app::Via::StartTls(_)));
+    let starttls = matches!(flow.preamble.via, Some(crate::cleartext::Via::StartTls(_)));
     if ch.sni.is_some() || ch.sslv2_format || starttls {
         return;
     }
@@ -45,7 +45,7 @@ fn check(ctx: &mut RuleCtx<'_>) {
 #[cfg(test)]
 mod tests {
     use super::MISSING_SNI;
-    use crate::app::{AppProtocol, Via};
+    use crate::cleartext::{AppProtocol, Via};
     use crate::rules::testutil::*;
     use crate::rules::Severity;
     use crate::tls::types::ClientHello;

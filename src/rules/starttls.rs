@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::{Finding, Kind, Rule, RuleCtx, Severity};
-use crate::app::StartTlsResult;
+use crate::cleartext::StartTlsResult;
 
 pub const STARTTLS: Rule = Rule {
     name: "starttls",

@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::app::{Preamble, PreambleFacts};
+use crate::cleartext::{Preamble, PreambleFacts};
 use crate::flow::{EndReason, Endpoint, FlowRecord, TcpEvent, DEFAULT_TLS_PORTS, FIRST_BYTES_KEPT};
 use crate::model::{Dir, FrameNo, TimestampUs};
 use crate::rules::{Finding, Rule, RuleCtx};
