@@ -277,6 +277,13 @@ fn hex_bytes(b: &[u8]) -> String {
         .join(" ")
 }
 
+fn too_long_reason(typ: u8, len: usize) -> String {
+    format!(
+        "handshake message {} claims {len} bytes, more than the {MAX_HANDSHAKE_LEN} accepted",
+        names::handshake_type_name(typ)
+    )
+}
+
 fn nom_reason(e: &nom::Err<nom::error::Error<&[u8]>>) -> String {
     match e {
         nom::Err::Incomplete(_) => "a length field exceeds the message".to_string(),
@@ -727,6 +734,27 @@ impl TlsConn {
         }
     }
 
+    /// The connection ended (`frame` and `ts_us` are its last packet's): a handshake
+    /// message still incomplete is reported as malformed, since nothing else would show
+    /// it, and the reassembly buffers are released. Calling it again does nothing.
+    pub fn finish(&mut self, frame: FrameNo, ts_us: TimestampUs) {
+        for dir in [Dir::ToServer, Dir::ToClient] {
+            let d = &mut self.dirs[dir.index()];
+            let pending = mem::take(&mut d.hs_buf);
+            d.rec_buf = Vec::new();
+            if let Some(&typ) = pending.first() {
+                let claimed = be24(&pending, 1).map_or(0, |n| n + 4);
+                let reason = format!(
+                    "handshake message {} is incomplete ({} of {} bytes) when the connection ends",
+                    names::handshake_type_name(typ),
+                    pending.len(),
+                    claimed
+                );
+                self.malformed(dir, frame, ts_us, reason);
+            }
+        }
+    }
+
     /// Bytes were lost in this direction: forget partial state and resynchronise on
     /// the next plausible record header.
     pub fn gap(&mut self, dir: Dir, _frame: FrameNo, _ts_us: TimestampUs) {
@@ -846,6 +874,17 @@ impl TlsConn {
                 kind,
             });
         } else {
+            // Said once, so that the cut-off is visible where the events are read (the
+            // malformed_tls rule); the count alone reached no finding.
+            if self.events_dropped == 0 && self.malformed.len() < MAX_MALFORMED {
+                self.malformed.push(Malformed {
+                    dir,
+                    frame,
+                    reason: format!(
+                        "the connection has more than {MAX_EVENTS} TLS records and handshake messages; later ones are only counted"
+                    ),
+                });
+            }
             self.events_dropped += 1;
         }
     }
@@ -1091,47 +1130,66 @@ impl TlsConn {
         );
     }
 
-    /// Reassemble handshake messages; copy only an incomplete tail.
+    /// Reassemble handshake messages. Each byte is copied at most once: whole messages
+    /// are parsed in place from the record, and a message split across records is
+    /// gathered in an append-only buffer that takes only the bytes it still lacks and
+    /// is parsed once, when its 4-byte header says it is complete. Re-joining the
+    /// pending bytes with every record made a stream of tiny records quadratic.
     fn handshake_bytes(
         &mut self,
         dir: Dir,
-        body: &[u8],
+        mut body: &[u8],
         record_version: u16,
         frame: FrameNo,
         ts_us: TimestampUs,
     ) {
         let i = dir.index();
-        let joined;
-        let mut buf: &[u8] = if self.dirs[i].hs_buf.is_empty() {
-            self.dirs[i].hs_record_version = record_version;
-            body
-        } else {
-            let mut b = mem::take(&mut self.dirs[i].hs_buf);
-            b.extend_from_slice(body);
-            joined = b;
-            &joined
-        };
-        let mut msg_version = self.dirs[i].hs_record_version;
-        while let Some(len) = be24(buf, 1) {
+        if !self.dirs[i].hs_buf.is_empty() {
+            let d = &mut self.dirs[i];
+            let take = 4usize.saturating_sub(d.hs_buf.len()).min(body.len());
+            d.hs_buf.extend_from_slice(&body[..take]);
+            body = &body[take..];
+            let Some(len) = be24(&d.hs_buf, 1) else {
+                return;
+            };
             if len > MAX_HANDSHAKE_LEN {
-                let reason = format!(
-                    "handshake message {} claims {len} bytes, more than the {MAX_HANDSHAKE_LEN} accepted",
-                    names::handshake_type_name(buf[0])
-                );
+                let reason = too_long_reason(d.hs_buf[0], len);
                 self.stop(dir, frame, ts_us, reason);
                 return;
             }
-            let Some(msg) = buf.get(..4 + len) else { break };
-            buf = &buf[4 + len..];
+            let take = (4 + len).saturating_sub(d.hs_buf.len()).min(body.len());
+            d.hs_buf.extend_from_slice(&body[..take]);
+            body = &body[take..];
+            if d.hs_buf.len() < 4 + len {
+                return;
+            }
+            // Not kept for the next message: it may be as large as MAX_HANDSHAKE_LEN.
+            let msg = mem::take(&mut d.hs_buf);
+            let msg_version = d.hs_record_version;
             self.handshake_message(dir, msg[0], &msg[4..], msg_version, frame, ts_us);
-            msg_version = record_version;
             if self.dirs[i].mode != Mode::Records {
                 return;
             }
         }
-        if !buf.is_empty() {
-            self.dirs[i].hs_buf = buf.to_vec();
-            self.dirs[i].hs_record_version = msg_version;
+        while let Some(len) = be24(body, 1) {
+            if len > MAX_HANDSHAKE_LEN {
+                let reason = too_long_reason(body[0], len);
+                self.stop(dir, frame, ts_us, reason);
+                return;
+            }
+            let Some(msg) = body.get(..4 + len) else {
+                break;
+            };
+            body = &body[4 + len..];
+            self.handshake_message(dir, msg[0], &msg[4..], record_version, frame, ts_us);
+            if self.dirs[i].mode != Mode::Records {
+                return;
+            }
+        }
+        if !body.is_empty() {
+            let d = &mut self.dirs[i];
+            d.hs_buf.extend_from_slice(body);
+            d.hs_record_version = record_version;
         }
     }
 

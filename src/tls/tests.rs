@@ -1406,3 +1406,79 @@ mod captures {
         }
     }
 }
+
+#[test]
+fn incomplete_handshake_at_end_is_reported_by_finish() {
+    let mut c = TlsConn::new();
+    let msg = hs(1, &tls12_client_hello());
+    c.feed(ToServer, &rec(22, 0x0303, &msg[..20]), 1, 0);
+    // Zero-length handshake records leave the pending message as it was.
+    for f in 2..100 {
+        c.feed(ToServer, &rec(22, 0x0303, &[]), f, 0);
+    }
+    assert!(c.malformed.is_empty());
+    assert_eq!(c.buffered_bytes(), 20);
+    c.finish(100, 7);
+    assert_eq!(c.malformed.len(), 1);
+    let m = &c.malformed[0];
+    assert_eq!((m.dir, m.frame), (ToServer, 100));
+    let want = format!("client_hello is incomplete (20 of {} bytes)", msg.len());
+    assert!(m.reason.contains(&want), "{}", m.reason);
+    assert_eq!(c.buffered_bytes(), 0);
+    c.finish(101, 8);
+    assert_eq!(c.malformed.len(), 1, "a second finish adds nothing");
+}
+
+#[test]
+fn finish_after_complete_messages_reports_nothing() {
+    let mut c = TlsConn::new();
+    feed_flights(&mut c, &tls12_full());
+    let before = c.events.len();
+    c.finish(99, 0);
+    assert!(c.malformed.is_empty());
+    assert_eq!(c.events.len(), before);
+}
+
+#[test]
+fn oversized_length_in_a_split_header_stops_before_buffering() {
+    let mut c = TlsConn::new();
+    c.feed(ToServer, &rec(22, 0x0303, &[11, 0xff]), 1, 0);
+    c.feed(ToServer, &rec(22, 0x0303, &[0xff, 0xff, 0, 0, 0]), 2, 0);
+    assert_eq!(c.malformed.len(), 1);
+    assert!(
+        c.malformed[0].reason.contains("16777215"),
+        "{:?}",
+        c.malformed
+    );
+    assert_eq!(c.malformed[0].frame, 2);
+    assert_eq!(c.buffered_bytes(), 0);
+}
+
+#[test]
+fn message_completed_mid_record_then_whole_messages_follow() {
+    let ch = hs(1, &tls12_client_hello());
+    let mut c = TlsConn::new();
+    c.feed(ToServer, &rec(22, 0x0301, &ch[..10]), 1, 0);
+    // The rest of the hello, two whole HelloRequests and the start of a third message.
+    let tail = [&ch[10..], &hs(0, &[]), &hs(0, &[]), &[20u8, 0][..]].concat();
+    c.feed(ToServer, &rec(22, 0x0303, &tail), 2, 0);
+    assert_eq!(c.history, "CHH");
+    assert_eq!(c.client_hello.as_ref().unwrap().record_version, 0x0301);
+    assert_eq!(c.buffered_bytes(), 2);
+    assert!(c.malformed.is_empty());
+}
+
+#[test]
+fn events_past_the_cap_are_reported_once() {
+    let mut c = TlsConn::new();
+    c.feed(ToServer, &hs_rec(1, &tls12_client_hello()), 1, 0);
+    for f in 0..(MAX_EVENTS as u64 + 10) {
+        c.feed(ToClient, &rec(21, 0x0303, &[1, 0]), 2 + f, 0);
+    }
+    assert_eq!(c.events.len(), MAX_EVENTS);
+    assert_eq!(c.events_dropped, 11);
+    assert_eq!(c.malformed.len(), 1);
+    let m = &c.malformed[0];
+    assert_eq!((m.dir, m.frame), (ToClient, 2 + MAX_EVENTS as u64 - 1));
+    assert!(m.reason.contains("more than 4096"), "{}", m.reason);
+}
