@@ -684,6 +684,11 @@ impl TlsConn {
                     d.rec_buf.clear();
                     d.skip = total.saturating_sub(have);
                     d.skip_len = total.saturating_sub(5);
+                    if d.skip == 0 {
+                        // An empty record whose header was split: nothing left to skip,
+                        // so the skip path above would never count it.
+                        self.skipped_app_data(dir, 0, frame, ts_us);
+                    }
                     continue;
                 }
                 let take = total.saturating_sub(have).min(input.len());

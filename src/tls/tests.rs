@@ -1482,3 +1482,26 @@ fn events_past_the_cap_are_reported_once() {
     assert_eq!((m.dir, m.frame), (ToClient, 2 + MAX_EVENTS as u64 - 1));
     assert!(m.reason.contains("more than 4096"), "{}", m.reason);
 }
+
+#[test]
+fn empty_application_data_with_split_header_is_counted() {
+    let mut c = TlsConn::new();
+    feed_flights(&mut c, &tls12_full());
+    let empty = rec(23, 0x0303, &[]);
+    let (a, b) = empty.split_at(2);
+    c.feed(ToServer, a, 10, 0);
+    c.feed(ToServer, b, 11, 0);
+    // Byte by byte, and then the same record whole.
+    for (k, byte) in empty.iter().enumerate() {
+        c.feed(ToServer, &[*byte], 12 + k as u64, 0);
+    }
+    c.feed(ToServer, &empty, 20, 0);
+    assert_eq!(c.app_data_records[ToServer.index()], 3);
+    let frames: Vec<_> = c
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, TlsEventKind::ApplicationData { len: 0 }))
+        .map(|e| e.frame)
+        .collect();
+    assert_eq!(frames, [11, 16, 20]);
+}
