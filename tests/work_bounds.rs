@@ -6,7 +6,7 @@
 //! here against a benign capture of the same size and shape (the message complete, the
 //! flood zero-length application-data records), through the whole pipeline.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use tlstriage::flow::AnalyzerConfig;
@@ -128,7 +128,7 @@ fn temp_pcap(name: &str, bytes: &[u8]) -> PathBuf {
 }
 
 /// Best of three runs (the machine is shared), and the analysis of the last.
-fn timed(path: &PathBuf) -> (Duration, Analysis) {
+fn timed(path: &Path) -> (Duration, Analysis) {
     let mut best = Duration::MAX;
     let mut last = None;
     for _ in 0..3 {
