@@ -30,9 +30,6 @@ pub const MAX_CERTS: usize = 10;
 pub const MAX_CERT_LEN: usize = MAX_HANDSHAKE_LEN;
 /// Heartbeat message type, payload_length and the minimum 16 bytes of padding (RFC 6520).
 const HEARTBEAT_MIN_OVERHEAD: usize = 1 + 2 + 16;
-/// Extension type of NSS's pre-standard "TLS 1.3 draft version" extension (two bytes:
-/// the draft number), sent by TLS 1.3 clients before the 0x7fNN version codes existed.
-pub(super) const EXT_NSS_DRAFT_VERSION: u16 = 0xff02;
 /// Bound on `events`; long sessions would otherwise grow it without limit.
 pub const MAX_EVENTS: usize = 4096;
 /// ApplicationData events recorded per direction; later ones are only counted.

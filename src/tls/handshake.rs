@@ -7,15 +7,15 @@ use std::mem;
 use tls_parser::{ECParametersContent, TlsCipherKx, TlsCipherSuite, TlsMessageHandshake};
 
 use super::conn::{
-    HandshakeStage, HandshakeType, Mode, TlsConn, TlsEventKind, EXT_NSS_DRAFT_VERSION, HRR_RANDOM,
-    MAX_CERTS, MAX_CERT_LEN, MAX_HANDSHAKE_LEN,
+    HandshakeStage, HandshakeType, Mode, TlsConn, TlsEventKind, HRR_RANDOM, MAX_CERTS,
+    MAX_CERT_LEN, MAX_HANDSHAKE_LEN,
 };
 use super::hello::{
     draft_hello_retry_request, nom_reason, nss_draft_version, parse_client_hello,
     parse_server_hello,
 };
 use super::names::{self, is_tls13};
-use super::wire::be24;
+use super::wire::{be24, ct, ext, hs};
 use crate::model::{Dir, FrameNo, TimestampUs};
 use crate::tls::types::ServerHello;
 
@@ -28,26 +28,26 @@ pub(super) fn too_long_reason(typ: u8, len: usize) -> String {
 
 pub(super) fn history_letter(msg_type: u8) -> char {
     match msg_type {
-        0 => 'H',
-        1 => 'C',
-        2 => 'S',
-        3 => 'V',
-        4 => 'T',
-        5 => 'E',
-        6 => 'J',
-        8 => 'O',
-        11 => 'X',
-        12 => 'K',
-        13 => 'R',
-        14 => 'N',
-        15 => 'Y',
-        16 => 'G',
-        20 => 'F',
-        21 => 'W',
-        22 => 'U',
-        23 => 'A',
-        24 => 'P',
-        254 => 'M',
+        hs::HELLO_REQUEST => 'H',
+        hs::CLIENT_HELLO => 'C',
+        hs::SERVER_HELLO => 'S',
+        hs::HELLO_VERIFY_REQUEST => 'V',
+        hs::NEW_SESSION_TICKET => 'T',
+        hs::END_OF_EARLY_DATA => 'E',
+        hs::HELLO_RETRY_REQUEST => 'J',
+        hs::ENCRYPTED_EXTENSIONS => 'O',
+        hs::CERTIFICATE => 'X',
+        hs::SERVER_KEY_EXCHANGE => 'K',
+        hs::CERTIFICATE_REQUEST => 'R',
+        hs::SERVER_HELLO_DONE => 'N',
+        hs::CERTIFICATE_VERIFY => 'Y',
+        hs::CLIENT_KEY_EXCHANGE => 'G',
+        hs::FINISHED => 'F',
+        hs::CERTIFICATE_URL => 'W',
+        hs::CERTIFICATE_STATUS => 'U',
+        hs::SUPPLEMENTAL_DATA => 'A',
+        hs::KEY_UPDATE => 'P',
+        hs::MESSAGE_HASH => 'M',
         _ => 'Z',
     }
 }
@@ -68,12 +68,12 @@ impl TlsConn {
     pub(super) fn pending_handshake_check(
         &mut self,
         dir: Dir,
-        ct: u8,
+        content_type: u8,
         frame: FrameNo,
         ts_us: TimestampUs,
     ) {
         let i = dir.index();
-        if ct != 22 && !self.dirs[i].hs_buf.is_empty() {
+        if content_type != ct::HANDSHAKE && !self.dirs[i].hs_buf.is_empty() {
             let pending = mem::take(&mut self.dirs[i].hs_buf);
             let claimed = be24(&pending, 1).map_or(0, |n| n + 4);
             self.malformed(
@@ -85,7 +85,7 @@ impl TlsConn {
                     names::handshake_type_name(pending[0]),
                     pending.len(),
                     claimed,
-                    ct
+                    content_type
                 ),
             );
         }
@@ -163,8 +163,9 @@ impl TlsConn {
         frame: FrameNo,
         ts_us: TimestampUs,
     ) {
-        let is_hrr = typ == 6 || (typ == 2 && body.get(2..34) == Some(&HRR_RANDOM[..]));
-        let shown = if is_hrr { 6 } else { typ };
+        let is_hrr = typ == hs::HELLO_RETRY_REQUEST
+            || (typ == hs::SERVER_HELLO && body.get(2..34) == Some(&HRR_RANDOM[..]));
+        let shown = if is_hrr { hs::HELLO_RETRY_REQUEST } else { typ };
         self.push_history(dir, history_letter(shown));
         self.push_event(
             dir,
@@ -174,7 +175,7 @@ impl TlsConn {
         );
         let server = dir == Dir::ToClient;
         match typ {
-            1 => {
+            hs::CLIENT_HELLO => {
                 self.set_stage(HandshakeStage::ClientHello);
                 self.client_hello_count = self.client_hello_count.saturating_add(1);
                 let (ch, errs) = parse_client_hello(body, record_version);
@@ -185,13 +186,13 @@ impl TlsConn {
                     // Parsed again only when the extension is there (NSS's TLS 1.3 drafts).
                     self.nss_draft = ch
                         .as_ref()
-                        .filter(|c| c.extensions.contains(&EXT_NSS_DRAFT_VERSION))
+                        .filter(|c| c.extensions.contains(&ext::NSS_DRAFT_VERSION))
                         .and_then(|_| nss_draft_version(body));
                     self.client_hello = ch;
                 }
             }
-            2 | 6 => {
-                let (sh, errs) = if typ == 6 {
+            hs::SERVER_HELLO | hs::HELLO_RETRY_REQUEST => {
+                let (sh, errs) = if typ == hs::HELLO_RETRY_REQUEST {
                     draft_hello_retry_request(body)
                 } else {
                     parse_server_hello(body)
@@ -211,14 +212,17 @@ impl TlsConn {
                     }
                 }
             }
-            8 => self.set_stage(HandshakeStage::EncryptedExtensions),
-            11 | 12 | 14 | 16 => {
+            hs::ENCRYPTED_EXTENSIONS => self.set_stage(HandshakeStage::EncryptedExtensions),
+            hs::CERTIFICATE
+            | hs::SERVER_KEY_EXCHANGE
+            | hs::SERVER_HELLO_DONE
+            | hs::CLIENT_KEY_EXCHANGE => {
                 self.dirs[dir.index()].full_handshake = true;
             }
             _ => {}
         }
         match typ {
-            11 => {
+            hs::CERTIFICATE => {
                 self.set_stage(if server {
                     HandshakeStage::Certificate
                 } else {
@@ -226,15 +230,15 @@ impl TlsConn {
                 });
                 self.certificate(dir, body, frame, ts_us);
             }
-            12 => {
+            hs::SERVER_KEY_EXCHANGE => {
                 self.set_stage(HandshakeStage::ServerKeyExchange);
                 self.server_key_exchange(body);
             }
-            13 => self.set_stage(HandshakeStage::CertificateRequest),
-            14 => self.set_stage(HandshakeStage::ServerHelloDone),
-            15 => self.set_stage(HandshakeStage::CertificateVerify),
-            16 => self.set_stage(HandshakeStage::ClientKeyExchange),
-            20 => self.set_stage(HandshakeStage::Finished),
+            hs::CERTIFICATE_REQUEST => self.set_stage(HandshakeStage::CertificateRequest),
+            hs::SERVER_HELLO_DONE => self.set_stage(HandshakeStage::ServerHelloDone),
+            hs::CERTIFICATE_VERIFY => self.set_stage(HandshakeStage::CertificateVerify),
+            hs::CLIENT_KEY_EXCHANGE => self.set_stage(HandshakeStage::ClientKeyExchange),
+            hs::FINISHED => self.set_stage(HandshakeStage::Finished),
             _ => {}
         }
     }
@@ -252,7 +256,7 @@ impl TlsConn {
             }
         }
         if is_tls13(sh.negotiated_version()) {
-            self.resumed |= sh.extensions.contains(&41);
+            self.resumed |= sh.extensions.contains(&ext::PRE_SHARED_KEY);
         } else if !sh.session_id.is_empty()
             && self
                 .client_hello

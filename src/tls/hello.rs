@@ -4,9 +4,9 @@
 use tls_parser::nom;
 use tls_parser::{SNIType, TlsExtension, TlsMessageHandshake};
 
-use super::conn::{EXT_NSS_DRAFT_VERSION, HRR_RANDOM};
+use super::conn::HRR_RANDOM;
 use super::names;
-use super::wire::be16;
+use super::wire::{be16, be16s, ext};
 use crate::tls::types::{ClientHello, ServerHello};
 
 pub(super) fn nom_reason(e: &nom::Err<nom::error::Error<&[u8]>>) -> String {
@@ -64,11 +64,7 @@ pub(super) fn u16_list(data: &[u8]) -> Option<Vec<u16>> {
     if data.len() % 2 != 0 {
         return None;
     }
-    Some(
-        data.chunks_exact(2)
-            .map(|c| u16::from_be_bytes([c[0], c[1]]))
-            .collect(),
-    )
+    Some(be16s(data).collect())
 }
 
 /// Groups of a ClientHello key_share (0x0033, or 0x0028 in early TLS 1.3 drafts).
@@ -123,11 +119,11 @@ pub(crate) fn parse_client_hello(
         }
     }
     let exts = walk_extensions("ClientHello", ch.ext.unwrap_or_default(), &mut errs);
-    for ext in &exts {
-        out.extensions.push(ext.typ);
+    for e in &exts {
+        out.extensions.push(e.typ);
         let bad = |what: &str| format!("ClientHello {what} extension does not parse");
-        match ext.typ {
-            0 => match tls_parser::parse_tls_client_hello_extension(ext.whole) {
+        match e.typ {
+            ext::SERVER_NAME => match tls_parser::parse_tls_client_hello_extension(e.whole) {
                 Ok((_, TlsExtension::SNI(list))) => {
                     if out.sni.is_none() {
                         out.sni = list
@@ -138,21 +134,23 @@ pub(crate) fn parse_client_hello(
                 }
                 _ => errs.push(bad("server_name")),
             },
-            10 => match tls_parser::parse_tls_client_hello_extension(ext.whole) {
+            ext::SUPPORTED_GROUPS => match tls_parser::parse_tls_client_hello_extension(e.whole) {
                 Ok((_, TlsExtension::EllipticCurves(g))) => {
                     out.groups = g.iter().map(|g| g.0).collect()
                 }
                 _ => errs.push(bad("supported_groups")),
             },
-            11 => match tls_parser::parse_tls_client_hello_extension(ext.whole) {
+            ext::EC_POINT_FORMATS => match tls_parser::parse_tls_client_hello_extension(e.whole) {
                 Ok((_, TlsExtension::EcPointFormats(f))) => out.ec_point_formats = f.to_vec(),
                 _ => errs.push(bad("ec_point_formats")),
             },
-            13 => match tls_parser::parse_tls_client_hello_extension(ext.whole) {
-                Ok((_, TlsExtension::SignatureAlgorithms(s))) => out.signature_algorithms = s,
-                _ => errs.push(bad("signature_algorithms")),
-            },
-            16 => match tls_parser::parse_tls_client_hello_extension(ext.whole) {
+            ext::SIGNATURE_ALGORITHMS => {
+                match tls_parser::parse_tls_client_hello_extension(e.whole) {
+                    Ok((_, TlsExtension::SignatureAlgorithms(s))) => out.signature_algorithms = s,
+                    _ => errs.push(bad("signature_algorithms")),
+                }
+            }
+            ext::ALPN => match tls_parser::parse_tls_client_hello_extension(e.whole) {
                 Ok((_, TlsExtension::ALPN(p))) => {
                     out.alpn = p
                         .iter()
@@ -162,8 +160,8 @@ pub(crate) fn parse_client_hello(
                 _ => errs.push(bad("application_layer_protocol_negotiation")),
             },
             // tls-parser would read a 2-byte list as the ServerHello form; do it exactly.
-            43 => {
-                let parsed = ext.data.split_first().and_then(|(&n, list)| {
+            ext::SUPPORTED_VERSIONS => {
+                let parsed = e.data.split_first().and_then(|(&n, list)| {
                     (usize::from(n) == list.len())
                         .then(|| u16_list(list))
                         .flatten()
@@ -173,12 +171,12 @@ pub(crate) fn parse_client_hello(
                     None => errs.push(bad("supported_versions")),
                 }
             }
-            40 | 51 => match client_key_share_groups(ext.data) {
+            ext::KEY_SHARE_OLD | ext::KEY_SHARE => match client_key_share_groups(e.data) {
                 Some(g) => out.key_share_groups = g,
                 None => errs.push(bad("key_share")),
             },
-            41 => out.has_psk = true,
-            35 => out.has_session_ticket = !ext.data.is_empty(),
+            ext::PRE_SHARED_KEY => out.has_psk = true,
+            ext::SESSION_TICKET => out.has_session_ticket = !e.data.is_empty(),
             _ => {}
         }
     }
@@ -191,7 +189,7 @@ pub(super) fn nss_draft_version(body: &[u8]) -> Option<u8> {
     let mut errs = Vec::new();
     walk_extensions("ClientHello", ch.ext?, &mut errs)
         .iter()
-        .find(|e| e.typ == EXT_NSS_DRAFT_VERSION)
+        .find(|e| e.typ == ext::NSS_DRAFT_VERSION)
         .and_then(|e| match e.data {
             [0, draft] => Some(*draft),
             _ => None,
@@ -209,7 +207,7 @@ pub(crate) fn parse_server_hello(body: &[u8]) -> (Option<ServerHello>, Vec<Strin
         version,
         ..Default::default()
     };
-    let ext: &[u8];
+    let ext_block: &[u8];
     if (version & 0xff00) == 0x7f00 || version == 0x0304 {
         // TLS 1.3 drafts before 22: version, random, cipher_suite, extensions
         // (tls-parser only knows draft 18's layout, which is the same). Early draft
@@ -221,7 +219,7 @@ pub(crate) fn parse_server_hello(body: &[u8]) -> (Option<ServerHello>, Vec<Strin
         out.random = random.to_vec();
         out.cipher = cipher;
         let rest = body.get(36..).unwrap_or_default();
-        ext = match be16(rest, 0) {
+        ext_block = match be16(rest, 0) {
             Some(n) if rest.len() == usize::from(n) + 2 => &rest[2..],
             None if rest.is_empty() => &[],
             _ => {
@@ -253,17 +251,17 @@ pub(crate) fn parse_server_hello(body: &[u8]) -> (Option<ServerHello>, Vec<Strin
                 rest.len()
             ));
         }
-        ext = sh.ext.unwrap_or_default();
+        ext_block = sh.ext.unwrap_or_default();
     }
     out.is_hello_retry_request = out.random == HRR_RANDOM;
-    for e in walk_extensions("ServerHello", ext, &mut errs) {
+    for e in walk_extensions("ServerHello", ext_block, &mut errs) {
         out.extensions.push(e.typ);
         match e.typ {
-            43 => match be16(e.data, 0) {
+            ext::SUPPORTED_VERSIONS => match be16(e.data, 0) {
                 Some(v) if e.data.len() == 2 => out.selected_version = Some(v),
                 _ => errs.push("ServerHello supported_versions extension does not parse".into()),
             },
-            16 => match tls_parser::parse_tls_server_hello_extension(e.whole) {
+            ext::ALPN => match tls_parser::parse_tls_server_hello_extension(e.whole) {
                 Ok((_, TlsExtension::ALPN(p))) => {
                     out.alpn = p.first().map(|p| String::from_utf8_lossy(p).into_owned())
                 }
@@ -272,7 +270,7 @@ pub(crate) fn parse_server_hello(body: &[u8]) -> (Option<ServerHello>, Vec<Strin
                         .into(),
                 ),
             },
-            40 | 51 => match be16(e.data, 0) {
+            ext::KEY_SHARE_OLD | ext::KEY_SHARE => match be16(e.data, 0) {
                 Some(g) => out.group = Some(g),
                 None => errs.push("ServerHello key_share extension does not parse".into()),
             },
@@ -295,7 +293,7 @@ pub(super) fn draft_hello_retry_request(body: &[u8]) -> (Option<ServerHello>, Ve
             };
             for e in walk_extensions("HelloRetryRequest", h.ext.unwrap_or_default(), &mut errs) {
                 sh.extensions.push(e.typ);
-                if matches!(e.typ, 40 | 51) {
+                if matches!(e.typ, ext::KEY_SHARE_OLD | ext::KEY_SHARE) {
                     sh.group = be16(e.data, 0);
                 }
             }

@@ -10,7 +10,7 @@ mod record;
 mod sslv2;
 mod tls13;
 pub mod types;
-mod wire;
+pub(crate) mod wire;
 
 pub use conn::{
     HandshakeStage, HandshakeType, Malformed, TlsConn, TlsEvent, TlsEventKind, HRR_RANDOM,

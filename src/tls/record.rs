@@ -6,7 +6,7 @@ use std::mem;
 
 use super::conn::{HandshakeStage, Mode, TlsConn, TlsEventKind, MAX_RECORD_LEN};
 use super::handshake::plausible_handshake_header;
-use super::wire::{be16, hex_bytes};
+use super::wire::{be16, ct, hex, sslv2};
 use crate::model::{Dir, FrameNo, TimestampUs};
 
 /// Result of looking at the start of a record.
@@ -24,8 +24,8 @@ pub(super) enum Framing {
 /// Record header of a (resynchronisation) candidate that could plausibly be TLS.
 pub(super) fn plausible_header(h: &[u8]) -> bool {
     match (h.first(), be16(h, 1), be16(h, 3)) {
-        (Some(&ct), Some(ver), Some(len)) => {
-            (20..=24).contains(&ct)
+        (Some(&content_type), Some(ver), Some(len)) => {
+            (ct::CHANGE_CIPHER_SPEC..=ct::HEARTBEAT).contains(&content_type)
                 && (0x0300..=0x0304).contains(&ver)
                 && usize::from(len) <= MAX_RECORD_LEN
         }
@@ -82,7 +82,7 @@ impl TlsConn {
                 };
                 let (total, sslv2) = total;
                 let have = self.dirs[i].rec_buf.len();
-                if !sslv2 && self.dirs[i].rec_buf.first() == Some(&23) {
+                if !sslv2 && self.dirs[i].rec_buf.first() == Some(&ct::APPLICATION_DATA) {
                     // Application data: only the length is needed; pass over the body.
                     let d = &mut self.dirs[i];
                     d.rec_buf.clear();
@@ -124,7 +124,7 @@ impl TlsConn {
                     return;
                 }
                 Framing::Record { total, sslv2 } => {
-                    if input.len() < total && !sslv2 && input[0] == 23 {
+                    if input.len() < total && !sslv2 && input[0] == ct::APPLICATION_DATA {
                         // Application data split over segments: skip its body.
                         let d = &mut self.dirs[i];
                         d.skip = total - input.len();
@@ -201,20 +201,21 @@ impl TlsConn {
             return Framing::NeedMore;
         }
         let d = &self.dirs[dir.index()];
-        let ct = b[0];
+        let content_type = b[0];
         // SSLv2-format hellos only open a stream: a 2-byte header with the high bit set.
-        if d.records == 0 && ct & 0x80 != 0 {
+        if d.records == 0 && content_type & 0x80 != 0 {
             let msg_type = b[2];
             let v2_version = be16(b, 3).unwrap_or(0);
             let ok = match dir {
                 Dir::ToServer => {
-                    msg_type == 1 && (v2_version == 0x0002 || (v2_version >> 8) == 0x03)
+                    msg_type == sslv2::CLIENT_HELLO
+                        && (v2_version == 0x0002 || (v2_version >> 8) == 0x03)
                 }
-                Dir::ToClient => msg_type == 4,
+                Dir::ToClient => msg_type == sslv2::SERVER_HELLO,
             };
-            let len = (usize::from(ct & 0x7f) << 8) | usize::from(b[1]);
+            let len = (usize::from(content_type & 0x7f) << 8) | usize::from(b[1]);
             if ok && len >= 3 {
-                let len = (usize::from(ct & 0x7f) << 8) | usize::from(b[1]);
+                let len = (usize::from(content_type & 0x7f) << 8) | usize::from(b[1]);
                 return Framing::Record {
                     total: 2 + len,
                     sslv2: true,
@@ -228,10 +229,10 @@ impl TlsConn {
         let version = hdr.version.0;
         let len = usize::from(hdr.len);
         // Only built for a header that is refused: this runs on every record.
-        let head = || hex_bytes(&b[..5]);
-        if !(20..=24).contains(&ct) {
+        let head = || hex(&b[..5], " ");
+        if !(ct::CHANGE_CIPHER_SPEC..=ct::HEARTBEAT).contains(&content_type) {
             return Framing::NotTls(format!(
-                "record header {} is not TLS (content type 0x{ct:02x})",
+                "record header {} is not TLS (content type 0x{content_type:02x})",
                 head()
             ));
         }
@@ -267,16 +268,16 @@ impl TlsConn {
             self.sslv2_record(dir, rec.get(2..).unwrap_or_default(), frame, ts_us);
             return;
         }
-        let (Some(&ct), Some(body)) = (rec.first(), rec.get(5..)) else {
+        let (Some(&content_type), Some(body)) = (rec.first(), rec.get(5..)) else {
             return;
         };
         let version = be16(rec, 1).unwrap_or(0);
         let len = u16::try_from(body.len()).unwrap_or(u16::MAX);
-        self.pending_handshake_check(dir, ct, frame, ts_us);
-        match ct {
-            20 => self.change_cipher_spec(dir, body, frame, ts_us),
-            21 => self.alert(dir, body, frame, ts_us),
-            22 => {
+        self.pending_handshake_check(dir, content_type, frame, ts_us);
+        match content_type {
+            ct::CHANGE_CIPHER_SPEC => self.change_cipher_spec(dir, body, frame, ts_us),
+            ct::ALERT => self.alert(dir, body, frame, ts_us),
+            ct::HANDSHAKE => {
                 if self.dirs[i].ccs_maybe_lost
                     && !self.dirs[i].encrypted
                     && self.dirs[i].hs_buf.is_empty()
@@ -296,7 +297,7 @@ impl TlsConn {
                     self.handshake_bytes(dir, body, version, frame, ts_us);
                 }
             }
-            23 => self.application_data(dir, len, frame, ts_us),
+            ct::APPLICATION_DATA => self.application_data(dir, len, frame, ts_us),
             _ => self.heartbeat(dir, body, frame, ts_us),
         }
     }
@@ -311,7 +312,7 @@ impl TlsConn {
         ts_us: TimestampUs,
     ) {
         self.dirs[dir.index()].records += 1;
-        self.pending_handshake_check(dir, 23, frame, ts_us);
+        self.pending_handshake_check(dir, ct::APPLICATION_DATA, frame, ts_us);
         let len = u16::try_from(body_len).unwrap_or(u16::MAX);
         self.application_data(dir, len, frame, ts_us);
     }

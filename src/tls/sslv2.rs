@@ -2,7 +2,7 @@
 //! SSLv2 SERVER-HELLO, after which the rest of the session is SSLv2 and not analysed.
 
 use super::conn::{HandshakeStage, HandshakeType, Mode, TlsConn, TlsEventKind, MAX_CERT_LEN};
-use super::wire::be16;
+use super::wire::{be16, hs};
 use crate::model::{Dir, FrameNo, TimestampUs};
 use crate::tls::types::{ClientHello, ServerHello};
 
@@ -17,7 +17,12 @@ impl TlsConn {
         match dir {
             Dir::ToServer => {
                 self.push_history(dir, 'C');
-                self.push_event(dir, frame, ts_us, TlsEventKind::Handshake(HandshakeType(1)));
+                self.push_event(
+                    dir,
+                    frame,
+                    ts_us,
+                    TlsEventKind::Handshake(HandshakeType(hs::CLIENT_HELLO)),
+                );
                 self.set_stage(HandshakeStage::ClientHello);
                 self.client_hello_count = self.client_hello_count.saturating_add(1);
                 match parse_sslv2_client_hello(body) {
@@ -31,7 +36,12 @@ impl TlsConn {
             }
             Dir::ToClient => {
                 self.push_history(dir, 'S');
-                self.push_event(dir, frame, ts_us, TlsEventKind::Handshake(HandshakeType(2)));
+                self.push_event(
+                    dir,
+                    frame,
+                    ts_us,
+                    TlsEventKind::Handshake(HandshakeType(hs::SERVER_HELLO)),
+                );
                 self.set_stage(HandshakeStage::ServerHello);
                 match parse_sslv2_server_hello(body) {
                     Ok((sh, cert)) => {
@@ -46,7 +56,7 @@ impl TlsConn {
                                 dir,
                                 frame,
                                 ts_us,
-                                TlsEventKind::Handshake(HandshakeType(11)),
+                                TlsEventKind::Handshake(HandshakeType(hs::CERTIFICATE)),
                             );
                         }
                         if self.server_cert_der.is_empty()

@@ -6,6 +6,9 @@ use super::conn::{HandshakeStage, TlsConn, TlsEventKind, MAX_APP_DATA_EVENTS_PER
 use super::names::is_tls13;
 use crate::model::{Dir, FrameNo, TimestampUs};
 
+/// A TLS 1.3 encrypted alert: 2-byte alert, inner content type, 16-byte AEAD tag.
+const ENCRYPTED_ALERT_LEN: u16 = 2 + 1 + 16;
+
 impl TlsConn {
     /// TLS 1.3 was negotiated (final or draft).
     pub(super) fn tls13_negotiated(&self) -> bool {
@@ -34,9 +37,8 @@ impl TlsConn {
     ) {
         let i = dir.index();
         if !self.established && self.tls13_negotiated() {
-            // 2-byte alert + inner content type + 16-byte AEAD tag: nothing else in a
-            // TLS 1.3 handshake is that small.
-            if len == 19 {
+            // Nothing else in a TLS 1.3 handshake is that small.
+            if len == ENCRYPTED_ALERT_LEN {
                 self.push_history(dir, 'L');
                 self.push_event(dir, frame, ts_us, TlsEventKind::EncryptedAlert { len });
                 return;
