@@ -25,6 +25,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::tls::types::{ClientHello, ServerHello};
+use crate::tls::wire::hex;
 
 /// A JA3 or JA3S fingerprint: the text that was hashed and its MD5, lowercase hex.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -33,10 +34,7 @@ pub struct Fingerprint {
     pub hash: String,
 }
 
-/// RFC 8701 GREASE value: both bytes equal and of the form 0x?a.
-pub fn is_grease(v: u16) -> bool {
-    (v & 0x0f0f) == 0x0a0a && (v >> 8) == (v & 0xff)
-}
+pub use crate::tls::names::is_grease;
 
 /// JA3 of a ClientHello.
 pub fn ja3(ch: &ClientHello) -> Fingerprint {
@@ -58,7 +56,7 @@ pub fn ja3(ch: &ClientHello) -> Fingerprint {
     );
     text.push(',');
     push_decimal_list(&mut text, ch.ec_point_formats.iter().map(|&v| u16::from(v)));
-    let hash = hex(&Md5::digest(text.as_bytes()));
+    let hash = hex(&Md5::digest(text.as_bytes()), "");
     Fingerprint { text, hash }
 }
 
@@ -71,7 +69,7 @@ pub fn ja3s(sh: &ServerHello) -> Fingerprint {
         &mut text,
         sh.extensions.iter().copied().filter(|&v| !is_grease(v)),
     );
-    let hash = hex(&Md5::digest(text.as_bytes()));
+    let hash = hex(&Md5::digest(text.as_bytes()), "");
     Fingerprint { text, hash }
 }
 
@@ -226,7 +224,7 @@ fn hash12(s: &str) -> String {
     if s.is_empty() {
         return "000000000000".to_owned();
     }
-    let mut h = hex(&Sha256::digest(s.as_bytes()));
+    let mut h = hex(&Sha256::digest(s.as_bytes()), "");
     h.truncate(12);
     h
 }
@@ -249,14 +247,6 @@ fn push_decimal_list(out: &mut String, values: impl Iterator<Item = u16>) {
         }
         let _ = write!(out, "{v}");
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
 }
 
 #[cfg(test)]

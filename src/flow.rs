@@ -465,7 +465,11 @@ impl Flow {
                 app.on_chunk(dir, chunk, last_frame, last_ts);
             });
         }
-        let tls = live.app.tls.take();
+        let mut tls = live.app.tls.take();
+        if let Some(t) = tls.as_mut() {
+            // A handshake message still incomplete now never will be: say so.
+            t.finish(last_frame, last_ts);
+        }
         let (server_certs, client_certs) = match &tls {
             Some(t) => (
                 t.server_cert_der.iter().map(|d| certs.parse(d)).collect(),

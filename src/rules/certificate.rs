@@ -48,7 +48,7 @@ pub const CERTIFICATE_WEAK: Rule = Rule {
 fn certificate_event(ctx: &RuleCtx<'_>) -> (Option<FrameNo>, TimestampUs) {
     let ev = ctx.flow.tls.as_ref().and_then(|t| {
         t.events.iter().find(|e| {
-            e.dir == Dir::ToClient && matches!(e.kind, TlsEventKind::Handshake(t) if t.0 == 11)
+            e.dir == Dir::ToClient && matches!(e.kind, TlsEventKind::Handshake(t) if t.0 == crate::tls::wire::hs::CERTIFICATE)
         })
     });
     (

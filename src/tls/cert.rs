@@ -22,6 +22,7 @@ use x509_parser::objects::{oid2abbrev, oid2sn, oid_registry};
 use x509_parser::prelude::{FromDer, X509Certificate, X509Name};
 
 use crate::tls::types::CertInfo;
+use crate::tls::wire::{be16s, hex};
 
 /// Largest certificate accepted. Typical certificates are a few KiB; the cap bounds the
 /// work a crafted one can cause. It is the TLS stage's cap (one Certificate message), not
@@ -102,7 +103,7 @@ pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, String> {
     Ok(CertInfo {
         subject: name_to_string(cert.subject()),
         issuer: name_to_string(cert.issuer()),
-        serial: hex(cert.raw_serial()),
+        serial: hex(cert.raw_serial(), ""),
         not_before: validity.not_before.timestamp(),
         not_after: validity.not_after.timestamp(),
         san,
@@ -110,7 +111,7 @@ pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, String> {
         key_type: key_type.to_owned(),
         key_bits,
         signature_algorithm: signature_algorithm_name(&cert),
-        sha256: hex(&Sha256::digest(der)),
+        sha256: hex(&Sha256::digest(der), ""),
         is_ca,
     })
 }
@@ -216,7 +217,7 @@ fn attr_value_to_string(value: &Any<'_>) -> String {
         | Tag::Ia5String => escape_bytes(value.data),
         Tag::BmpString => decode_bmp(value.data).unwrap_or_else(|| escape_bytes(value.data)),
         // Same as x509-parser: non-string values are shown as uppercase hex.
-        _ => hex(value.data).to_ascii_uppercase(),
+        _ => hex(value.data, "").to_ascii_uppercase(),
     }
 }
 
@@ -224,9 +225,7 @@ fn decode_bmp(data: &[u8]) -> Option<String> {
     if data.len() % 2 != 0 {
         return None;
     }
-    let units = data
-        .chunks_exact(2)
-        .map(|c| u16::from_be_bytes([c[0], c[1]]));
+    let units = be16s(data);
     let s: String = char::decode_utf16(units).collect::<Result<_, _>>().ok()?;
     Some(escape_bytes(s.as_bytes()))
 }
@@ -263,7 +262,7 @@ fn san_to_string(name: &GeneralName<'_>) -> Option<String> {
         } else if let Ok(v6) = <[u8; 16]>::try_from(*b) {
             Ipv6Addr::from(v6).to_string()
         } else {
-            hex(b)
+            hex(b, "")
         }),
         _ => None,
     }
@@ -376,14 +375,6 @@ fn signature_algorithm_name(cert: &X509Certificate<'_>) -> String {
         _ => return dotted,
     };
     known.to_owned()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
 }
 
 /// RFC 6125 section 6.4 matching of one presented DNS identifier against a host name.
@@ -680,7 +671,7 @@ mod tests {
         assert_eq!(c.key_type, "rsa");
         assert_eq!(c.key_bits, Some(2048));
         assert_eq!(c.signature_algorithm, "sha256WithRSAEncryption");
-        assert_eq!(c.sha256, hex(&Sha256::digest(&der)));
+        assert_eq!(c.sha256, hex(&Sha256::digest(&der), ""));
         assert!(!c.is_ca);
     }
 
@@ -1032,7 +1023,7 @@ mod tests {
     }
 
     fn sha1_colons(der: &[u8]) -> String {
-        let h = hex(&Sha1::digest(der));
+        let h = hex(&Sha1::digest(der), "");
         h.as_bytes()
             .chunks(2)
             .map(|c| std::str::from_utf8(c).unwrap())

@@ -3,8 +3,14 @@
 
 pub mod cert;
 mod conn;
+mod handshake;
+mod hello;
 pub mod names;
+mod record;
+mod sslv2;
+mod tls13;
 pub mod types;
+pub(crate) mod wire;
 
 pub use conn::{
     HandshakeStage, HandshakeType, Malformed, TlsConn, TlsEvent, TlsEventKind, HRR_RANDOM,

@@ -12,6 +12,7 @@ use crate::config::RuleEnv;
 use crate::flow::{FlowRecord, FlowRef};
 use crate::model::{FrameNo, Side, TimestampUs};
 use crate::rules::{Finding, Kind, Severity};
+use crate::tls::wire::hs;
 use crate::tls::{HandshakeType, TlsEventKind};
 
 pub const TLS_INTERCEPTION: CaptureRule = CaptureRule {
@@ -66,8 +67,8 @@ fn sight(flow: &FlowRecord) -> Option<IssuerSighting> {
         .events
         .iter()
         .find(|e| {
-            // 11: Certificate
-            e.dir.sender() == Side::Server && e.kind == TlsEventKind::Handshake(HandshakeType(11))
+            e.dir.sender() == Side::Server
+                && e.kind == TlsEventKind::Handshake(HandshakeType(hs::CERTIFICATE))
         })
         .map_or(flow.first_frame, |e| e.frame);
     Some(IssuerSighting {
