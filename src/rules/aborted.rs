@@ -12,6 +12,7 @@ use super::{Cause, Finding, Kind, Rule, RuleCtx, Severity, KINDS};
 use crate::flow::{EndReason, FlowRecord};
 use crate::model::{Dir, FrameNo, Side, TimestampUs};
 use crate::tls::names::{alert_description_name, version_name};
+use crate::tls::wire::hs;
 use crate::tls::{TlsConn, TlsEventKind};
 
 pub const HANDSHAKE_ABORTED: Rule = Rule {
@@ -240,247 +241,425 @@ fn lower(confidence: &'static str) -> &'static str {
     }
 }
 
-/// The diagnosis.
+/// What every cause looks at.
+struct Facts<'a> {
+    ctx: &'a RuleCtx<'a>,
+    flow: &'a FlowRecord,
+    tls: &'a TlsConn,
+    end: &'a Ending,
+    stage: &'static str,
+    by_client: bool,
+    by_server: bool,
+    tls13: bool,
+    /// The first finding a client may reject the certificate for, in registry order.
+    cert_problem: Option<&'a Finding>,
+    name_problem: Option<&'a Finding>,
+    /// The leaf certificate as a `because` fact.
+    leaf: Option<String>,
+}
+
+/// One named cause: it explains the abort, or passes.
+struct CauseCheck {
+    name: &'static str,
+    check: fn(&Facts<'_>) -> Option<Diag>,
+}
+
+/// The causes, most specific first: the first that explains the abort wins; the handshake
+/// that merely went quiet is the last resort ([`went_quiet`]).
+const CAUSES: &[CauseCheck] = &[
+    CauseCheck {
+        name: "proxy_refused_tunnel",
+        check: proxy_refused_tunnel,
+    },
+    CauseCheck {
+        name: "plaintext_answer",
+        check: plaintext_answer,
+    },
+    CauseCheck {
+        name: "no_common_version",
+        check: no_common_version,
+    },
+    CauseCheck {
+        name: "no_common_cipher",
+        check: no_common_cipher,
+    },
+    CauseCheck {
+        name: "certificate_alert_from_client",
+        check: certificate_alert_from_client,
+    },
+    CauseCheck {
+        name: "tls13_alert_sized_answer",
+        check: tls13_alert_sized_answer,
+    },
+    CauseCheck {
+        name: "client_certificate_refused",
+        check: client_certificate_refused,
+    },
+    CauseCheck {
+        name: "other_fatal_alert",
+        check: other_fatal_alert,
+    },
+    CauseCheck {
+        name: "injected_rst",
+        check: injected_rst_cause,
+    },
+    CauseCheck {
+        name: "stalled_server_flight",
+        check: stalled_server_flight,
+    },
+    CauseCheck {
+        name: "client_left_after_certificate",
+        check: client_left_after_certificate,
+    },
+    CauseCheck {
+        name: "server_closed",
+        check: server_closed,
+    },
+    CauseCheck {
+        name: "client_gave_up",
+        check: client_gave_up,
+    },
+    CauseCheck {
+        name: "silent_server",
+        check: silent_server,
+    },
+];
+
+/// The diagnosis: the first cause of [`CAUSES`] that explains the abort.
 fn diagnose(ctx: &RuleCtx<'_>, tls: &TlsConn, end: &Ending) -> Diag {
+    diagnose_named(ctx, tls, end).1
+}
+
+/// The name of the cause that decides an aborted flow's diagnosis, with the findings the
+/// rules before `handshake_aborted` raised on it.
+#[cfg(test)]
+fn decided_by(flow: &FlowRecord, earlier: Vec<Finding>) -> Option<&'static str> {
+    let tls = flow.tls.as_ref()?;
+    if tls.client_hello.is_none() || tls.established {
+        return None;
+    }
+    let env = crate::config::RuleEnv::default();
+    let mut ctx = RuleCtx::new(flow, &env);
+    ctx.findings = earlier;
+    ctx.enter(&HANDSHAKE_ABORTED);
+    Some(diagnose_named(&ctx, tls, &ending(flow, tls)).0)
+}
+
+/// [`diagnose`], with the name of the cause that decided.
+fn diagnose_named(ctx: &RuleCtx<'_>, tls: &TlsConn, end: &Ending) -> (&'static str, Diag) {
     let flow = ctx.flow;
-    let stage = tls.stage.as_str();
-    let by_client = end.by == Some(Side::Client);
-    let by_server = end.by == Some(Side::Server);
-    let tls13 = tls
-        .negotiated_version()
-        .is_some_and(|v| v == 0x0304 || v & 0xff00 == 0x7f00);
-
-    if let Some(f) = ctx.first(Kind::ProxyConnectFailed) {
-        return diag(Cause::Proxy, "high", format!(
-            "The client sent its ClientHello right behind an HTTP CONNECT to {}, and the proxy refused the tunnel \
-             with {}: the handshake never reached the target server. See the proxy_connect_failed finding.",
-            f.evidence_str("target").unwrap_or("the target"), f.evidence["status"]))
-        .because([finding_fact(f)]);
-    }
-    if let Some(f) = ctx.first(Kind::TlsToPlaintextPort) {
-        return diag(Cause::PlaintextMismatch, "high", format!(
-            "The server does not speak TLS on this port: it answered the ClientHello with plaintext ({}). Use the \
-             server's TLS port or the plaintext scheme.", f.evidence_str("server_first_bytes").unwrap_or("")))
-        .because([finding_fact(f)]);
-    }
-    if let Some(f) = ctx.first(Kind::VersionMismatch) {
-        return diag(Cause::VersionMismatch, "high", f.explanation.clone())
-            .because([finding_fact(f)]);
-    }
-    if let Some(f) = ctx.first(Kind::CipherMismatch) {
-        return diag(Cause::CipherMismatch, "high", f.explanation.clone())
-            .because([finding_fact(f)]);
-    }
-    // In the order of the registry: an expired certificate explains more than a weak one.
-    let cert_problem = KINDS
+    let facts = Facts {
+        ctx,
+        flow,
+        tls,
+        end,
+        stage: tls.stage.as_str(),
+        by_client: end.by == Some(Side::Client),
+        by_server: end.by == Some(Side::Server),
+        tls13: tls
+            .negotiated_version()
+            .is_some_and(|v| v == 0x0304 || v & 0xff00 == 0x7f00),
+        // In the order of the registry: an expired certificate explains more than a weak one.
+        cert_problem: KINDS
+            .iter()
+            .filter(|s| s.rejects_certificate)
+            .find_map(|s| ctx.first(s.kind)),
+        name_problem: ctx.first(Kind::CertificateNameMismatch),
+        leaf: leaf_fact(flow, tls),
+    };
+    CAUSES
         .iter()
-        .filter(|s| s.rejects_certificate)
-        .find_map(|s| ctx.first(s.kind));
-    let name_problem = ctx.first(Kind::CertificateNameMismatch);
-    let leaf = leaf_fact(flow, tls);
+        .find_map(|c| (c.check)(&facts).map(|d| (c.name, d)))
+        .unwrap_or_else(|| ("went_quiet", went_quiet(&facts)))
+}
 
-    match end.alert {
-        Some(a) if by_client && CERT_ALERTS.contains(&a) => {
-            if let Some(f) =
-                name_problem.filter(|_| a != "certificate_expired" && a != "unknown_ca")
-            {
-                return diag(
-                    Cause::NameMismatch,
-                    "high",
-                    format!(
-                        "The client rejected the server certificate with {a}: {}",
-                        f.summary
-                    ),
-                )
-                .because(leaf.into_iter().chain([finding_fact(f)]));
-            }
-            let detail = cert_problem
-                .map(|f| format!(" {}", f.summary))
-                .unwrap_or_default();
-            return diag(Cause::CertificateRejected, "high", format!(
-                "The client rejected the server's certificate with a fatal {a} alert.{detail} {}", alert_explanation(a)))
-            .because(leaf.into_iter().chain(cert_problem.map(finding_fact)));
-        }
-        Some("encrypted") if by_client && tls13 => {
-            let flight = tls.events.iter().find_map(|e| match e.kind {
-                TlsEventKind::EncryptedHandshake { len } if e.dir.sender() == Side::Server => {
-                    Some(format!("the server's encrypted flight (certificate included) at frame {} ({len} bytes)", e.frame))
-                }
-                _ => None,
-            });
-            let short = tls.events.iter().find_map(|e| match e.kind {
-                TlsEventKind::EncryptedAlert { len } if e.dir.sender() == Side::Client => Some(format!(
-                    "the client's answer at frame {} is a single {len}-byte encrypted record (alert-sized), not a Finished",
-                    e.frame
-                )),
-                _ => None,
-            });
-            return diag(Cause::CertificateRejected, "medium", format!(
-                "In TLS 1.3 the server's certificate is encrypted, and the client answered the server's flight with a \
-                 single short encrypted record (the size of an alert) instead of its Finished, then closed: the client \
-                 most likely rejected the server certificate (untrusted CA, expired, or name mismatch for SNI {}). \
-                 Check the certificate with `openssl s_client -connect HOST:PORT -servername NAME`.",
-                flow.sni().unwrap_or("(none)")))
-            .because(flight.into_iter().chain(short));
-        }
-        Some(a @ ("certificate_required" | "handshake_failure" | "bad_certificate"))
-            if by_server && handshake_frame(tls, Side::Server, 13).is_some() =>
-        {
-            let req = handshake_frame(tls, Side::Server, 13).unwrap_or_default();
-            let sent = flow.client_certs.iter().flatten().next();
-            let (what, fact) = match (handshake_frame(tls, Side::Client, 11), sent) {
-                (Some(f), Some(c)) => (
-                    format!("the client sent a certificate ({}, issued by {}) that the server does not accept", c.subject, c.issuer),
-                    format!("client Certificate at frame {f}: {} issued by {}", c.subject, c.issuer),
-                ),
-                (Some(f), None) => (
-                    "the client sent none (an empty Certificate message)".to_string(),
-                    format!("client Certificate at frame {f} is empty"),
-                ),
-                (None, _) => (
-                    "the client sent none".to_string(),
-                    "no client Certificate message".to_string(),
-                ),
-            };
-            return diag(Cause::CertificateRejected, "medium", format!(
-                "The server asked for a client certificate (CertificateRequest) and then aborted with {a}: {what}. \
-                 Configure the client certificate and key, and check that the server trusts its issuing CA."))
-            .because([format!("CertificateRequest from the server at frame {req}"), fact]);
-        }
-        Some(a) => {
-            let who = end.by.map_or("a side", Side::as_str);
-            let last = end.by.and_then(|s| {
-                let other = match s {
-                    Side::Client => Side::Server,
-                    Side::Server => Side::Client,
-                };
-                last_message_fact(tls, other)
-            });
-            return diag(
-                Cause::Unknown,
-                "medium",
+fn proxy_refused_tunnel(x: &Facts<'_>) -> Option<Diag> {
+    let f = x.ctx.first(Kind::ProxyConnectFailed)?;
+    Some(diag(Cause::Proxy, "high", format!(
+        "The client sent its ClientHello right behind an HTTP CONNECT to {}, and the proxy refused the tunnel \
+         with {}: the handshake never reached the target server. See the proxy_connect_failed finding.",
+        f.evidence_str("target").unwrap_or("the target"), f.evidence["status"]))
+    .because([finding_fact(f)]))
+}
+
+fn plaintext_answer(x: &Facts<'_>) -> Option<Diag> {
+    let f = x.ctx.first(Kind::TlsToPlaintextPort)?;
+    Some(diag(Cause::PlaintextMismatch, "high", format!(
+        "The server does not speak TLS on this port: it answered the ClientHello with plaintext ({}). Use the \
+         server's TLS port or the plaintext scheme.", f.evidence_str("server_first_bytes").unwrap_or("")))
+    .because([finding_fact(f)]))
+}
+
+fn no_common_version(x: &Facts<'_>) -> Option<Diag> {
+    let f = x.ctx.first(Kind::VersionMismatch)?;
+    Some(diag(Cause::VersionMismatch, "high", f.explanation.clone()).because([finding_fact(f)]))
+}
+
+fn no_common_cipher(x: &Facts<'_>) -> Option<Diag> {
+    let f = x.ctx.first(Kind::CipherMismatch)?;
+    Some(diag(Cause::CipherMismatch, "high", f.explanation.clone()).because([finding_fact(f)]))
+}
+
+fn certificate_alert_from_client(x: &Facts<'_>) -> Option<Diag> {
+    let a = x
+        .end
+        .alert
+        .filter(|a| x.by_client && CERT_ALERTS.contains(a))?;
+    let leaf = x.leaf.clone();
+    if let Some(f) = x
+        .name_problem
+        .filter(|_| a != "certificate_expired" && a != "unknown_ca")
+    {
+        return Some(
+            diag(
+                Cause::NameMismatch,
+                "high",
                 format!(
-                    "The {who} aborted the handshake at {stage} with a fatal {a} alert. {}",
-                    alert_explanation(a)
+                    "The client rejected the server certificate with {a}: {}",
+                    f.summary
                 ),
             )
-            .because(last);
-        }
-        None => {}
-    }
-
-    if let Some((side, ttl, (lo, hi), frame)) = injected_rst(flow, end) {
-        let range = if lo == hi {
-            format!("TTL {lo}")
-        } else {
-            format!("TTLs {lo}-{hi}")
-        };
-        let n = flow.packets[match side {
-            Side::Client => 0,
-            Side::Server => 1,
-        }]
-        .saturating_sub(1);
-        let confidence = if ttl_distance(ttl, (lo, hi)) >= 16 {
-            "high"
-        } else {
-            "medium"
-        };
-        let mut d = diag(Cause::Network, confidence, format!(
-            "The RST at frame {frame} claims to come from the {side} but carries TTL {ttl}, while the {side}'s \
-             other {n} packet(s) of this flow carry {range}: it was most likely injected by a middlebox on the path \
-             (firewall, proxy or IPS), which blocked the connection at {stage}. Check the firewall/IPS logs \
-             (often an SNI or destination block), or capture on the other side of it.",
-            side = side.as_str()))
-        .because([format!("RST at frame {frame} has TTL {ttl}; the {}'s other packets have {range}", side.as_str())]);
-        d.middlebox = true;
-        return d;
-    }
-
-    if !by_server {
-        if let Some(facts) = stalled_flight(flow, tls) {
-            return diag(Cause::Network, "medium", format!(
-                "The server started its flight but the client never answered it: the server's segments were \
-                 retransmitted, lost or held back by a zero window, and the handshake stalled at {stage} until the \
-                 connection {}. A large certificate flight that never arrives is the classic symptom of a path MTU \
-                 black hole (ICMP 'fragmentation needed' filtered, MSS too large on a tunnel/VPN) or a lossy link. \
-                 Check the MTU/MSS along the path (e.g. `ping -M do -s 1472`), or clamp the MSS.",
-                match end.how { "timeout" => "timed out", "capture_end" => "was still open at the end of the capture", h => if h == "rst" { "was reset" } else { "was closed" } }))
-            .because(facts);
-        }
-    }
-
-    let after_server_flight = matches!(
-        stage,
-        "certificate" | "server_key_exchange" | "certificate_request" | "server_hello_done"
-    );
-    if by_client && after_server_flight {
-        if let Some(f) = name_problem {
-            return diag(Cause::NameMismatch, "medium", format!(
-                "The client closed the connection ({}) right after receiving the server's certificate, without an \
-                 alert. {}", end.how, f.summary))
-            .because(leaf.into_iter().chain([finding_fact(f)]));
-        }
-        if let Some(f) = cert_problem {
-            return diag(Cause::CertificateRejected, "medium", format!(
-                "The client closed the connection ({}) right after receiving the server's certificate, without an \
-                 alert. {}", end.how, f.summary))
-            .because(leaf.into_iter().chain([finding_fact(f)]));
-        }
-    }
-    if by_server {
-        return diag(Cause::ServerClosedWithoutAlert, "medium", format!(
-            "The server closed the connection ({}) at {stage} without sending an alert. Servers do this when TLS is \
-             not configured for the name or port (no certificate, SNI not mapped), when a load balancer or firewall \
-             in front of them refuses the client, or when the server process crashed or hit a limit. Check the \
-             server's error log at this time.", end.how))
-        .because(
-            last_message_fact(tls, Side::Server)
-                .or_else(|| Some("no TLS message from the server before it closed".into())),
+            .because(leaf.into_iter().chain([finding_fact(f)])),
         );
     }
-    if by_client {
-        let waited = tls
-            .events
-            .iter()
-            .rev()
-            .find(|e| e.dir.sender() == Side::Server)
-            .map(|e| {
-                format!(
-                    "the client closed {} ms after the server's last TLS message (frame {})",
-                    (end.ts_us - e.ts_us) / 1000,
-                    e.frame
-                )
-            });
-        return diag(Cause::ClientGaveUp, "medium", format!(
-            "The client closed the connection ({}) at {stage} without sending an alert: the client application \
-             gave up (timeout, user cancel, or its TLS library rejected something without saying so).", end.how))
-        .because(waited.or_else(|| Some("no TLS message from the server before the client closed".into())));
+    let detail = x
+        .cert_problem
+        .map(|f| format!(" {}", f.summary))
+        .unwrap_or_default();
+    Some(
+        diag(
+            Cause::CertificateRejected,
+            "high",
+            format!(
+                "The client rejected the server's certificate with a fatal {a} alert.{detail} {}",
+                alert_explanation(a)
+            ),
+        )
+        .because(leaf.into_iter().chain(x.cert_problem.map(finding_fact))),
+    )
+}
+
+fn tls13_alert_sized_answer(x: &Facts<'_>) -> Option<Diag> {
+    if !(x.end.alert == Some("encrypted") && x.by_client && x.tls13) {
+        return None;
     }
-    let silent_server =
-        tls.server_hello.is_none() && !tls.events.iter().any(|e| e.dir.sender() == Side::Server);
-    if silent_server {
-        let server_packets = flow.packets[Dir::ToClient.index()];
-        return diag(Cause::Unknown, "low", format!(
-            "The server never answered the ClientHello ({} with no reply): a server that does not speak TLS on \
-             this port, a firewall dropping the flow, or a capture missing the server's direction.",
-            if end.how == "timeout" { "idle timeout" } else { "capture ended" }))
-        .because([format!(
-            "{server_packets} packets from the server, no TLS record from it; last frame of the flow {}",
-            flow.last_frame
-        )]);
+    let flight = x.tls.events.iter().find_map(|e| match e.kind {
+        TlsEventKind::EncryptedHandshake { len } if e.dir.sender() == Side::Server => {
+            Some(format!(
+                "the server's encrypted flight (certificate included) at frame {} ({len} bytes)",
+                e.frame
+            ))
+        }
+        _ => None,
+    });
+    let short = x.tls.events.iter().find_map(|e| match e.kind {
+        TlsEventKind::EncryptedAlert { len } if e.dir.sender() == Side::Client => Some(format!(
+            "the client's answer at frame {} is a single {len}-byte encrypted record (alert-sized), not a Finished",
+            e.frame
+        )),
+        _ => None,
+    });
+    Some(diag(Cause::CertificateRejected, "medium", format!(
+        "In TLS 1.3 the server's certificate is encrypted, and the client answered the server's flight with a \
+         single short encrypted record (the size of an alert) instead of its Finished, then closed: the client \
+         most likely rejected the server certificate (untrusted CA, expired, or name mismatch for SNI {}). \
+         Check the certificate with `openssl s_client -connect HOST:PORT -servername NAME`.",
+        x.flow.sni().unwrap_or("(none)")))
+    .because(flight.into_iter().chain(short)))
+}
+
+fn client_certificate_refused(x: &Facts<'_>) -> Option<Diag> {
+    let a = x.end.alert.filter(|a| {
+        x.by_server
+            && matches!(
+                *a,
+                "certificate_required" | "handshake_failure" | "bad_certificate"
+            )
+    })?;
+    let req = handshake_frame(x.tls, Side::Server, hs::CERTIFICATE_REQUEST)?;
+    let sent = x.flow.client_certs.iter().flatten().next();
+    let (what, fact) = match (handshake_frame(x.tls, Side::Client, hs::CERTIFICATE), sent) {
+        (Some(f), Some(c)) => (
+            format!(
+                "the client sent a certificate ({}, issued by {}) that the server does not accept",
+                c.subject, c.issuer
+            ),
+            format!(
+                "client Certificate at frame {f}: {} issued by {}",
+                c.subject, c.issuer
+            ),
+        ),
+        (Some(f), None) => (
+            "the client sent none (an empty Certificate message)".to_string(),
+            format!("client Certificate at frame {f} is empty"),
+        ),
+        (None, _) => (
+            "the client sent none".to_string(),
+            "no client Certificate message".to_string(),
+        ),
+    };
+    Some(diag(Cause::CertificateRejected, "medium", format!(
+        "The server asked for a client certificate (CertificateRequest) and then aborted with {a}: {what}. \
+         Configure the client certificate and key, and check that the server trusts its issuing CA."))
+    .because([format!("CertificateRequest from the server at frame {req}"), fact]))
+}
+
+fn other_fatal_alert(x: &Facts<'_>) -> Option<Diag> {
+    let a = x.end.alert?;
+    let who = x.end.by.map_or("a side", Side::as_str);
+    let last = x.end.by.and_then(|s| {
+        let other = match s {
+            Side::Client => Side::Server,
+            Side::Server => Side::Client,
+        };
+        last_message_fact(x.tls, other)
+    });
+    Some(
+        diag(
+            Cause::Unknown,
+            "medium",
+            format!(
+                "The {who} aborted the handshake at {} with a fatal {a} alert. {}",
+                x.stage,
+                alert_explanation(a)
+            ),
+        )
+        .because(last),
+    )
+}
+
+fn injected_rst_cause(x: &Facts<'_>) -> Option<Diag> {
+    let (side, ttl, (lo, hi), frame) = injected_rst(x.flow, x.end)?;
+    let range = if lo == hi {
+        format!("TTL {lo}")
+    } else {
+        format!("TTLs {lo}-{hi}")
+    };
+    let n = x.flow.packets[match side {
+        Side::Client => 0,
+        Side::Server => 1,
+    }]
+    .saturating_sub(1);
+    let confidence = if ttl_distance(ttl, (lo, hi)) >= 16 {
+        "high"
+    } else {
+        "medium"
+    };
+    let mut d = diag(Cause::Network, confidence, format!(
+        "The RST at frame {frame} claims to come from the {side} but carries TTL {ttl}, while the {side}'s \
+         other {n} packet(s) of this flow carry {range}: it was most likely injected by a middlebox on the path \
+         (firewall, proxy or IPS), which blocked the connection at {stage}. Check the firewall/IPS logs \
+         (often an SNI or destination block), or capture on the other side of it.",
+        side = side.as_str(), stage = x.stage))
+    .because([format!("RST at frame {frame} has TTL {ttl}; the {}'s other packets have {range}", side.as_str())]);
+    d.middlebox = true;
+    Some(d)
+}
+
+fn stalled_server_flight(x: &Facts<'_>) -> Option<Diag> {
+    if x.by_server {
+        return None;
     }
+    let facts = stalled_flight(x.flow, x.tls)?;
+    Some(diag(Cause::Network, "medium", format!(
+        "The server started its flight but the client never answered it: the server's segments were \
+         retransmitted, lost or held back by a zero window, and the handshake stalled at {} until the \
+         connection {}. A large certificate flight that never arrives is the classic symptom of a path MTU \
+         black hole (ICMP 'fragmentation needed' filtered, MSS too large on a tunnel/VPN) or a lossy link. \
+         Check the MTU/MSS along the path (e.g. `ping -M do -s 1472`), or clamp the MSS.",
+        x.stage,
+        match x.end.how { "timeout" => "timed out", "capture_end" => "was still open at the end of the capture", h => if h == "rst" { "was reset" } else { "was closed" } }))
+    .because(facts))
+}
+
+fn client_left_after_certificate(x: &Facts<'_>) -> Option<Diag> {
+    let after_server_flight = matches!(
+        x.stage,
+        "certificate" | "server_key_exchange" | "certificate_request" | "server_hello_done"
+    );
+    if !(x.by_client && after_server_flight) {
+        return None;
+    }
+    let (cause, f) = match (x.name_problem, x.cert_problem) {
+        (Some(f), _) => (Cause::NameMismatch, f),
+        (None, Some(f)) => (Cause::CertificateRejected, f),
+        (None, None) => return None,
+    };
+    Some(diag(cause, "medium", format!(
+        "The client closed the connection ({}) right after receiving the server's certificate, without an \
+         alert. {}", x.end.how, f.summary))
+    .because(x.leaf.clone().into_iter().chain([finding_fact(f)])))
+}
+
+fn server_closed(x: &Facts<'_>) -> Option<Diag> {
+    if !x.by_server {
+        return None;
+    }
+    Some(diag(Cause::ServerClosedWithoutAlert, "medium", format!(
+        "The server closed the connection ({}) at {} without sending an alert. Servers do this when TLS is \
+         not configured for the name or port (no certificate, SNI not mapped), when a load balancer or firewall \
+         in front of them refuses the client, or when the server process crashed or hit a limit. Check the \
+         server's error log at this time.", x.end.how, x.stage))
+    .because(
+        last_message_fact(x.tls, Side::Server)
+            .or_else(|| Some("no TLS message from the server before it closed".into())),
+    ))
+}
+
+fn client_gave_up(x: &Facts<'_>) -> Option<Diag> {
+    if !x.by_client {
+        return None;
+    }
+    let waited = x
+        .tls
+        .events
+        .iter()
+        .rev()
+        .find(|e| e.dir.sender() == Side::Server)
+        .map(|e| {
+            format!(
+                "the client closed {} ms after the server's last TLS message (frame {})",
+                (x.end.ts_us - e.ts_us) / 1000,
+                e.frame
+            )
+        });
+    Some(diag(Cause::ClientGaveUp, "medium", format!(
+        "The client closed the connection ({}) at {} without sending an alert: the client application \
+         gave up (timeout, user cancel, or its TLS library rejected something without saying so).", x.end.how, x.stage))
+    .because(waited.or_else(|| Some("no TLS message from the server before the client closed".into()))))
+}
+
+fn silent_server(x: &Facts<'_>) -> Option<Diag> {
+    let silent = x.tls.server_hello.is_none()
+        && !x.tls.events.iter().any(|e| e.dir.sender() == Side::Server);
+    if !silent {
+        return None;
+    }
+    let server_packets = x.flow.packets[Dir::ToClient.index()];
+    Some(diag(Cause::Unknown, "low", format!(
+        "The server never answered the ClientHello ({} with no reply): a server that does not speak TLS on \
+         this port, a firewall dropping the flow, or a capture missing the server's direction.",
+        if x.end.how == "timeout" { "idle timeout" } else { "capture ended" }))
+    .because([format!(
+        "{server_packets} packets from the server, no TLS record from it; last frame of the flow {}",
+        x.flow.last_frame
+    )]))
+}
+
+/// The last resort: nobody closed, nobody sent an alert, the server had answered.
+fn went_quiet(x: &Facts<'_>) -> Diag {
     diag(
         Cause::Unknown,
         "low",
         format!(
-            "The handshake stopped at {stage} and the connection went quiet ({}).",
-            end.how
+            "The handshake stopped at {} and the connection went quiet ({}).",
+            x.stage, x.end.how
         ),
     )
     .because(
-        last_message_fact(tls, Side::Server)
+        last_message_fact(x.tls, Side::Server)
             .into_iter()
-            .chain([format!("last frame of the flow {}", flow.last_frame)]),
+            .chain([format!("last frame of the flow {}", x.flow.last_frame)]),
     )
 }
 
@@ -604,10 +783,71 @@ mod tests {
     const C: Dir = Dir::ToServer;
     const S: Dir = Dir::ToClient;
 
+    /// Named causes that decide some flow below, by name.
+    static DECIDED: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+
     fn aborted(f: &crate::flow::FlowRecord) -> (Finding, Vec<&'static str>) {
         let all = evaluate(f);
+        let earlier: Vec<Finding> = all
+            .iter()
+            .filter(|x| x.kind != crate::rules::Kind::HandshakeAborted)
+            .cloned()
+            .collect();
+        if let Some(name) = super::decided_by(f, earlier) {
+            DECIDED.lock().unwrap_or_else(|e| e.into_inner()).push(name);
+        }
         (one(&all, "handshake_aborted").clone(), kinds(&all))
     }
+
+    /// Every named cause decides at least one flow: the unit scenarios of this module and
+    /// the aborted flows of every sample.
+    #[test]
+    fn every_named_cause_decides_some_flow() {
+        let mut seen: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/samples");
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_none_or(|x| x != "pcap") {
+                continue;
+            }
+            let a = crate::pipeline::analyze_path(&p, &Default::default()).unwrap();
+            for (flow, fs) in &a.flows {
+                let earlier = fs
+                    .iter()
+                    .filter(|x| x.kind != crate::rules::Kind::HandshakeAborted)
+                    .cloned()
+                    .collect();
+                seen.extend(super::decided_by(flow, earlier));
+            }
+        }
+        // The scenarios of this module, run here too (tests run in any order).
+        for t in SCENARIOS {
+            t();
+        }
+        seen.extend(DECIDED.lock().unwrap_or_else(|e| e.into_inner()).iter());
+        let mut names: Vec<&str> = super::CAUSES.iter().map(|c| c.name).collect();
+        names.push("went_quiet");
+        let missing: Vec<&&str> = names.iter().filter(|n| !seen.contains(**n)).collect();
+        assert!(missing.is_empty(), "no flow decided by {missing:?}");
+    }
+
+    const SCENARIOS: &[fn()] = &[
+        version_mismatch_from_protocol_version_alert,
+        cipher_mismatch_from_handshake_failure_before_server_hello,
+        certificate_rejected_by_clear_client_alert,
+        name_mismatch_with_bad_certificate_alert,
+        name_mismatch_when_client_closes_silently_after_certificate,
+        plaintext_mismatch_when_server_answers_http,
+        client_certificate_required,
+        server_alert_without_certificate_request_is_unknown,
+        server_closes_without_alert,
+        client_gives_up_with_rst,
+        silent_server_on_timeout_or_capture_end,
+        quiet_after_server_answer_is_unknown_low,
+        refused_pipelined_connect_is_a_proxy_problem,
+        rst_with_a_foreign_ttl_was_injected_by_a_middlebox,
+        stalled_certificate_flight_is_a_network_problem,
+    ];
 
     /// (aborted_by, stage, how, likely_cause, confidence)
     fn diag(a: &Finding) -> (&str, &str, &str, &str, &str) {
@@ -1100,6 +1340,7 @@ mod tests {
             ],
         );
         close(&mut f, Dir::ToClient, false, 6);
+        aborted(&f); // records the cause that decided
         let all = evaluate(&f);
         let p = one(&all, "proxy_connect_failed");
         assert_eq!(p.evidence["status"], 403);
