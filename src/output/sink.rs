@@ -261,17 +261,28 @@ impl<'a> Fanout<'a> {
     }
 }
 
-/// Serialize `v` as one line and write it with one call (never half a record).
-fn write_line(
-    out: &mut dyn Write,
-    buf: &mut Vec<u8>,
-    v: &impl serde::Serialize,
-) -> Result<(), SinkError> {
-    buf.clear();
-    serde_json::to_writer(&mut *buf, v)?;
-    buf.push(b'\n');
-    out.write_all(buf)?;
-    Ok(())
+/// A writer of JSON lines: each record serialized whole, then written with one call (never
+/// half a record).
+struct Lines<'w> {
+    out: &'w mut dyn Write,
+    buf: Vec<u8>,
+}
+
+impl<'w> Lines<'w> {
+    fn new(out: &'w mut dyn Write) -> Self {
+        Lines {
+            out,
+            buf: Vec::new(),
+        }
+    }
+
+    fn line(&mut self, v: &impl serde::Serialize) -> Result<(), SinkError> {
+        self.buf.clear();
+        serde_json::to_writer(&mut self.buf, v)?;
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)?;
+        Ok(())
+    }
 }
 
 /// Whether a flow gets a `tls_flow` record.
@@ -282,17 +293,15 @@ fn has_flow_record(flow: &FlowRecord) -> bool {
 /// NDJSON: finding lines, `tls_flow` records with `--flows`, the capture rules' findings,
 /// roll-ups and `capture_stats`.
 pub struct NdjsonSink<'w> {
-    out: &'w mut dyn Write,
+    w: Lines<'w>,
     flows: bool,
-    buf: Vec<u8>,
 }
 
 impl<'w> NdjsonSink<'w> {
     pub fn new(out: &'w mut dyn Write, flows: bool) -> Self {
         NdjsonSink {
-            out,
+            w: Lines::new(out),
             flows,
-            buf: Vec::new(),
         }
     }
 }
@@ -309,28 +318,19 @@ impl Sink for NdjsonSink<'_> {
     fn event(&mut self, capture: &str, ev: &Event<'_>) -> Result<(), SinkError> {
         match ev {
             Event::Flow(done) => {
-                self.out.write_all(done.ndjson)?;
-                if let Some((flow, findings)) =
-                    done.full.filter(|(f, _)| self.flows && has_flow_record(f))
-                {
-                    write_line(
-                        self.out,
-                        &mut self.buf,
-                        &tls_flow_record(capture, flow, findings),
-                    )?;
+                self.w.out.write_all(done.ndjson)?;
+                let full = done.full.filter(|(f, _)| self.flows && has_flow_record(f));
+                if let Some((flow, findings)) = full {
+                    self.w.line(&tls_flow_record(capture, flow, findings))?;
                 }
             }
             Event::CrossFlow { at, finding } => {
-                write_line(
-                    self.out,
-                    &mut self.buf,
-                    &FindingRecord::at(capture, at, finding),
-                )?;
+                self.w.line(&FindingRecord::at(capture, at, finding))?;
             }
             Event::Stats(s) => {
                 if s.last {
                     for rec in s.rollups.records(capture) {
-                        write_line(self.out, &mut self.buf, &rec)?;
+                        self.w.line(&rec)?;
                     }
                 }
                 let mut rec =
@@ -339,14 +339,14 @@ impl Sink for NdjsonSink<'_> {
                     rec["ts"] = serde_json::json!(format_ts_us(crate::model::now_us()));
                     rec["live"] = live.clone();
                 }
-                write_line(self.out, &mut self.buf, &rec)?;
+                self.w.line(&rec)?;
             }
         }
         Ok(())
     }
 
     fn close(&mut self) -> Result<(), SinkError> {
-        self.out.flush()?;
+        self.w.out.flush()?;
         Ok(())
     }
 }
@@ -354,17 +354,15 @@ impl Sink for NdjsonSink<'_> {
 /// Elastic Common Schema: one document per finding (the capture rules' too), and one per
 /// flow with `--flows`. Capture statistics and roll-ups have no ECS event.
 pub struct EcsSink<'w> {
-    out: &'w mut dyn Write,
+    w: Lines<'w>,
     flows: bool,
-    buf: Vec<u8>,
 }
 
 impl<'w> EcsSink<'w> {
     pub fn new(out: &'w mut dyn Write, flows: bool) -> Self {
         EcsSink {
-            out,
+            w: Lines::new(out),
             flows,
-            buf: Vec::new(),
         }
     }
 }
@@ -377,22 +375,14 @@ impl Sink for EcsSink<'_> {
                     return Ok(());
                 };
                 for f in findings {
-                    write_line(self.out, &mut self.buf, &ecs_finding(capture, flow, f))?;
+                    self.w.line(&ecs_finding(capture, flow, f))?;
                 }
                 if self.flows && has_flow_record(flow) {
-                    write_line(
-                        self.out,
-                        &mut self.buf,
-                        &ecs_tls_flow(capture, flow, findings),
-                    )?;
+                    self.w.line(&ecs_tls_flow(capture, flow, findings))?;
                 }
             }
             Event::CrossFlow { at, finding } => {
-                write_line(
-                    self.out,
-                    &mut self.buf,
-                    &ecs_finding_at(capture, at, finding),
-                )?;
+                self.w.line(&ecs_finding_at(capture, at, finding))?;
             }
             Event::Stats(_) => {}
         }
@@ -400,7 +390,7 @@ impl Sink for EcsSink<'_> {
     }
 
     fn close(&mut self) -> Result<(), SinkError> {
-        self.out.flush()?;
+        self.w.out.flush()?;
         Ok(())
     }
 }
