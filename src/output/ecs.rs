@@ -1,12 +1,14 @@
 //! Elastic Common Schema (ECS 8.x) output: findings and flow records as ECS documents, one per
-//! line, ready for Filebeat/Elastic Agent or an ingest pipeline. Built from the NDJSON
-//! records so both formats always say the same thing; what ECS has no field for stays under
-//! the custom `tlstriage.*` namespace.
+//! line, ready for Filebeat/Elastic Agent or an ingest pipeline. Mapped from the typed
+//! records of the NDJSON output ([`TlsFlowRecord`], [`CertRecord`]) so both formats always
+//! say the same thing; what ECS has no field for stays under the custom `tlstriage.*`
+//! namespace.
 
 use serde_json::{json, Map, Value};
 
-use super::records::{finding_record, tls_flow_record, FindingRecord};
-use crate::flow::{FlowRecord, FlowRef};
+use super::records::{CertRecord, TlsFlowRecord, SCHEMA_VERSION};
+use crate::flow::{Endpoint, FlowRecord, FlowRef};
+use crate::model::format_ts_us;
 use crate::rules::{Finding, Severity};
 
 /// The ECS version the documents follow.
@@ -65,10 +67,6 @@ fn common_names(dn: &str) -> Vec<String> {
         .collect()
 }
 
-fn ep(ip: &Value, port: &Value) -> Value {
-    json!({ "ip": ip, "port": port, "address": ip })
-}
-
 /// Insert `v` at a dotted path, creating objects on the way; nulls are left out.
 fn put(m: &mut Map<String, Value>, path: &str, v: Value) {
     if v.is_null() || v.as_array().is_some_and(Vec::is_empty) {
@@ -91,121 +89,162 @@ fn put(m: &mut Map<String, Value>, path: &str, v: Value) {
     }
 }
 
+/// The flow a document is about, and its TLS record when it has one.
+struct Subject<'a> {
+    client: Endpoint,
+    server: Endpoint,
+    community_id: &'a str,
+    vlan: &'a [u16],
+    capture: &'a str,
+    tcp_stream: u64,
+    via: Option<&'static str>,
+    tls: Option<&'a TlsFlowRecord<'a>>,
+}
+
+impl<'a> Subject<'a> {
+    fn flow(flow: &'a FlowRecord, rec: &'a TlsFlowRecord<'a>) -> Self {
+        Subject {
+            client: flow.client,
+            server: flow.server,
+            community_id: &flow.community_id,
+            vlan: &flow.vlan,
+            capture: rec.capture,
+            tcp_stream: flow.tcp_stream,
+            via: flow.via(),
+            tls: Some(rec),
+        }
+    }
+
+    fn at(capture: &'a str, at: &'a FlowRef) -> Self {
+        Subject {
+            client: at.client,
+            server: at.server,
+            community_id: &at.community_id,
+            vlan: &at.vlan,
+            capture,
+            tcp_stream: at.tcp_stream,
+            via: at.via,
+            tls: None,
+        }
+    }
+}
+
+fn endpoint(e: Endpoint) -> Value {
+    let ip = e.ip.to_string();
+    json!({ "ip": ip, "port": e.port, "address": ip })
+}
+
 /// The fields every document shares: time, endpoints, network, tls (from the flow record).
-fn common(flow_rec: &Value, ts: &Value, dataset: &str) -> Map<String, Value> {
+fn common(s: &Subject<'_>, ts: &str, dataset: &str) -> Map<String, Value> {
     let mut m = Map::new();
-    put(&mut m, "@timestamp", ts.clone());
+    put(&mut m, "@timestamp", json!(ts));
     put(&mut m, "ecs.version", json!(ECS_VERSION));
     put(&mut m, "event.module", json!("tlstriage"));
     put(&mut m, "event.dataset", json!(dataset));
     put(&mut m, "event.category", json!(["network"]));
     put(&mut m, "observer.product", json!("tlstriage"));
     put(&mut m, "observer.type", json!("sensor"));
-    let flow = &flow_rec["flow"];
-    let (c, s) = (&flow["client"], &flow["server"]);
-    put(&mut m, "source", ep(&c["ip"], &c["port"]));
-    put(&mut m, "destination", ep(&s["ip"], &s["port"]));
-    put(&mut m, "client", ep(&c["ip"], &c["port"]));
-    put(&mut m, "server", ep(&s["ip"], &s["port"]));
-    put(&mut m, "network.community_id", flow["community_id"].clone());
+    put(&mut m, "source", endpoint(s.client));
+    put(&mut m, "destination", endpoint(s.server));
+    put(&mut m, "client", endpoint(s.client));
+    put(&mut m, "server", endpoint(s.server));
+    put(&mut m, "network.community_id", json!(s.community_id));
     put(&mut m, "network.transport", json!("tcp"));
     put(
         &mut m,
         "network.type",
-        json!(if c["ip"].as_str().is_some_and(|ip| ip.contains(':')) {
+        json!(if s.client.ip.is_ipv6() {
             "ipv6"
         } else {
             "ipv4"
         }),
     );
-    if let Some(vlans) = flow["vlan"].as_array() {
-        if let Some(outer) = vlans.first() {
-            put(&mut m, "network.vlan.id", json!(outer.to_string()));
-        }
-        if let Some(inner) = vlans.get(1) {
-            put(&mut m, "network.inner.vlan.id", json!(inner.to_string()));
-        }
+    if let Some(outer) = s.vlan.first() {
+        put(&mut m, "network.vlan.id", json!(outer.to_string()));
     }
-    tls_fields(&mut m, flow_rec);
-    put(&mut m, "tlstriage.capture", flow_rec["capture"].clone());
-    put(
-        &mut m,
-        "tlstriage.tcp_stream",
-        flow_rec["tcp_stream"].clone(),
-    );
+    if let Some(inner) = s.vlan.get(1) {
+        put(&mut m, "network.inner.vlan.id", json!(inner.to_string()));
+    }
+    if let Some(r) = s.tls {
+        tls_fields(&mut m, r);
+    }
+    put(&mut m, "tlstriage.capture", json!(s.capture));
+    put(&mut m, "tlstriage.tcp_stream", json!(s.tcp_stream));
     put(
         &mut m,
         "tlstriage.wireshark_filter",
-        flow_rec["wireshark_filter"].clone(),
+        json!(format!("tcp.stream eq {}", s.tcp_stream)),
     );
-    put(&mut m, "tlstriage.via", flow_rec["via"].clone());
+    put(&mut m, "tlstriage.via", json!(s.via));
     m
 }
 
 /// `tls.*` from a `tls_flow` record (nothing when the flow carried no TLS).
-fn tls_fields(m: &mut Map<String, Value>, r: &Value) {
-    let is_tls = r["ja3"].is_string() || r["version"].is_string();
-    if !is_tls {
+fn tls_fields(m: &mut Map<String, Value>, r: &TlsFlowRecord<'_>) {
+    if r.ja3.is_none() && r.version.is_none() {
         return;
     }
     put(m, "network.protocol", json!("tls"));
-    if let Some((proto, v)) = r["version"].as_str().and_then(split_version) {
+    if let Some((proto, v)) = r.version.as_deref().and_then(split_version) {
         put(m, "tls.version_protocol", json!(proto));
         put(m, "tls.version", json!(v));
     }
-    put(m, "tls.cipher", r["cipher"].clone());
-    put(m, "tls.curve", r["group"].clone());
-    put(m, "tls.established", r["established"].clone());
-    put(m, "tls.resumed", r["resumed"].clone());
-    put(m, "tls.next_protocol", r["alpn"].clone());
-    put(m, "tls.client.server_name", r["sni"].clone());
-    put(m, "tls.client.ja3", r["ja3"].clone());
-    put(
-        m,
-        "tls.client.supported_ciphers",
-        r["client_ciphers"].clone(),
-    );
-    put(m, "tls.server.ja3s", r["ja3s"].clone());
-    if let Some(leaf) = r["cert_chain"].as_array().and_then(|c| c.first()) {
-        if leaf.get("error").is_none() {
-            x509(m, "tls.server", leaf);
-        }
+    put(m, "tls.cipher", json!(r.cipher));
+    put(m, "tls.curve", json!(r.group));
+    put(m, "tls.established", json!(r.established));
+    put(m, "tls.resumed", json!(r.resumed));
+    put(m, "tls.next_protocol", json!(r.alpn));
+    put(m, "tls.client.server_name", json!(r.sni));
+    put(m, "tls.client.ja3", json!(r.ja3));
+    put(m, "tls.client.supported_ciphers", json!(r.client_ciphers));
+    put(m, "tls.server.ja3s", json!(r.ja3s));
+    if let Some(leaf) = r.cert_chain.first() {
+        x509(m, "tls.server", leaf);
     }
-    if let Some(leaf) = r["client_cert_chain"].as_array().and_then(|c| c.first()) {
-        if leaf.get("error").is_none() {
-            x509(m, "tls.client", leaf);
-        }
+    if let Some(leaf) = r.client_cert_chain.first() {
+        x509(m, "tls.client", leaf);
     }
-    if let Some(chain) = r["cert_chain"].as_array() {
-        let hashes: Vec<Value> = chain
-            .iter()
-            .filter_map(|c| c.get("sha256").cloned())
-            .collect();
-        put(m, "tlstriage.tls.cert_chain_sha256", json!(hashes));
-    }
-    put(m, "tlstriage.tls.ja4", r["ja4"].clone());
-    put(m, "tlstriage.tls.ja4s", r["ja4s"].clone());
-    put(m, "tlstriage.tls.history", r["history"].clone());
-    put(m, "tlstriage.tls.stage", r["stage"].clone());
-    put(m, "tlstriage.tls.last_alert", r["last_alert"].clone());
-    put(
-        m,
-        "tlstriage.tls.client_versions",
-        r["client_versions"].clone(),
-    );
-    put(m, "tlstriage.tls.alpn_offered", r["alpn_offered"].clone());
-    put(m, "tlstriage.tls.handshake_ms", r["handshake_ms"].clone());
+    let hashes: Vec<&str> = r
+        .cert_chain
+        .iter()
+        .filter_map(|c| match c {
+            CertRecord::Parsed { sha256, .. } => Some(sha256.as_str()),
+            CertRecord::Broken { .. } => None,
+        })
+        .collect();
+    put(m, "tlstriage.tls.cert_chain_sha256", json!(hashes));
+    put(m, "tlstriage.tls.ja4", json!(r.ja4));
+    put(m, "tlstriage.tls.ja4s", json!(r.ja4s));
+    put(m, "tlstriage.tls.history", json!(r.history));
+    put(m, "tlstriage.tls.stage", json!(r.stage));
+    put(m, "tlstriage.tls.last_alert", json!(r.last_alert));
+    put(m, "tlstriage.tls.client_versions", json!(r.client_versions));
+    put(m, "tlstriage.tls.alpn_offered", json!(r.alpn_offered));
+    put(m, "tlstriage.tls.handshake_ms", json!(r.handshake_ms));
 }
 
-/// `<side>.x509.*`, `<side>.subject/issuer/not_*` and `<side>.hash.sha256` from a cert object.
-fn x509(m: &mut Map<String, Value>, side: &str, c: &Value) {
-    let subject = c["subject"].as_str().unwrap_or_default();
-    let issuer = c["issuer"].as_str().unwrap_or_default();
+/// `<side>.x509.*`, `<side>.subject/issuer/not_*` and `<side>.hash.sha256` from a cert.
+fn x509(m: &mut Map<String, Value>, side: &str, c: &CertRecord) {
+    let CertRecord::Parsed {
+        issuer,
+        key_bits,
+        key_type,
+        not_after,
+        not_before,
+        san,
+        serial,
+        sha256,
+        signature_algorithm,
+        subject,
+    } = c
+    else {
+        return;
+    };
     put(m, &format!("{side}.subject"), json!(subject));
     put(m, &format!("{side}.issuer"), json!(issuer));
-    put(m, &format!("{side}.not_before"), c["not_before"].clone());
-    put(m, &format!("{side}.not_after"), c["not_after"].clone());
-    put(m, &format!("{side}.hash.sha256"), c["sha256"].clone());
+    put(m, &format!("{side}.not_before"), json!(not_before));
+    put(m, &format!("{side}.not_after"), json!(not_after));
+    put(m, &format!("{side}.hash.sha256"), json!(sha256));
     let x = format!("{side}.x509");
     put(
         m,
@@ -223,60 +262,54 @@ fn x509(m: &mut Map<String, Value>, side: &str, c: &Value) {
         &format!("{x}.issuer.common_name"),
         json!(common_names(issuer)),
     );
-    put(m, &format!("{x}.serial_number"), c["serial"].clone());
-    put(m, &format!("{x}.not_before"), c["not_before"].clone());
-    put(m, &format!("{x}.not_after"), c["not_after"].clone());
-    put(m, &format!("{x}.alternative_names"), c["san"].clone());
-    put(
-        m,
-        &format!("{x}.public_key_algorithm"),
-        c["key_type"].clone(),
-    );
-    put(m, &format!("{x}.public_key_size"), c["key_bits"].clone());
+    put(m, &format!("{x}.serial_number"), json!(serial));
+    put(m, &format!("{x}.not_before"), json!(not_before));
+    put(m, &format!("{x}.not_after"), json!(not_after));
+    put(m, &format!("{x}.alternative_names"), json!(san));
+    put(m, &format!("{x}.public_key_algorithm"), json!(key_type));
+    put(m, &format!("{x}.public_key_size"), json!(key_bits));
     put(
         m,
         &format!("{x}.signature_algorithm"),
-        c["signature_algorithm"].clone(),
+        json!(signature_algorithm),
     );
 }
 
 /// One finding as an ECS alert document.
 pub fn ecs_finding(capture: &str, flow: &FlowRecord, f: &Finding) -> Value {
-    let rec = finding_record(capture, flow, f);
-    let flow_rec = tls_flow_record(capture, flow, &[]);
-    finding_doc(&rec, &flow_rec, f)
+    let rec = TlsFlowRecord::new(capture, flow, &[]);
+    finding_doc(&Subject::flow(flow, &rec), f)
 }
 
 /// A capture rule's finding as an ECS alert document: the flow is named by its identity
 /// (no `tls.*` fields, which belong to the flow's own documents).
 pub fn ecs_finding_at(capture: &str, at: &FlowRef, f: &Finding) -> Value {
-    let rec = serde_json::to_value(FindingRecord::at(capture, at, f)).unwrap_or(Value::Null);
-    finding_doc(&rec, &rec, f)
+    finding_doc(&Subject::at(capture, at), f)
 }
 
-fn finding_doc(rec: &Value, flow_rec: &Value, f: &Finding) -> Value {
-    let mut m = common(flow_rec, &rec["ts"], "tlstriage.finding");
+fn finding_doc(s: &Subject<'_>, f: &Finding) -> Value {
+    let mut m = common(s, &format_ts_us(f.ts_us), "tlstriage.finding");
     let mut types = vec!["protocol"];
     if f.severity > Severity::Info {
         types.push("error");
     } else {
         types.push("info");
     }
-    put(&mut m, "message", rec["summary"].clone());
+    put(&mut m, "message", json!(f.summary));
     put(&mut m, "event.kind", json!("alert"));
     put(&mut m, "event.type", json!(types));
     put(&mut m, "event.severity", json!(severity_number(f.severity)));
     put(&mut m, "event.action", json!(f.kind));
-    put(&mut m, "event.reason", rec["explanation"].clone());
+    put(&mut m, "event.reason", json!(f.explanation));
     put(&mut m, "log.level", json!(f.severity.as_str()));
     put(&mut m, "rule.name", json!(f.kind));
     put(&mut m, "rule.ruleset", json!("tlstriage"));
-    put(&mut m, "rule.description", rec["summary"].clone());
+    put(&mut m, "rule.description", json!(f.summary));
     put(&mut m, "tlstriage.type", json!("finding"));
-    put(&mut m, "tlstriage.schema", rec["schema"].clone());
+    put(&mut m, "tlstriage.schema", json!(SCHEMA_VERSION));
     put(&mut m, "tlstriage.severity", json!(f.severity.as_str()));
-    put(&mut m, "tlstriage.frames", rec["frames"].clone());
-    put(&mut m, "tlstriage.evidence", rec["evidence"].clone());
+    put(&mut m, "tlstriage.frames", json!(f.frames));
+    put(&mut m, "tlstriage.evidence", f.evidence.clone());
     // The offered suites belong to the flow document; a finding only repeats the facts.
     if let Some(c) = m.get_mut("tls").and_then(|t| t.get_mut("client")) {
         c.as_object_mut().map(|c| c.remove("supported_ciphers"));
@@ -286,10 +319,10 @@ fn finding_doc(rec: &Value, flow_rec: &Value, f: &Finding) -> Value {
 
 /// One flow as an ECS event document (`tls_flow` record).
 pub fn ecs_tls_flow(capture: &str, flow: &FlowRecord, findings: &[Finding]) -> Value {
-    let rec = tls_flow_record(capture, flow, findings);
-    let mut m = common(&rec, &rec["ts"], "tlstriage.tls_flow");
+    let rec = TlsFlowRecord::new(capture, flow, findings);
+    let mut m = common(&Subject::flow(flow, &rec), &rec.ts, "tlstriage.tls_flow");
     let worst = findings.iter().map(|f| f.severity).max();
-    let established = rec["established"].as_bool().unwrap_or(false);
+    let established = rec.established;
     put(&mut m, "event.kind", json!("event"));
     put(
         &mut m,
@@ -306,7 +339,7 @@ pub fn ecs_tls_flow(capture: &str, flow: &FlowRecord, findings: &[Finding]) -> V
         "event.outcome",
         json!(if established { "success" } else { "failure" }),
     );
-    put(&mut m, "event.start", rec["ts"].clone());
+    put(&mut m, "event.start", json!(rec.ts));
     put(
         &mut m,
         "event.end",
@@ -335,24 +368,28 @@ pub fn ecs_tls_flow(capture: &str, flow: &FlowRecord, findings: &[Finding]) -> V
             }
         )),
     );
-    put(&mut m, "source.bytes", rec["bytes_client"].clone());
-    put(&mut m, "source.packets", rec["packets_client"].clone());
-    put(&mut m, "destination.bytes", rec["bytes_server"].clone());
-    put(&mut m, "destination.packets", rec["packets_server"].clone());
-    let bytes =
-        rec["bytes_client"].as_u64().unwrap_or(0) + rec["bytes_server"].as_u64().unwrap_or(0);
-    put(&mut m, "network.bytes", json!(bytes));
-    let packets =
-        rec["packets_client"].as_u64().unwrap_or(0) + rec["packets_server"].as_u64().unwrap_or(0);
-    put(&mut m, "network.packets", json!(packets));
+    put(&mut m, "source.bytes", json!(rec.bytes_client));
+    put(&mut m, "source.packets", json!(rec.packets_client));
+    put(&mut m, "destination.bytes", json!(rec.bytes_server));
+    put(&mut m, "destination.packets", json!(rec.packets_server));
+    put(
+        &mut m,
+        "network.bytes",
+        json!(rec.bytes_client + rec.bytes_server),
+    );
+    put(
+        &mut m,
+        "network.packets",
+        json!(rec.packets_client + rec.packets_server),
+    );
     put(&mut m, "tlstriage.type", json!("tls_flow"));
-    put(&mut m, "tlstriage.schema", rec["schema"].clone());
-    put(&mut m, "tlstriage.findings", rec["findings"].clone());
-    put(&mut m, "tlstriage.first_frame", rec["first_frame"].clone());
-    put(&mut m, "tlstriage.last_frame", rec["last_frame"].clone());
-    put(&mut m, "tlstriage.end", rec["end"].clone());
-    put(&mut m, "tlstriage.closed_by", rec["closed_by"].clone());
-    put(&mut m, "tlstriage.midstream", rec["midstream"].clone());
+    put(&mut m, "tlstriage.schema", json!(rec.schema));
+    put(&mut m, "tlstriage.findings", json!(rec.findings));
+    put(&mut m, "tlstriage.first_frame", json!(rec.first_frame));
+    put(&mut m, "tlstriage.last_frame", json!(rec.last_frame));
+    put(&mut m, "tlstriage.end", json!(rec.end));
+    put(&mut m, "tlstriage.closed_by", json!(rec.closed_by));
+    put(&mut m, "tlstriage.midstream", json!(rec.midstream));
     Value::Object(m)
 }
 

@@ -15,7 +15,8 @@ pub use html::{esc, ladder_steps, ladder_svg, render_report, ReportCapture, Step
 pub use human::HumanReport;
 pub use records::{
     capture_stats_record, finding_record, flow_json, tls_flow_record, write_finding,
-    write_finding_parts, FindingRecord, FlowJson, Rendered, SCHEMA_VERSION,
+    write_finding_parts, CaptureStatsRecord, CertRecord, FindingRecord, FlowJson, Rendered,
+    TlsFlowRecord, SCHEMA_VERSION,
 };
 pub use rollup::{RollupBy, Rollups};
 pub use sink::{

@@ -1,7 +1,7 @@
 //! NDJSON records. Every object has `type` and `schema`; field names are the stable contract.
 
 use serde::{Serialize, Serializer};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::fastjson::format_u64;
 use crate::capture::CaptureFormat;
@@ -16,7 +16,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// The `flow` object shared by findings and flow records. Fields are declared in sorted
 /// order, as the `Value` objects around them (serde_json's map) serialize theirs.
-#[derive(Serialize)]
+#[derive(Serialize, Debug, Clone)]
 pub struct FlowJson<'a> {
     client: EndpointJson,
     community_id: &'a str,
@@ -377,97 +377,271 @@ fn handshake_ms(flow: &FlowRecord) -> Option<f64> {
     Some((end.ts_us - start.ts_us) as f64 / 1000.0)
 }
 
-pub fn tls_flow_record(capture: &str, flow: &FlowRecord, findings: &[Finding]) -> Value {
-    let tls = flow.tls.as_ref();
-    let ch = tls.and_then(|t| t.client_hello.as_ref());
-    let sh = tls.and_then(|t| t.server_hello.as_ref());
-    // The last alert whose description is visible, as Zeek's last_alert; "encrypted" only
-    // when every alert was encrypted.
-    let last_alert = tls.and_then(|t| {
-        let visible = t.events.iter().rev().find_map(|e| match e.kind {
-            TlsEventKind::Alert { description, .. } => {
-                Some(alert_description_name(description).to_string())
-            }
-            _ => None,
-        });
-        let encrypted = || {
-            t.events
-                .iter()
-                .any(|e| matches!(e.kind, TlsEventKind::EncryptedAlert { .. }))
-                .then(|| "encrypted".to_string())
-        };
-        visible.or_else(encrypted)
-    });
-    let cert_json = |certs: &[Result<crate::tls::types::CertInfo, String>]| -> Vec<Value> {
-        certs
-            .iter()
-            .map(|c| match c {
-                Ok(c) => json!({
-                    "subject": c.subject,
-                    "issuer": c.issuer,
-                    "serial": c.serial,
-                    "not_before": format_secs(c.not_before),
-                    "not_after": format_secs(c.not_after),
-                    "san": c.san,
-                    "key_type": c.key_type,
-                    "key_bits": c.key_bits,
-                    "signature_algorithm": c.signature_algorithm,
-                    "sha256": c.sha256,
-                }),
-                Err(e) => json!({ "error": e }),
-            })
-            .collect()
-    };
-    let mut kinds: Vec<&str> = findings.iter().map(|f| f.kind.as_str()).collect();
-    kinds.dedup();
-    let group = sh.and_then(|s| s.group).map(group_name);
-    json!({
-        "type": "tls_flow",
-        "schema": SCHEMA_VERSION,
-        "ts": format_ts_us(flow.first_ts_us),
-        "capture": capture,
-        "flow": flow_json(flow),
-        "tcp_stream": flow.tcp_stream,
-        "wireshark_filter": format!("tcp.stream eq {}", flow.tcp_stream),
-        "via": flow.via(),
-        "version": tls.and_then(|t| t.negotiated_version()).map(version_name),
-        "cipher": sh.filter(|s| s.version != 0x0002).map(|s| cipher_name(s.cipher)),
-        "group": group,
-        "sni": flow.sni(),
-        "alpn_offered": ch.map(|c| c.alpn.clone()).unwrap_or_default(),
-        "alpn": sh.and_then(|s| s.alpn.clone()),
-        "resumed": tls.is_some_and(|t| t.resumed),
-        "established": tls.is_some_and(|t| t.established),
-        "last_alert": last_alert,
-        "history": tls.map(|t| t.history.clone()).unwrap_or_default(),
-        "stage": tls.map(|t| t.stage.as_str()),
-        "ja3": ch.map(|c| ja3(c).hash),
-        "ja3s": sh.map(|s| ja3s(s).hash),
-        "ja4": ch.map(ja4),
-        "ja4s": sh.map(ja4s),
-        "client_versions": ch.map(|c| {
-            let mut v: Vec<u16> = c.supported_versions.iter().copied().filter(|v| !is_grease(*v)).collect();
-            if v.is_empty() { v.push(c.version); }
-            v.into_iter().map(version_name).collect::<Vec<_>>()
-        }).unwrap_or_default(),
-        "client_ciphers": ch.map(|c| c.ciphers.iter().filter(|x| !is_grease(**x)).map(|x| cipher_name(*x)).collect::<Vec<_>>()).unwrap_or_default(),
-        "cert_chain": cert_json(&flow.server_certs),
-        "client_cert_chain": cert_json(&flow.client_certs),
-        "handshake_ms": handshake_ms(flow),
-        "bytes_client": flow.payload_bytes[Dir::ToServer.index()],
-        "bytes_server": flow.payload_bytes[Dir::ToClient.index()],
-        "packets_client": flow.packets[Dir::ToServer.index()],
-        "packets_server": flow.packets[Dir::ToClient.index()],
-        "first_frame": flow.first_frame,
-        "last_frame": flow.last_frame,
-        "duration_ms": (flow.last_ts_us - flow.first_ts_us) as f64 / 1000.0,
-        "end": flow.end,
-        "closed_by": flow.first_close().map(|(side, how, _)| format!("{}:{}", Side::as_str(side), how)),
-        "midstream": flow.midstream,
-        "findings": kinds,
-    })
+/// One certificate of a chain in a `tls_flow` record (fields in serialized order).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(untagged)]
+pub enum CertRecord {
+    Parsed {
+        issuer: String,
+        key_bits: Option<u32>,
+        key_type: String,
+        not_after: String,
+        not_before: String,
+        san: Vec<String>,
+        serial: String,
+        sha256: String,
+        signature_algorithm: String,
+        subject: String,
+    },
+    /// A certificate that did not parse.
+    Broken { error: String },
 }
 
+impl CertRecord {
+    fn new(c: &Result<crate::tls::types::CertInfo, String>) -> Self {
+        match c {
+            Ok(c) => CertRecord::Parsed {
+                issuer: c.issuer.clone(),
+                key_bits: c.key_bits,
+                key_type: c.key_type.clone(),
+                not_after: format_secs(c.not_after),
+                not_before: format_secs(c.not_before),
+                san: c.san.clone(),
+                serial: c.serial.clone(),
+                sha256: c.sha256.clone(),
+                signature_algorithm: c.signature_algorithm.clone(),
+                subject: c.subject.clone(),
+            },
+            Err(e) => CertRecord::Broken { error: e.clone() },
+        }
+    }
+}
+
+/// The `tls_flow` record of one flow, like a line of Zeek's ssl.log. Fields are declared in
+/// sorted order, the order every other record of the output has.
+#[derive(Serialize, Debug, Clone)]
+pub struct TlsFlowRecord<'a> {
+    pub alpn: Option<String>,
+    pub alpn_offered: Vec<String>,
+    pub bytes_client: u64,
+    pub bytes_server: u64,
+    pub capture: &'a str,
+    pub cert_chain: Vec<CertRecord>,
+    pub cipher: Option<String>,
+    pub client_cert_chain: Vec<CertRecord>,
+    pub client_ciphers: Vec<String>,
+    pub client_versions: Vec<String>,
+    pub closed_by: Option<String>,
+    pub duration_ms: f64,
+    pub end: crate::flow::EndReason,
+    pub established: bool,
+    pub findings: Vec<&'static str>,
+    pub first_frame: crate::model::FrameNo,
+    pub flow: FlowJson<'a>,
+    pub group: Option<String>,
+    pub handshake_ms: Option<f64>,
+    pub history: String,
+    pub ja3: Option<String>,
+    pub ja3s: Option<String>,
+    pub ja4: Option<String>,
+    pub ja4s: Option<String>,
+    pub last_alert: Option<String>,
+    pub last_frame: crate::model::FrameNo,
+    pub midstream: bool,
+    pub packets_client: u64,
+    pub packets_server: u64,
+    pub resumed: bool,
+    pub schema: u32,
+    pub sni: Option<&'a str>,
+    pub stage: Option<&'static str>,
+    pub tcp_stream: u64,
+    pub ts: String,
+    #[serde(rename = "type")]
+    pub record_type: &'static str,
+    pub version: Option<String>,
+    pub via: Option<&'static str>,
+    pub wireshark_filter: String,
+}
+
+impl<'a> TlsFlowRecord<'a> {
+    pub fn new(capture: &'a str, flow: &'a FlowRecord, findings: &[Finding]) -> Self {
+        let tls = flow.tls.as_ref();
+        let ch = tls.and_then(|t| t.client_hello.as_ref());
+        let sh = tls.and_then(|t| t.server_hello.as_ref());
+        // The last alert whose description is visible, as Zeek's last_alert; "encrypted" only
+        // when every alert was encrypted.
+        let last_alert = tls.and_then(|t| {
+            let visible = t.events.iter().rev().find_map(|e| match e.kind {
+                TlsEventKind::Alert { description, .. } => {
+                    Some(alert_description_name(description).to_string())
+                }
+                _ => None,
+            });
+            let encrypted = || {
+                t.events
+                    .iter()
+                    .any(|e| matches!(e.kind, TlsEventKind::EncryptedAlert { .. }))
+                    .then(|| "encrypted".to_string())
+            };
+            visible.or_else(encrypted)
+        });
+        let mut kinds: Vec<&'static str> = findings.iter().map(|f| f.kind.as_str()).collect();
+        kinds.dedup();
+        let client_versions = ch.map(|c| {
+            let mut v: Vec<u16> = c
+                .supported_versions
+                .iter()
+                .copied()
+                .filter(|v| !is_grease(*v))
+                .collect();
+            if v.is_empty() {
+                v.push(c.version);
+            }
+            v.into_iter().map(version_name).collect()
+        });
+        let client_ciphers = ch.map(|c| {
+            c.ciphers
+                .iter()
+                .filter(|x| !is_grease(**x))
+                .map(|x| cipher_name(*x))
+                .collect()
+        });
+        TlsFlowRecord {
+            alpn: sh.and_then(|s| s.alpn.clone()),
+            alpn_offered: ch.map(|c| c.alpn.clone()).unwrap_or_default(),
+            bytes_client: flow.payload_bytes[Dir::ToServer.index()],
+            bytes_server: flow.payload_bytes[Dir::ToClient.index()],
+            capture,
+            cert_chain: flow.server_certs.iter().map(CertRecord::new).collect(),
+            cipher: sh
+                .filter(|s| s.version != 0x0002)
+                .map(|s| cipher_name(s.cipher)),
+            client_cert_chain: flow.client_certs.iter().map(CertRecord::new).collect(),
+            client_ciphers: client_ciphers.unwrap_or_default(),
+            client_versions: client_versions.unwrap_or_default(),
+            closed_by: flow
+                .first_close()
+                .map(|(side, how, _)| format!("{}:{}", Side::as_str(side), how)),
+            duration_ms: (flow.last_ts_us - flow.first_ts_us) as f64 / 1000.0,
+            end: flow.end,
+            established: tls.is_some_and(|t| t.established),
+            findings: kinds,
+            first_frame: flow.first_frame,
+            flow: FlowJson::new(flow),
+            group: sh.and_then(|s| s.group).map(group_name),
+            handshake_ms: handshake_ms(flow),
+            history: tls.map(|t| t.history.clone()).unwrap_or_default(),
+            ja3: ch.map(|c| ja3(c).hash),
+            ja3s: sh.map(|s| ja3s(s).hash),
+            ja4: ch.map(ja4),
+            ja4s: sh.map(ja4s),
+            last_alert,
+            last_frame: flow.last_frame,
+            midstream: flow.midstream,
+            packets_client: flow.packets[Dir::ToServer.index()],
+            packets_server: flow.packets[Dir::ToClient.index()],
+            resumed: tls.is_some_and(|t| t.resumed),
+            schema: SCHEMA_VERSION,
+            sni: flow.sni(),
+            stage: tls.map(|t| t.stage.as_str()),
+            tcp_stream: flow.tcp_stream,
+            ts: format_ts_us(flow.first_ts_us),
+            record_type: "tls_flow",
+            version: tls.and_then(|t| t.negotiated_version()).map(version_name),
+            via: flow.via(),
+            wireshark_filter: format!("tcp.stream eq {}", flow.tcp_stream),
+        }
+    }
+}
+
+/// [`TlsFlowRecord`] as a JSON value.
+pub fn tls_flow_record(capture: &str, flow: &FlowRecord, findings: &[Finding]) -> Value {
+    serde_json::to_value(TlsFlowRecord::new(capture, flow, findings)).unwrap_or(Value::Null)
+}
+
+/// The `capture_stats` record at the end of a capture (fields in serialized order).
+#[derive(Serialize, Debug, Clone)]
+pub struct CaptureStatsRecord<'a> {
+    pub bad_checksums: u64,
+    pub bytes: u64,
+    pub capture: &'a str,
+    pub decode_errors: u64,
+    pub duration_s: f64,
+    pub first_ts: Option<String>,
+    pub flows: u64,
+    pub flows_evicted: u64,
+    pub flows_evicted_memory: u64,
+    pub flows_timed_out: u64,
+    pub format: Option<&'static str>,
+    pub ip_fragments: u64,
+    pub last_ts: Option<String>,
+    /// `live` only: interface, drops, uptime, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<Value>,
+    pub non_tcp_packets: u64,
+    pub out_of_order: u64,
+    pub packets: u64,
+    pub reassembly_gap_bytes: u64,
+    pub reassembly_gaps: u64,
+    pub retransmissions: u64,
+    pub schema: u32,
+    pub tcp_packets: u64,
+    pub tls_flows: u64,
+    pub truncated: bool,
+    pub ts: String,
+    #[serde(rename = "type")]
+    pub record_type: &'static str,
+    pub warnings: &'a [String],
+}
+
+impl<'a> CaptureStatsRecord<'a> {
+    pub fn new(
+        capture: &'a str,
+        format: Option<CaptureFormat>,
+        stats: &CaptureStats,
+        warnings: &'a [String],
+        truncated: bool,
+    ) -> Self {
+        let duration_s = match (stats.first_ts_us, stats.last_ts_us) {
+            (Some(a), Some(b)) => (b - a) as f64 / 1e6,
+            _ => 0.0,
+        };
+        CaptureStatsRecord {
+            bad_checksums: stats.bad_checksums,
+            bytes: stats.bytes,
+            capture,
+            decode_errors: stats.decode_errors,
+            duration_s,
+            first_ts: stats.first_ts_us.map(format_ts_us),
+            flows: stats.flows,
+            flows_evicted: stats.flows_evicted,
+            flows_evicted_memory: stats.flows_evicted_memory,
+            flows_timed_out: stats.flows_timed_out,
+            format: format.map(|f| match f {
+                CaptureFormat::Pcap => "pcap",
+                CaptureFormat::PcapNg => "pcapng",
+            }),
+            ip_fragments: stats.ip_fragments,
+            last_ts: stats.last_ts_us.map(format_ts_us),
+            live: None,
+            non_tcp_packets: stats.non_tcp_packets,
+            out_of_order: stats.out_of_order,
+            packets: stats.packets,
+            reassembly_gap_bytes: stats.reassembly_gap_bytes,
+            reassembly_gaps: stats.reassembly_gaps,
+            retransmissions: stats.retransmissions,
+            schema: SCHEMA_VERSION,
+            tcp_packets: stats.tcp_packets,
+            tls_flows: stats.tls_flows,
+            truncated,
+            ts: format_ts_us(stats.last_ts_us.unwrap_or(0)),
+            record_type: "capture_stats",
+            warnings,
+        }
+    }
+}
+
+/// [`CaptureStatsRecord`] as a JSON value.
 pub fn capture_stats_record(
     capture: &str,
     format: Option<CaptureFormat>,
@@ -475,36 +649,8 @@ pub fn capture_stats_record(
     warnings: &[String],
     truncated: bool,
 ) -> Value {
-    let duration = match (stats.first_ts_us, stats.last_ts_us) {
-        (Some(a), Some(b)) => (b - a) as f64 / 1e6,
-        _ => 0.0,
-    };
-    json!({
-        "type": "capture_stats",
-        "schema": SCHEMA_VERSION,
-        "ts": format_ts_us(stats.last_ts_us.unwrap_or(0)),
-        "capture": capture,
-        "format": format.map(|f| match f { CaptureFormat::Pcap => "pcap", CaptureFormat::PcapNg => "pcapng" }),
-        "packets": stats.packets,
-        "bytes": stats.bytes,
-        "tcp_packets": stats.tcp_packets,
-        "non_tcp_packets": stats.non_tcp_packets,
-        "ip_fragments": stats.ip_fragments,
-        "decode_errors": stats.decode_errors,
-        "bad_checksums": stats.bad_checksums,
-        "flows": stats.flows,
-        "tls_flows": stats.tls_flows,
-        "flows_timed_out": stats.flows_timed_out,
-        "flows_evicted": stats.flows_evicted,
-        "flows_evicted_memory": stats.flows_evicted_memory,
-        "reassembly_gaps": stats.reassembly_gaps,
-        "reassembly_gap_bytes": stats.reassembly_gap_bytes,
-        "retransmissions": stats.retransmissions,
-        "out_of_order": stats.out_of_order,
-        "duration_s": duration,
-        "first_ts": stats.first_ts_us.map(format_ts_us),
-        "last_ts": stats.last_ts_us.map(format_ts_us),
-        "truncated": truncated,
-        "warnings": warnings,
-    })
+    serde_json::to_value(CaptureStatsRecord::new(
+        capture, format, stats, warnings, truncated,
+    ))
+    .unwrap_or(Value::Null)
 }

@@ -13,7 +13,7 @@ use std::io::{self, Write};
 
 use thiserror::Error;
 
-use super::records::{capture_stats_record, tls_flow_record, write_finding_parts};
+use super::records::{write_finding_parts, CaptureStatsRecord, TlsFlowRecord};
 use super::{
     ecs_finding, ecs_finding_at, ecs_tls_flow, FindingRecord, HumanReport, Rendered, RollupBy,
     Rollups, SyslogSender,
@@ -321,7 +321,7 @@ impl Sink for NdjsonSink<'_> {
                 self.w.out.write_all(done.ndjson)?;
                 let full = done.full.filter(|(f, _)| self.flows && has_flow_record(f));
                 if let Some((flow, findings)) = full {
-                    self.w.line(&tls_flow_record(capture, flow, findings))?;
+                    self.w.line(&TlsFlowRecord::new(capture, flow, findings))?;
                 }
             }
             Event::CrossFlow { at, finding } => {
@@ -334,10 +334,10 @@ impl Sink for NdjsonSink<'_> {
                     }
                 }
                 let mut rec =
-                    capture_stats_record(capture, s.format, s.stats, s.warnings, s.truncated);
+                    CaptureStatsRecord::new(capture, s.format, s.stats, s.warnings, s.truncated);
                 if let Some(live) = s.live {
-                    rec["ts"] = serde_json::json!(format_ts_us(crate::model::now_us()));
-                    rec["live"] = live.clone();
+                    rec.ts = format_ts_us(crate::model::now_us());
+                    rec.live = Some(live.clone());
                 }
                 self.w.line(&rec)?;
             }
