@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::records::SCHEMA_VERSION;
 use crate::fingerprint::ja3;
@@ -71,6 +71,32 @@ struct Group {
     first_ts: Option<TimestampUs>,
     last_ts: Option<TimestampUs>,
     streams: Vec<u64>,
+}
+
+/// One `rollup` record (fields in serialized order).
+#[derive(Serialize, Debug)]
+pub struct RollupRecord<'a> {
+    pub aborted_handshakes: u64,
+    pub by: &'static str,
+    pub capture: &'a str,
+    pub client_max_versions: &'a BTreeMap<String, u64>,
+    pub distinct_ja3: usize,
+    pub distinct_peers: usize,
+    pub findings: &'a BTreeMap<&'static str, u64>,
+    pub first_ts: Option<String>,
+    pub flows: u64,
+    pub flows_with_findings: u64,
+    pub key: &'a str,
+    pub last_ts: Option<String>,
+    pub likely_causes: &'a BTreeMap<String, u64>,
+    pub schema: u32,
+    pub severity: Option<&'static str>,
+    pub summary: String,
+    pub tcp_streams: &'a [u64],
+    pub ts: String,
+    #[serde(rename = "type")]
+    pub record_type: &'static str,
+    pub wireshark_filter: String,
 }
 
 /// Aggregates findings per server, client or SNI over one capture.
@@ -162,32 +188,30 @@ impl Rollups {
     }
 
     /// One `rollup` record per group with findings, biggest first.
-    pub fn records(&self, capture: &str) -> Vec<Value> {
+    pub fn records<'a>(&'a self, capture: &'a str) -> Vec<RollupRecord<'a>> {
         self.ranked()
             .into_iter()
-            .map(|((by, key), g)| {
-                json!({
-                    "type": "rollup",
-                    "schema": SCHEMA_VERSION,
-                    "ts": format_ts_us(g.last_ts.unwrap_or(0)),
-                    "capture": capture,
-                    "by": by.as_str(),
-                    "key": key,
-                    "summary": sentence(*by, key, g),
-                    "severity": g.worst.map(Severity::as_str),
-                    "flows": g.flows,
-                    "flows_with_findings": g.flows_with_findings,
-                    "findings": g.findings,
-                    "aborted_handshakes": g.aborted,
-                    "likely_causes": g.causes,
-                    "client_max_versions": g.client_max,
-                    "distinct_ja3": g.ja3.len(),
-                    "distinct_peers": g.peers.len(),
-                    "first_ts": g.first_ts.map(format_ts_us),
-                    "last_ts": g.last_ts.map(format_ts_us),
-                    "tcp_streams": g.streams,
-                    "wireshark_filter": streams_filter(&g.streams),
-                })
+            .map(|((by, key), g)| RollupRecord {
+                aborted_handshakes: g.aborted,
+                by: by.as_str(),
+                capture,
+                client_max_versions: &g.client_max,
+                distinct_ja3: g.ja3.len(),
+                distinct_peers: g.peers.len(),
+                findings: &g.findings,
+                first_ts: g.first_ts.map(format_ts_us),
+                flows: g.flows,
+                flows_with_findings: g.flows_with_findings,
+                key,
+                last_ts: g.last_ts.map(format_ts_us),
+                likely_causes: &g.causes,
+                schema: SCHEMA_VERSION,
+                severity: g.worst.map(Severity::as_str),
+                summary: sentence(*by, key, g),
+                tcp_streams: &g.streams,
+                ts: format_ts_us(g.last_ts.unwrap_or(0)),
+                record_type: "rollup",
+                wireshark_filter: streams_filter(&g.streams),
             })
             .collect()
     }
@@ -280,6 +304,13 @@ fn sentence(by: RollupBy, key: &str, g: &Group) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
+
+    fn values(recs: Vec<RollupRecord<'_>>) -> Vec<Value> {
+        recs.iter()
+            .map(|r| serde_json::to_value(r).unwrap())
+            .collect()
+    }
     use crate::model::Dir;
     use crate::rules::evaluate;
     use crate::rules::testutil::*;
@@ -313,7 +344,7 @@ mod tests {
         }
         let ok = healthy12();
         r.add(&ok, &evaluate(&ok));
-        let recs = r.records("x.pcap");
+        let recs = values(r.records("x.pcap"));
         // sni first (same counts, "server" < "sni" breaks ties alphabetically by key).
         assert_eq!(recs.len(), 2);
         let server = recs.iter().find(|r| r["by"] == "server").unwrap();
@@ -342,13 +373,13 @@ mod tests {
             let f = refused(i, c);
             r.add(&f, &evaluate(&f));
         }
-        let recs = r.records("x.pcap");
+        let recs = values(r.records("x.pcap"));
         assert_eq!(recs[0]["key"], "10.0.1.2");
         assert_eq!(recs[0]["aborted_handshakes"], 2);
         assert_eq!(recs[1]["key"], "10.0.1.1");
         let mut clean = Rollups::new(&[RollupBy::Client]);
         let ok = healthy12();
         clean.add(&ok, &evaluate(&ok));
-        assert!(clean.records("x").is_empty());
+        assert!(values(clean.records("x")).is_empty());
     }
 }
