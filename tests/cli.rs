@@ -414,3 +414,27 @@ fn min_severity_drops_findings_below_it_everywhere() {
         );
     }
 }
+
+#[test]
+fn a_closed_stdout_is_a_quiet_exit_and_threads_are_capped() {
+    // `tlstriage rules | head -0`: the reader is gone before anything is written.
+    for args in [&["rules"][..], &["explain", "handshake_aborted"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tlstriage"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run tlstriage");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+        assert!(out.stderr.is_empty(), "{args:?}: {out:?}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_tlstriage"))
+        .args(["read", "--threads", "65535", "samples/tls12-ok.pcap"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run tlstriage");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1..=256"));
+}

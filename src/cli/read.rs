@@ -26,13 +26,17 @@ pub struct ReadArgs {
     pub fail_on: FailOn,
     /// Threads: the reading thread and N-1 workers, connections spread over them by a hash
     /// of their endpoints; the output is the same as with one. Default: one per core.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    /// At most 256 (more shards only split the flow table finer).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_THREADS))]
     pub threads: Option<u16>,
 }
 
-/// The number of threads `read` uses by default: one per core.
+/// The most threads `read` takes.
+pub const MAX_THREADS: i64 = 256;
+
+/// The number of threads `read` uses by default: one per core (at most [`MAX_THREADS`]).
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS as usize))
 }
 
 fn progress_bar(len: Option<u64>) -> Option<indicatif::ProgressBar> {
