@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use super::printable;
 use crate::flow::{CaptureStats, FlowRecord, FlowRef};
 use crate::rules::{Finding, Kind, Severity};
 
@@ -41,7 +42,10 @@ impl HumanReport {
         if worst.is_none_or(|s| s < Severity::Low) && !self.verbose {
             return;
         }
-        let sni = flow.sni().map(|s| format!("  sni={s}")).unwrap_or_default();
+        let sni = flow
+            .sni()
+            .map(|s| format!("  sni={}", printable(s)))
+            .unwrap_or_default();
         let (quality, _) = crate::flow::capture_quality(flow);
         let quality = if quality == "ok" {
             String::new()
@@ -93,8 +97,12 @@ impl HumanReport {
         };
         let _ = writeln!(
             out,
-            "== {capture}: {} packets, {} TCP flows ({} TLS), {:.3} s of traffic",
-            stats.packets, stats.flows, stats.tls_flows, duration
+            "== {}: {} packets, {} TCP flows ({} TLS), {:.3} s of traffic",
+            printable(capture),
+            stats.packets,
+            stats.flows,
+            stats.tls_flows,
+            duration
         );
         if stats.bad_checksums > 0 || stats.reassembly_gaps > 0 || stats.decode_errors > 0 {
             let _ = writeln!(
@@ -104,12 +112,12 @@ impl HumanReport {
             );
         }
         for w in warnings {
-            let _ = writeln!(out, "   warning: {w}");
+            let _ = writeln!(out, "   warning: {}", printable(w));
         }
         if !self.rollups.is_empty() {
             let _ = writeln!(out, "\nRoll-ups (biggest first):");
             for line in &self.rollups {
-                let _ = writeln!(out, "  {line}");
+                let _ = writeln!(out, "  {}", printable(line));
             }
         }
         let total: usize = self.counts.values().sum();
@@ -135,14 +143,51 @@ impl HumanReport {
                     "    [{}] {}: {}  (frames {})",
                     f.severity.as_str(),
                     f.kind,
-                    f.summary,
+                    printable(&f.summary),
                     frames.join(", ")
                 );
                 if f.kind == Kind::HandshakeAborted {
-                    let _ = writeln!(out, "        why: {}", f.explanation);
+                    let _ = writeln!(out, "        why: {}", printable(&f.explanation));
                 }
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testutil::{alert, close, tls_flow};
+    use crate::tls::types::ClientHello;
+    use crate::tls::HandshakeStage;
+
+    #[test]
+    fn wire_text_reaches_the_terminal_escaped() {
+        let ch = ClientHello {
+            sni: Some("evil\u{1b}]0;pwned\u{7}\r\n\u{202e}moc.example".into()),
+            ..crate::rules::testutil::client_hello()
+        };
+        let mut f = tls_flow(
+            ch,
+            None,
+            vec![alert(crate::model::Dir::ToClient, 5, 2, 40)],
+            HandshakeStage::ClientHello,
+        );
+        close(&mut f, crate::model::Dir::ToClient, false, 6);
+        let findings = crate::rules::evaluate(&f);
+        let mut h = HumanReport::new(true);
+        h.add(&f, &findings);
+        let text = h.render("cap\u{1b}.pcap", &CaptureStats::default(), &[]);
+        assert!(
+            !text
+                .chars()
+                .any(|c| crate::output::is_unsafe(c) && c != '\n'),
+            "{text:?}"
+        );
+        assert!(
+            text.contains("evil\\u{1b}]0;pwned\\u{7}\\u{d}\\u{a}\\u{202e}moc.example"),
+            "{text}"
+        );
     }
 }

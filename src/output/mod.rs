@@ -5,6 +5,7 @@ mod ecs;
 mod fastjson;
 mod html;
 mod human;
+mod printable;
 mod records;
 mod rollup;
 mod sink;
@@ -13,6 +14,7 @@ mod syslog;
 pub use ecs::{ecs_finding, ecs_finding_at, ecs_tls_flow, severity_number, ECS_VERSION};
 pub use html::{esc, ladder_steps, ladder_svg, render_report, ReportCapture, Step};
 pub use human::HumanReport;
+pub use printable::{is_unsafe, printable};
 pub use records::{
     capture_stats_record, finding_record, flow_json, tls_flow_record, write_finding,
     write_finding_parts, CaptureStatsRecord, CertRecord, FindingRecord, FlowJson, Rendered,

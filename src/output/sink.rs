@@ -465,7 +465,7 @@ impl HumanLinesSink<'_> {
             at.server.port,
             at.tcp_stream,
             frames.join(","),
-            f.summary
+            super::printable(&f.summary)
         );
         self.out.write_all(line.as_bytes())?;
         Ok(())
