@@ -4,7 +4,7 @@ use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use super::fastjson::format_u64;
-use crate::capture::CaptureFormat;
+use crate::capture::InputFormat;
 use crate::fingerprint::{ja3, ja3s, ja4, ja4s};
 use crate::flow::{CaptureStats, FlowRecord, FlowRef};
 use crate::model::{format_secs, format_ts_us, Dir, Side};
@@ -565,6 +565,9 @@ pub struct CaptureStatsRecord<'a> {
     pub bad_checksums: u64,
     pub bytes: u64,
     pub capture: &'a str,
+    /// Only for a compressed input: `gzip`, `zstd`, `xz`, `lz4`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compression: Option<&'static str>,
     pub decode_errors: u64,
     pub duration_s: f64,
     pub first_ts: Option<String>,
@@ -597,7 +600,7 @@ pub struct CaptureStatsRecord<'a> {
 impl<'a> CaptureStatsRecord<'a> {
     pub fn new(
         capture: &'a str,
-        format: Option<CaptureFormat>,
+        format: Option<InputFormat>,
         stats: &CaptureStats,
         warnings: &'a [String],
         truncated: bool,
@@ -610,6 +613,7 @@ impl<'a> CaptureStatsRecord<'a> {
             bad_checksums: stats.bad_checksums,
             bytes: stats.bytes,
             capture,
+            compression: format.and_then(|f| f.compression).map(|c| c.name()),
             decode_errors: stats.decode_errors,
             duration_s,
             first_ts: stats.first_ts_us.map(format_ts_us),
@@ -617,10 +621,7 @@ impl<'a> CaptureStatsRecord<'a> {
             flows_evicted: stats.flows_evicted,
             flows_evicted_memory: stats.flows_evicted_memory,
             flows_timed_out: stats.flows_timed_out,
-            format: format.map(|f| match f {
-                CaptureFormat::Pcap => "pcap",
-                CaptureFormat::PcapNg => "pcapng",
-            }),
+            format: format.map(|f| f.container.name()),
             ip_fragments: stats.ip_fragments,
             last_ts: stats.last_ts_us.map(format_ts_us),
             live: None,
@@ -644,7 +645,7 @@ impl<'a> CaptureStatsRecord<'a> {
 /// [`CaptureStatsRecord`] as a JSON value.
 pub fn capture_stats_record(
     capture: &str,
-    format: Option<CaptureFormat>,
+    format: Option<InputFormat>,
     stats: &CaptureStats,
     warnings: &[String],
     truncated: bool,

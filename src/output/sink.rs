@@ -18,7 +18,7 @@ use super::{
     ecs_finding, ecs_finding_at, ecs_tls_flow, FindingRecord, HumanReport, Rendered, RollupBy,
     Rollups, SyslogSender,
 };
-use crate::capture::CaptureFormat;
+use crate::capture::InputFormat;
 use crate::config::RuleEnv;
 use crate::flow::{CaptureStats, FlowRecord, FlowRef};
 use crate::model::format_ts_us;
@@ -47,7 +47,7 @@ pub struct FlowDone<'a> {
 pub struct StatsEvent<'a> {
     pub last: bool,
     pub stats: &'a CaptureStats,
-    pub format: Option<CaptureFormat>,
+    pub format: Option<InputFormat>,
     pub warnings: &'a [String],
     pub truncated: bool,
     pub rollups: &'a Rollups,
@@ -199,7 +199,7 @@ impl<'a> Fanout<'a> {
     pub fn end(
         &mut self,
         stats: &CaptureStats,
-        format: Option<CaptureFormat>,
+        format: Option<InputFormat>,
         warnings: &[String],
         truncated: bool,
         live: Option<&serde_json::Value>,
@@ -225,7 +225,7 @@ impl<'a> Fanout<'a> {
         &mut self,
         last: bool,
         stats: &CaptureStats,
-        format: Option<CaptureFormat>,
+        format: Option<InputFormat>,
         warnings: &[String],
         truncated: bool,
         live: Option<&serde_json::Value>,

@@ -18,6 +18,9 @@ use pcap_parser::{
 
 use crate::model::{FrameNo, TimestampUs};
 
+mod compressed;
+pub use compressed::Compression;
+
 /// Largest captured length accepted for one packet (Wireshark's limit for
 /// ordinary link types). Anything above it is a corrupt length field, and
 /// trusting it would make us buffer megabytes of garbage.
@@ -45,6 +48,22 @@ const PCAP_HEADER_LEN: usize = 24;
 pub enum CaptureFormat {
     Pcap,
     PcapNg,
+}
+
+impl CaptureFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            CaptureFormat::Pcap => "pcap",
+            CaptureFormat::PcapNg => "pcapng",
+        }
+    }
+}
+
+/// What the input is: its container, and the compression around it if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputFormat {
+    pub container: CaptureFormat,
+    pub compression: Option<Compression>,
 }
 
 /// One captured frame. `data` borrows the reader's buffer and is valid until
@@ -85,6 +104,11 @@ pub enum CaptureError {
     Read { offset: u64, source: io::Error },
     #[error("empty file")]
     Empty,
+    #[error("{compression}-compressed file: {source}")]
+    Compressed {
+        compression: &'static str,
+        source: Box<CaptureError>,
+    },
     #[error("not a pcap or pcapng file: starts with {first_bytes}{hint}")]
     NotACapture { first_bytes: String, hint: String },
     #[error("truncated {what}: file has {got} of the {need} bytes it needs")]
@@ -129,6 +153,7 @@ pub enum CaptureError {
 pub struct CaptureReader {
     reader: Box<dyn PcapReaderIterator + Send>,
     format: CaptureFormat,
+    compression: Option<Compression>,
     state: State,
     capacity: usize,
     /// Length of the block handed out last; consumed on the next call so the
@@ -235,6 +260,28 @@ impl CaptureReader {
         let mut prefix = Vec::with_capacity(PCAP_HEADER_LEN);
         read_up_to(&mut input, &mut prefix, PCAP_HEADER_LEN)
             .map_err(|source| CaptureError::Read { offset: 0, source })?;
+        let Some(compression) = Compression::sniff(&prefix) else {
+            return Self::from_prefix(prefix, input, initial_buffer, None);
+        };
+        let inside = |source: CaptureError| CaptureError::Compressed {
+            compression: compression.name(),
+            source: Box::new(source),
+        };
+        let mut input = compression
+            .decoder(std::mem::take(&mut prefix), input)
+            .map_err(|source| inside(CaptureError::Read { offset: 0, source }))?;
+        read_up_to(&mut input, &mut prefix, PCAP_HEADER_LEN)
+            .map_err(|source| inside(CaptureError::Read { offset: 0, source }))?;
+        Self::from_prefix(prefix, input, initial_buffer, Some(compression)).map_err(inside)
+    }
+
+    /// The reader once the first bytes of the (decompressed) capture are in `prefix`.
+    fn from_prefix(
+        mut prefix: Vec<u8>,
+        mut input: Box<dyn Read + Send>,
+        initial_buffer: usize,
+        compression: Option<Compression>,
+    ) -> Result<Self, CaptureError> {
         let format = sniff(&prefix)?;
         let mut state = State {
             big_endian: false,
@@ -309,6 +356,7 @@ impl CaptureReader {
         Ok(CaptureReader {
             reader,
             format,
+            compression,
             state,
             capacity: initial_buffer,
             pending_consume: 0,
@@ -323,7 +371,18 @@ impl CaptureReader {
         self.format
     }
 
-    /// Bytes of the input fully processed so far (for progress display).
+    /// The container and the compression the input was read through.
+    pub fn input_format(&self) -> InputFormat {
+        InputFormat {
+            container: self.format,
+            compression: self.compression,
+        }
+    }
+
+    /// Bytes of the decompressed capture processed so far; with compression these are not
+    /// bytes of the file.
+
+    /// (For progress display.)
     pub fn bytes_read(&self) -> u64 {
         u64::try_from(self.reader.consumed()).unwrap_or(u64::MAX)
     }
@@ -859,9 +918,10 @@ fn sniff(prefix: &[u8]) -> Result<CaptureFormat, CaptureError> {
 fn guess_file_type(p: &[u8]) -> Option<&'static str> {
     const SIGNATURES: &[(&[u8], &str)] = &[
         (b"\x89PNG", "PNG image?"),
-        (b"\x1f\x8b", "gzip-compressed; decompress it first?"),
-        (b"\x28\xb5\x2f\xfd", "zstd-compressed; decompress it first?"),
-        (b"\xfd7zXZ", "xz-compressed; decompress it first?"),
+        (b"\x1f\x8b", "compressed twice?"),
+        (b"\x28\xb5\x2f\xfd", "compressed twice?"),
+        (b"\xfd7zXZ", "compressed twice?"),
+        (b"\x04\x22\x4d\x18", "compressed twice?"),
         (b"BZh", "bzip2-compressed; decompress it first?"),
         (b"PK\x03\x04", "zip archive?"),
         (b"%PDF", "PDF document?"),
@@ -1491,7 +1551,12 @@ mod tests {
         let gz = reader(vec![0x1f, 0x8b, 8, 0, 0, 0])
             .unwrap_err()
             .to_string();
-        assert!(gz.contains("1f 8b 08 00") && gz.contains("gzip"), "{gz}");
+        assert!(gz.starts_with("gzip-compressed file: read error"), "{gz}");
+        let bz = reader(b"BZh91AY&SY".to_vec()).unwrap_err().to_string();
+        assert!(
+            bz.contains("bzip2-compressed; decompress it first?"),
+            "{bz}"
+        );
         let text = reader(b"hello world\n".to_vec()).unwrap_err().to_string();
         assert!(text.contains("68 65 6c 6c (text file?)"), "{text}");
         let junk = reader(vec![0, 1]).unwrap_err().to_string();
