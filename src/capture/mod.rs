@@ -379,10 +379,8 @@ impl CaptureReader {
         }
     }
 
-    /// Bytes of the decompressed capture processed so far; with compression these are not
-    /// bytes of the file.
-
-    /// (For progress display.)
+    /// Bytes of the (decompressed) capture processed so far, for progress display; with
+    /// compression these are not bytes of the file.
     pub fn bytes_read(&self) -> u64 {
         u64::try_from(self.reader.consumed()).unwrap_or(u64::MAX)
     }
