@@ -58,7 +58,7 @@ fn records(path: &Path) -> Vec<Value> {
     .unwrap_or_else(|never| match never {});
     out.push(capture_stats_record(
         &name,
-        Some(reader.format()),
+        Some(reader.input_format()),
         &outcome.stats,
         reader.warnings(),
         reader.truncated(),
