@@ -46,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
     let warnings = reader.warnings().to_vec();
     let _ = capture_stats_record(
         "fuzz",
-        Some(reader.format()),
+        Some(reader.input_format()),
         &outcome.stats,
         &warnings,
         false,
