@@ -127,6 +127,11 @@ fn assert_one_line_error(out: &Output, needle: &str) {
 fn bad_files_get_a_one_line_error_and_exit_2() {
     let out = tlstriage(&["read", "--format", "ndjson", "/nonexistent/x.pcap"]);
     assert_one_line_error(&out, "/nonexistent/x.pcap");
+    for sub in [&["read"][..], &["report", "-o", "/nonexistent/r.html"]] {
+        let out = tlstriage(&[sub, &["/nonexistent/x.pcap"]].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.matches("No such file").count(), 1, "said once: {err}");
+    }
 
     let empty = temp_file("empty.pcap", b"");
     let out = tlstriage(&["read", "--format", "ndjson", empty.to_str().unwrap()]);

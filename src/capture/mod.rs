@@ -98,16 +98,18 @@ pub struct CaptureStats {
 /// Why a capture could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    #[error("cannot open {path}: {source}")]
-    Open { path: String, source: io::Error },
-    #[error("read error after byte {offset}: {source}")]
-    Read { offset: u64, source: io::Error },
+    // The io::Error is part of the message and on purpose not a `source`: anyhow's
+    // alternate form would print it a second time.
+    #[error("cannot open {path}: {error}")]
+    Open { path: String, error: io::Error },
+    #[error("read error after byte {offset}: {error}")]
+    Read { offset: u64, error: io::Error },
     #[error("empty file")]
     Empty,
-    #[error("{compression}-compressed file: {source}")]
+    #[error("{compression}-compressed file: {inner}")]
     Compressed {
         compression: &'static str,
-        source: Box<CaptureError>,
+        inner: Box<CaptureError>,
     },
     #[error("not a pcap or pcapng file: starts with {first_bytes}{hint}")]
     NotACapture { first_bytes: String, hint: String },
@@ -236,9 +238,9 @@ impl CaptureReader {
         if path.as_os_str() == "-" {
             return Self::from_reader(Box::new(io::stdin()));
         }
-        let file = File::open(path).map_err(|source| CaptureError::Open {
+        let file = File::open(path).map_err(|error| CaptureError::Open {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
         Self::from_reader(Box::new(file))
     }
@@ -259,19 +261,19 @@ impl CaptureReader {
         let initial_buffer = initial_buffer.clamp(4096, MAX_BUFFER);
         let mut prefix = Vec::with_capacity(PCAP_HEADER_LEN);
         read_up_to(&mut input, &mut prefix, PCAP_HEADER_LEN)
-            .map_err(|source| CaptureError::Read { offset: 0, source })?;
+            .map_err(|error| CaptureError::Read { offset: 0, error })?;
         let Some(compression) = Compression::sniff(&prefix) else {
             return Self::from_prefix(prefix, input, initial_buffer, None);
         };
-        let inside = |source: CaptureError| CaptureError::Compressed {
+        let inside = |inner: CaptureError| CaptureError::Compressed {
             compression: compression.name(),
-            source: Box::new(source),
+            inner: Box::new(inner),
         };
         let mut input = compression
             .decoder(std::mem::take(&mut prefix), input)
-            .map_err(|source| inside(CaptureError::Read { offset: 0, source }))?;
+            .map_err(|error| inside(CaptureError::Read { offset: 0, error }))?;
         read_up_to(&mut input, &mut prefix, PCAP_HEADER_LEN)
-            .map_err(|source| inside(CaptureError::Read { offset: 0, source }))?;
+            .map_err(|error| inside(CaptureError::Read { offset: 0, error }))?;
         Self::from_prefix(prefix, input, initial_buffer, Some(compression)).map_err(inside)
     }
 
@@ -321,10 +323,10 @@ impl CaptureReader {
                 // pcap-parser validates the first block from its first read
                 // alone, so the whole Section Header Block must be in hand.
                 read_up_to(&mut input, &mut prefix, 12)
-                    .map_err(|source| CaptureError::Read { offset: 0, source })?;
+                    .map_err(|error| CaptureError::Read { offset: 0, error })?;
                 let shb_len = shb_len(&prefix)?;
                 read_up_to(&mut input, &mut prefix, shb_len)
-                    .map_err(|source| CaptureError::Read { offset: 0, source })?;
+                    .map_err(|error| CaptureError::Read { offset: 0, error })?;
                 if prefix.len() < shb_len {
                     return Err(CaptureError::TruncatedHeader {
                         what: "pcapng section header block",
@@ -626,7 +628,7 @@ impl CaptureReader {
             .unwrap_or_else(|| io::Error::other("read failed"));
         CaptureError::Read {
             offset: self.bytes_read(),
-            source,
+            error: source,
         }
     }
 

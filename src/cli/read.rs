@@ -121,22 +121,16 @@ pub fn read(args: &ReadArgs) -> Result<i32> {
     }
 }
 
-/// Analyze one capture into `fan`. A capture that cannot be opened is returned as
-/// `Ok(Some(..))` with nothing reported; on a read error part-way, what was read is still
-/// analyzed and reported, and the read error is returned as `Ok(Some(..))`. `Err` means an
-/// output failed.
+/// Analyze one capture into `fan`. On a read error part-way, what was read is still
+/// analyzed and reported, and the read error is returned as `Ok(Some(..))`; `Err` means
+/// the capture could not be opened or an output failed.
 pub fn read_one(
     path: &Path,
     config: &AnalyzerConfig,
     threads: usize,
     fan: &mut Fanout<'_>,
 ) -> Result<Option<CaptureError>> {
-    // Returned as a value rather than through anyhow, whose chain would repeat the
-    // io::Error that the message already holds.
-    let mut reader = match CaptureReader::open(path) {
-        Ok(reader) => reader,
-        Err(e) => return Ok(Some(e)),
-    };
+    let mut reader = CaptureReader::open(path)?;
     // The bar counts bytes of the capture, which a compressed file does not have.
     let file_len = std::fs::metadata(path)
         .ok()
