@@ -18,9 +18,10 @@ pub const DEFAULT_IDLE_TIMEOUT: u64 = 120;
 /// How the analysis runs: the same for every subcommand.
 #[derive(clap::Args, Debug, Clone)]
 pub struct AnalysisArgs {
-    /// Ports where clients speak TLS first (comma separated), replacing the default list.
-    #[arg(long, value_delimiter = ',')]
-    pub tls_ports: Option<Vec<u16>>,
+    /// Ports where clients speak TLS first (comma separated): `8444,9443` replaces the
+    /// default list, `+8444,+9443` adds to it.
+    #[arg(long, value_delimiter = ',', value_name = "[+]PORT,...", value_parser = parse_port)]
+    pub tls_ports: Option<Vec<PortArg>>,
     /// Idle timeout in seconds of capture time after which an open flow is finished.
     #[arg(long, default_value_t = DEFAULT_IDLE_TIMEOUT)]
     pub idle_timeout: u64,
@@ -31,10 +32,52 @@ pub struct AnalysisArgs {
     pub min_severity: SeverityArg,
 }
 
+/// One `--tls-ports` value: `+PORT` adds to the default list, `PORT` is part of a list of
+/// its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortArg {
+    Add(u16),
+    Only(u16),
+}
+
+fn parse_port(s: &str) -> Result<PortArg, String> {
+    let (add, digits) = match s.strip_prefix('+') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let port: u16 = digits
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a port (1-65535, or +PORT to add one)"))?;
+    if port == 0 {
+        return Err("port 0 is not a port".into());
+    }
+    Ok(if add {
+        PortArg::Add(port)
+    } else {
+        PortArg::Only(port)
+    })
+}
+
 impl AnalysisArgs {
+    /// The TLS ports: the default list unless a plain port is given, plus every `+PORT`.
+    pub fn tls_ports(&self) -> Vec<u16> {
+        let given = self.tls_ports.as_deref().unwrap_or_default();
+        let replaces = given.iter().any(|p| matches!(p, PortArg::Only(_)));
+        let mut ports: Vec<u16> = if replaces {
+            Vec::new()
+        } else {
+            DEFAULT_TLS_PORTS.to_vec()
+        };
+        ports.extend(given.iter().map(|&(PortArg::Add(p) | PortArg::Only(p))| p));
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    }
+
     pub fn config(&self) -> AnalyzerConfig {
         let mut config = AnalyzerConfig::default();
-        config.set_tls_ports(self.tls_ports.as_deref().unwrap_or(DEFAULT_TLS_PORTS));
+        config.set_tls_ports(&self.tls_ports());
         config.idle_timeout_us =
             i64::try_from(self.idle_timeout.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
         config.rules = Arc::new(self.rule_env());
@@ -158,4 +201,47 @@ pub fn fanout<'a>(
         fan.add(SyslogSink::new(s));
     }
     fan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        analysis: AnalysisArgs,
+    }
+
+    fn ports(args: &[&str]) -> Result<Vec<u16>, String> {
+        let argv = std::iter::once("t").chain(args.iter().copied());
+        Wrap::try_parse_from(argv)
+            .map(|w| w.analysis.tls_ports())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn tls_ports_replace_the_default_list_or_add_to_it() {
+        assert_eq!(ports(&[]).unwrap(), DEFAULT_TLS_PORTS);
+        assert_eq!(ports(&["--tls-ports", "8444,443"]).unwrap(), [443, 8444]);
+        let added = ports(&["--tls-ports", "+8444,+9443"]).unwrap();
+        assert!(added.contains(&8444) && added.contains(&443));
+        assert_eq!(
+            added.len(),
+            DEFAULT_TLS_PORTS.len() + 1,
+            "9443 is a default"
+        );
+        // A plain port anywhere makes the list its own; `+` ones join it.
+        assert_eq!(ports(&["--tls-ports", "+8444,5000"]).unwrap(), [5000, 8444]);
+        for bad in [
+            "--tls-ports=0",
+            "--tls-ports=+",
+            "--tls-ports=65536",
+            "--tls-ports=-443",
+        ] {
+            let err = ports(&[bad]).unwrap_err();
+            assert!(err.contains("port"), "{bad}: {err}");
+        }
+    }
 }

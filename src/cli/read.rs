@@ -1,6 +1,6 @@
 //! `tlstriage read`: analyze capture files, each as its own capture.
 
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -9,14 +9,23 @@ use super::args::{fanout, AnalysisArgs, FailOn, Format, Mode, OutputArgs};
 use super::{error, EXIT_ERROR, EXIT_FINDINGS};
 use crate::capture::{CaptureError, CaptureReader};
 use crate::flow::AnalyzerConfig;
-use crate::output::{Fanout, SyslogSender};
+use crate::output::{AtomicFile, Fanout, SyslogSender, WholeLines};
 use crate::pipeline;
 
 #[derive(clap::Args, Debug)]
 pub struct ReadArgs {
-    /// Capture files (pcap or pcapng); "-" for standard input.
-    #[arg(required = true)]
+    /// Capture files (pcap or pcapng, plain or gzip/zstd/xz/lz4-compressed); "-" for
+    /// standard input.
+    #[arg(required_unless_present = "read_file")]
     pub files: Vec<PathBuf>,
+    /// A capture file, as tshark and tcpdump take it (repeatable; read before the
+    /// positional files).
+    #[arg(short = 'r', value_name = "FILE")]
+    pub read_file: Vec<PathBuf>,
+    /// Write the output to FILE instead of standard output: under a temporary name beside
+    /// it, renamed over FILE once complete, so a reader never sees part of it.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
     #[command(flatten)]
@@ -29,6 +38,28 @@ pub struct ReadArgs {
     /// At most 256 (more shards only split the flow table finer).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_THREADS))]
     pub threads: Option<u16>,
+}
+
+/// Standard output, or a file that appears when complete.
+enum Target {
+    Stdout(io::StdoutLock<'static>),
+    File(AtomicFile),
+}
+
+impl Write for Target {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        match self {
+            Target::Stdout(w) => w.write(data),
+            Target::File(w) => w.write(data),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Target::Stdout(w) => w.flush(),
+            Target::File(w) => w.flush(),
+        }
+    }
 }
 
 /// The most threads `read` takes.
@@ -56,7 +87,8 @@ fn progress_bar(len: Option<u64>) -> Option<indicatif::ProgressBar> {
 }
 
 pub fn read(args: &ReadArgs) -> Result<i32> {
-    let format = args.output.format.unwrap_or(if io::stdout().is_terminal() {
+    let to_terminal = args.output_file.is_none() && io::stdout().is_terminal();
+    let format = args.output.format.unwrap_or(if to_terminal {
         Format::Human
     } else {
         Format::Ndjson
@@ -67,9 +99,14 @@ pub fn read(args: &ReadArgs) -> Result<i32> {
         Some(t) => Some(SyslogSender::connect(t).with_context(|| format!("syslog {t}"))?),
         None => None,
     };
-    let stdout = io::stdout();
+    let target = match &args.output_file {
+        Some(path) => Target::File(
+            AtomicFile::create(path).with_context(|| format!("creating {}", path.display()))?,
+        ),
+        None => Target::Stdout(io::stdout().lock()),
+    };
     // Output can be a third of the capture's size: write it in large blocks.
-    let mut out = BufWriter::with_capacity(1 << 18, stdout.lock());
+    let mut out = WholeLines::with_capacity(1 << 18, target);
     let mut errors = 0;
     let worst = {
         let mut fan = fanout(
@@ -80,7 +117,7 @@ pub fn read(args: &ReadArgs) -> Result<i32> {
             &mut out,
             syslog.as_mut(),
         );
-        for path in &args.files {
+        for path in args.read_file.iter().chain(&args.files) {
             let name = path.display().to_string();
             fan.begin(&name);
             match read_one(path, &config, threads, &mut fan) {
@@ -100,6 +137,9 @@ pub fn read(args: &ReadArgs) -> Result<i32> {
         fan.worst()
     };
     out.flush().context("writing output")?;
+    if let Target::File(file) = out.get_mut() {
+        file.commit().context("writing output")?;
+    }
     if let Some(s) = syslog.as_mut() {
         s.close();
         if s.failed > 0 {

@@ -8,14 +8,15 @@ use anyhow::{Context, Result};
 use super::args::AnalysisArgs;
 use super::read::read_one;
 use super::{error, EXIT_ERROR};
-use crate::output::{render_report, Collect, Fanout, ReportCapture};
+use crate::output::{render_report, AtomicFile, Collect, Fanout, ReportCapture};
 
 #[derive(clap::Args, Debug)]
 pub struct ReportArgs {
-    /// Capture files (pcap or pcapng).
+    /// Capture files (pcap or pcapng, plain or compressed).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// The HTML file to write ("-" for standard output).
+    /// The HTML file to write ("-" for standard output); written under a temporary name and
+    /// renamed once complete.
     #[arg(short, long, default_value = "report.html")]
     pub output: PathBuf,
     #[command(flatten)]
@@ -61,8 +62,11 @@ pub fn report(args: &ReportArgs) -> Result<i32> {
             .write_all(html.as_bytes())
             .context("writing output")?;
     } else {
-        std::fs::write(&args.output, html)
-            .with_context(|| format!("writing {}", args.output.display()))?;
+        let written = AtomicFile::create(&args.output).and_then(|mut file| {
+            file.write_all(html.as_bytes())?;
+            file.commit()
+        });
+        written.with_context(|| format!("writing {}", args.output.display()))?;
     }
     Ok(code)
 }

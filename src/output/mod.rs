@@ -3,6 +3,7 @@
 
 mod ecs;
 mod fastjson;
+mod file;
 mod html;
 mod human;
 mod printable;
@@ -12,6 +13,7 @@ mod sink;
 mod syslog;
 
 pub use ecs::{ecs_finding, ecs_finding_at, ecs_tls_flow, severity_number, ECS_VERSION};
+pub use file::{AtomicFile, WholeLines};
 pub use html::{esc, ladder_steps, ladder_svg, render_report, ReportCapture, Step};
 pub use human::HumanReport;
 pub use printable::{is_unsafe, printable};
