@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::capture::{CaptureError, CaptureReader};
+use crate::capture::{CaptureError, CaptureReader, PacketSource};
 use crate::flow::{Analyzer, AnalyzerConfig, CaptureStats, FlowRecord};
 use crate::output::Rendered;
 use crate::rules::{evaluate_with, Finding};
@@ -30,7 +30,7 @@ pub type OnFlow<'f, D, E> = &'f mut dyn FnMut(D, u64, &[u8]) -> Result<(), E>;
 /// Analyze every packet of `reader`; `on_flow` gets each finished flow with its findings,
 /// `progress` the bytes read so far (called every few thousand packets).
 pub fn run<E>(
-    reader: &mut CaptureReader,
+    reader: &mut dyn PacketSource,
     config: &AnalyzerConfig,
     on_flow: &mut dyn FnMut(FlowRecord, Vec<Finding>) -> Result<(), E>,
     progress: &mut dyn FnMut(u64),
@@ -46,7 +46,7 @@ pub fn run<E>(
 }
 
 fn run_one<D, E>(
-    reader: &mut CaptureReader,
+    reader: &mut dyn PacketSource,
     config: &AnalyzerConfig,
     prepare: Prepare<'_, D>,
     on_flow: OnFlow<'_, D, E>,
@@ -113,7 +113,7 @@ fn run_one<D, E>(
 /// identical to a one-thread run as long as neither the flow table nor the buffer budget
 /// overflows (which connections get evicted then differs).
 pub fn run_threads<D: Send, E>(
-    reader: &mut CaptureReader,
+    reader: &mut dyn PacketSource,
     config: &AnalyzerConfig,
     threads: usize,
     prepare: Prepare<'_, D>,
@@ -132,7 +132,7 @@ mod threaded {
     use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 
     use super::{OnFlow, Outcome, Prepare};
-    use crate::capture::{CaptureReader, Packet};
+    use crate::capture::{Packet, PacketSource};
     use crate::config::RuleEnv;
     use crate::decode::{decode_addresses, Decoded};
     use crate::flow::{connection_hash, Analyzer, AnalyzerConfig, CaptureStats};
@@ -420,7 +420,7 @@ mod threaded {
     }
 
     pub(super) fn run<D: Send, E>(
-        reader: &mut CaptureReader,
+        reader: &mut dyn PacketSource,
         config: &AnalyzerConfig,
         threads: usize,
         prepare: Prepare<'_, D>,
@@ -520,7 +520,7 @@ mod threaded {
     type Dispatched = (Option<crate::capture::CaptureError>, CaptureStats);
 
     fn dispatch<D, E>(
-        reader: &mut CaptureReader,
+        reader: &mut dyn PacketSource,
         merge: &mut Merge<'_, D, E>,
         local: &mut Local<D>,
         prepare: Prepare<'_, D>,
@@ -669,9 +669,25 @@ pub fn analyze_path_threads(
     threads: usize,
 ) -> Result<Analysis, CaptureError> {
     let mut reader = CaptureReader::open(path)?;
+    let (flows, outcome) = analyze_source(&mut reader, config, threads);
+    Ok(Analysis {
+        flows,
+        stats: outcome.stats,
+        warnings: reader.warnings().to_vec(),
+        truncated: reader.truncated(),
+        error: outcome.error,
+    })
+}
+
+/// Every finished flow of `source` with its findings (`tcp_stream` filled in).
+pub fn analyze_source(
+    source: &mut dyn PacketSource,
+    config: &AnalyzerConfig,
+    threads: usize,
+) -> (Vec<(FlowRecord, Vec<Finding>)>, Outcome) {
     let mut flows = Vec::new();
     let outcome = run_threads::<_, std::convert::Infallible>(
-        &mut reader,
+        source,
         config,
         threads,
         &|flow, findings, _| Box::new((flow, findings)),
@@ -687,13 +703,7 @@ pub fn analyze_path_threads(
         Ok(o) => o,
         Err(never) => match never {},
     };
-    Ok(Analysis {
-        flows,
-        stats: outcome.stats,
-        warnings: reader.warnings().to_vec(),
-        truncated: reader.truncated(),
-        error: outcome.error,
-    })
+    (flows, outcome)
 }
 
 #[cfg(test)]

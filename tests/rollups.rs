@@ -48,6 +48,7 @@ fn summary_by_emits_rollup_records_at_the_end_of_each_capture() {
         "server,sni",
         "--summary-by",
         "client",
+        "--each-file",
         "samples/version-mismatch.pcap",
         "samples/tls12-ok.pcap",
     ]);

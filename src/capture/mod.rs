@@ -19,7 +19,9 @@ use pcap_parser::{
 use crate::model::{FrameNo, TimestampUs};
 
 mod compressed;
+mod set;
 pub use compressed::Compression;
+pub use set::{CaptureSet, SetMember};
 
 /// Largest captured length accepted for one packet (Wireshark's limit for
 /// ordinary link types). Anything above it is a corrupt length field, and
@@ -151,6 +153,24 @@ pub enum CaptureError {
     },
 }
 
+/// Where the pipeline gets its frames: one capture file, or several read as one.
+pub trait PacketSource {
+    /// The next frame, `Ok(None)` at the end.
+    fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError>;
+    /// Bytes processed so far, for progress display.
+    fn bytes_read(&self) -> u64;
+}
+
+impl PacketSource for CaptureReader {
+    fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
+        CaptureReader::next_packet(self)
+    }
+
+    fn bytes_read(&self) -> u64 {
+        CaptureReader::bytes_read(self)
+    }
+}
+
 /// Streaming reader over a pcap or pcapng capture.
 pub struct CaptureReader {
     reader: Box<dyn PcapReaderIterator + Send>,
@@ -161,6 +181,8 @@ pub struct CaptureReader {
     /// Length of the block handed out last; consumed on the next call so the
     /// returned packet can borrow the buffer.
     pending_consume: usize,
+    /// A frame found by [`CaptureReader::peek_ts`] and not handed out yet.
+    held: Option<Found>,
     done: bool,
     truncated: bool,
     warnings: Vec<String>,
@@ -362,6 +384,7 @@ impl CaptureReader {
             state,
             capacity: initial_buffer,
             pending_consume: 0,
+            held: None,
             done: false,
             truncated: false,
             warnings: Vec::new(),
@@ -404,23 +427,12 @@ impl CaptureReader {
     /// Returns the next frame, `Ok(None)` at the end of the capture. After an
     /// error the reader is finished and keeps returning `Ok(None)`.
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
-        if self.done {
-            return Ok(None);
-        }
-        if self.pending_consume > 0 {
-            self.reader
-                .consume(std::mem::take(&mut self.pending_consume));
-        }
-        let found = match self.advance() {
-            Ok(Some(found)) => found,
-            Ok(None) => {
-                self.done = true;
-                return Ok(None);
-            }
-            Err(e) => {
-                self.done = true;
-                return Err(e);
-            }
+        let found = match self.held.take() {
+            Some(found) => found,
+            None => match self.fetch()? {
+                Some(found) => found,
+                None => return Ok(None),
+            },
         };
         let Some(data) = self.reader.data().get(found.start..found.end) else {
             self.done = true;
@@ -436,6 +448,37 @@ impl CaptureReader {
             data,
             orig_len: found.orig_len,
         }))
+    }
+
+    /// The timestamp of the frame the next call to [`Self::next_packet`] returns, `Ok(None)`
+    /// at the end. Merging several captures in time order looks ahead with it.
+    pub fn peek_ts(&mut self) -> Result<Option<TimestampUs>, CaptureError> {
+        if self.held.is_none() {
+            self.held = self.fetch()?;
+        }
+        Ok(self.held.map(|f| f.ts_us))
+    }
+
+    /// Finds the next frame in the buffer (releasing the one handed out before).
+    fn fetch(&mut self) -> Result<Option<Found>, CaptureError> {
+        if self.done {
+            return Ok(None);
+        }
+        if self.pending_consume > 0 {
+            self.reader
+                .consume(std::mem::take(&mut self.pending_consume));
+        }
+        match self.advance() {
+            Ok(Some(found)) => Ok(Some(found)),
+            Ok(None) => {
+                self.done = true;
+                Ok(None)
+            }
+            Err(e) => {
+                self.done = true;
+                Err(e)
+            }
+        }
     }
 
     fn advance(&mut self) -> Result<Option<Found>, CaptureError> {

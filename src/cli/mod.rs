@@ -11,6 +11,7 @@ mod explain;
 pub mod live;
 mod read;
 mod report;
+mod set;
 
 pub use args::{AnalysisArgs, FailOn, Format, OutputArgs, SeverityArg};
 pub use explain::rules_listing;

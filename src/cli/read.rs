@@ -1,4 +1,5 @@
-//! `tlstriage read`: analyze capture files, each as its own capture.
+//! `tlstriage read`: analyze capture files: several files or a directory as one capture
+//! (`set.rs`), or each file as its own with `--each-file`.
 
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -6,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::args::{fanout, AnalysisArgs, FailOn, Format, Mode, OutputArgs};
+use super::set::{read_set, Inputs};
 use super::{error, EXIT_ERROR, EXIT_FINDINGS};
 use crate::capture::{CaptureError, CaptureReader};
 use crate::flow::AnalyzerConfig;
@@ -33,6 +35,10 @@ pub struct ReadArgs {
     /// Exit with 1 when a finding of at least this severity was reported.
     #[arg(long, value_enum, default_value = "never")]
     pub fail_on: FailOn,
+    /// Analyse each file as a capture of its own, as before version 0.2 (default: all the
+    /// files and directories given are one capture, merged in time order like mergecap).
+    #[arg(long)]
+    pub each_file: bool,
     /// Threads: the reading thread and N-1 workers, connections spread over them by a hash
     /// of their endpoints; the output is the same as with one. Default: one per core.
     /// At most 256 (more shards only split the flow table finer).
@@ -117,7 +123,18 @@ pub fn read(args: &ReadArgs) -> Result<i32> {
             &mut out,
             syslog.as_mut(),
         );
-        for path in args.read_file.iter().chain(&args.files) {
+        let given: Vec<&PathBuf> = args.read_file.iter().chain(&args.files).collect();
+        let inputs = Inputs::expand(&given)?;
+        let as_one = !args.each_file && (inputs.has_dir || given.len() > 1);
+        if as_one {
+            fan.begin(&inputs.name);
+            match read_set(&inputs, &config, threads, &mut fan) {
+                Ok(outcome) => errors += outcome.errors,
+                Err(e) => return Err(e),
+            }
+        }
+        let each: &[PathBuf] = if as_one { &[] } else { &inputs.paths };
+        for path in each {
             let name = path.display().to_string();
             fan.begin(&name);
             match read_one(path, &config, threads, &mut fan) {

@@ -19,8 +19,8 @@ pub use human::HumanReport;
 pub use printable::{is_unsafe, printable};
 pub use records::{
     capture_stats_record, finding_record, flow_json, tls_flow_record, write_finding,
-    write_finding_parts, CaptureStatsRecord, CertRecord, FindingRecord, FlowJson, Rendered,
-    TlsFlowRecord, SCHEMA_VERSION,
+    write_finding_parts, CaptureFileRecord, CaptureStatsRecord, CertRecord, FindingRecord,
+    FlowJson, Rendered, TlsFlowRecord, SCHEMA_VERSION,
 };
 pub use rollup::{RollupBy, Rollups};
 pub use sink::{

@@ -559,6 +559,19 @@ pub fn tls_flow_record(capture: &str, flow: &FlowRecord, findings: &[Finding]) -
     serde_json::to_value(TlsFlowRecord::new(capture, flow, findings)).unwrap_or(Value::Null)
 }
 
+/// One file of a capture read from several (`capture_stats.files`): frames are numbered
+/// over the merged capture, as `mergecap` would number them.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct CaptureFileRecord {
+    /// Read up to this error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Number of this file's first frame in the merged capture.
+    pub first_frame: Option<u64>,
+    pub frames: u64,
+    pub name: String,
+}
+
 /// The `capture_stats` record at the end of a capture (fields in serialized order).
 #[derive(Serialize, Debug, Clone)]
 pub struct CaptureStatsRecord<'a> {
@@ -575,6 +588,9 @@ pub struct CaptureStatsRecord<'a> {
     pub flows_evicted: u64,
     pub flows_evicted_memory: u64,
     pub flows_timed_out: u64,
+    /// Only for a capture read from several files.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub files: &'a [CaptureFileRecord],
     pub format: Option<&'static str>,
     pub ip_fragments: u64,
     pub last_ts: Option<String>,
@@ -621,6 +637,7 @@ impl<'a> CaptureStatsRecord<'a> {
             flows_evicted: stats.flows_evicted,
             flows_evicted_memory: stats.flows_evicted_memory,
             flows_timed_out: stats.flows_timed_out,
+            files: &[],
             format: format.map(|f| f.container.name()),
             ip_fragments: stats.ip_fragments,
             last_ts: stats.last_ts_us.map(format_ts_us),

@@ -13,7 +13,7 @@ use std::io::{self, Write};
 
 use thiserror::Error;
 
-use super::records::{write_finding_parts, CaptureStatsRecord, TlsFlowRecord};
+use super::records::{write_finding_parts, CaptureFileRecord, CaptureStatsRecord, TlsFlowRecord};
 use super::{
     ecs_finding, ecs_finding_at, ecs_tls_flow, FindingRecord, HumanReport, Rendered, RollupBy,
     Rollups, SyslogSender,
@@ -50,6 +50,8 @@ pub struct StatsEvent<'a> {
     pub format: Option<InputFormat>,
     pub warnings: &'a [String],
     pub truncated: bool,
+    /// The files of a capture read from several.
+    pub files: &'a [CaptureFileRecord],
     pub rollups: &'a Rollups,
     /// `live` only: the `live` object of the capture_stats record (drops, uptime, ...).
     pub live: Option<&'a serde_json::Value>,
@@ -131,6 +133,7 @@ pub struct Fanout<'a> {
     capture: String,
     capture_rules: CaptureRules,
     rollups: Rollups,
+    files: Vec<CaptureFileRecord>,
     worst: Option<Severity>,
 }
 
@@ -144,6 +147,7 @@ impl<'a> Fanout<'a> {
             capture: String::new(),
             capture_rules: CaptureRules::new(rules),
             rollups: Rollups::new(summary_by),
+            files: Vec::new(),
             worst: None,
         }
     }
@@ -157,6 +161,12 @@ impl<'a> Fanout<'a> {
         self.capture = capture.to_string();
         self.capture_rules = CaptureRules::new(&self.rules);
         self.rollups = Rollups::new(&self.summary_by);
+        self.files.clear();
+    }
+
+    /// The files the current capture was read from, when more than one.
+    pub fn set_files(&mut self, files: Vec<CaptureFileRecord>) {
+        self.files = files;
     }
 
     /// The worker-side step for the current capture.
@@ -231,17 +241,20 @@ impl<'a> Fanout<'a> {
         live: Option<&serde_json::Value>,
     ) -> Result<(), SinkError> {
         let rollups = std::mem::replace(&mut self.rollups, Rollups::new(&[]));
+        let files = std::mem::take(&mut self.files);
         let ev = Event::Stats(StatsEvent {
             last,
             stats,
             format,
             warnings,
             truncated,
+            files: &files,
             rollups: &rollups,
             live,
         });
         let sent = self.send(&ev);
         self.rollups = rollups;
+        self.files = files;
         sent
     }
 
@@ -335,6 +348,7 @@ impl Sink for NdjsonSink<'_> {
                 }
                 let mut rec =
                     CaptureStatsRecord::new(capture, s.format, s.stats, s.warnings, s.truncated);
+                rec.files = s.files;
                 if let Some(live) = s.live {
                     rec.ts = format_ts_us(crate::model::now_us());
                     rec.live = Some(live.clone());
