@@ -50,6 +50,8 @@ pub struct AnalyzerConfig {
     pub max_total_buffered_bytes: usize,
     /// What the rules read besides the flow, shared by every shard.
     pub rules: std::sync::Arc<crate::config::RuleEnv>,
+    /// `--filter`: TCP packets it does not match are counted and skipped.
+    pub filter: Option<std::sync::Arc<crate::filter::Filter>>,
 }
 
 impl Default for AnalyzerConfig {
@@ -61,6 +63,7 @@ impl Default for AnalyzerConfig {
             reassembly: ReassemblyLimits::default(),
             max_total_buffered_bytes: 256 << 20,
             rules: Default::default(),
+            filter: None,
         };
         config.set_tls_ports(DEFAULT_TLS_PORTS);
         config
@@ -129,6 +132,8 @@ pub struct CaptureStats {
     pub reassembly_gap_bytes: u64,
     pub retransmissions: u64,
     pub out_of_order: u64,
+    /// TCP packets a `--filter` left out; `None` without a filter.
+    pub filtered_out: Option<u64>,
     pub first_ts_us: Option<TimestampUs>,
     pub last_ts_us: Option<TimestampUs>,
 }
@@ -586,13 +591,17 @@ pub struct Analyzer {
 
 impl Analyzer {
     pub fn new(config: AnalyzerConfig) -> Self {
+        let stats = CaptureStats {
+            filtered_out: config.filter.is_some().then_some(0),
+            ..CaptureStats::default()
+        };
         Analyzer {
             config,
             flows: FlowMap::default(),
             finished_flows: FlowMap::default(),
             idle_queue: BTreeMap::new(),
             next_tcp_stream: 0,
-            stats: CaptureStats::default(),
+            stats,
             finished: Vec::new(),
             last_sweep_sec: i64::MIN,
             track_streams: false,
@@ -658,6 +667,12 @@ impl Analyzer {
         self.sweep(pkt.ts_us);
         match decode(pkt.linktype, pkt.data) {
             Ok(Decoded::Tcp(tcp)) => {
+                if let Some(filter) = &self.config.filter {
+                    if !filter.matches(&tcp) {
+                        *self.stats.filtered_out.get_or_insert(0) += 1;
+                        return;
+                    }
+                }
                 self.stats.tcp_packets += 1;
                 if tcp.checksum_ok == Some(false) {
                     self.stats.bad_checksums += 1;

@@ -14,6 +14,7 @@ pub mod community_id;
 pub mod config;
 pub mod decode;
 pub mod explain;
+pub mod filter;
 pub mod fingerprint;
 pub mod flow;
 pub mod model;

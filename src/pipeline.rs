@@ -633,6 +633,9 @@ mod threaded {
         t.reassembly_gap_bytes += w.reassembly_gap_bytes;
         t.retransmissions += w.retransmissions;
         t.out_of_order += w.out_of_order;
+        if let Some(n) = w.filtered_out {
+            *t.filtered_out.get_or_insert(0) += n;
+        }
     }
 }
 

@@ -9,7 +9,10 @@ use anyhow::{Context, Result};
 use super::args::{fanout, AnalysisArgs, FailOn, Format, Mode, OutputArgs};
 use super::set::{read_set, Inputs};
 use super::{error, EXIT_ERROR, EXIT_FINDINGS};
+use std::sync::Arc;
+
 use crate::capture::{CaptureError, CaptureReader};
+use crate::filter::Filter;
 use crate::flow::AnalyzerConfig;
 use crate::output::{AtomicFile, Fanout, SyslogSender, WholeLines};
 use crate::pipeline;
@@ -35,6 +38,12 @@ pub struct ReadArgs {
     /// Exit with 1 when a finding of at least this severity was reported.
     #[arg(long, value_enum, default_value = "never")]
     pub fail_on: FailOn,
+    /// Analyse only TCP packets matching this pcap-filter(7)-style expression: host, net,
+    /// port, portrange, src/dst, tcp/ip/ip6, and/or/not, parentheses (e.g. "host 10.0.0.5
+    /// and port 443 or 8443"). Our own subset, in every build (not libpcap's compiler);
+    /// frame numbers stay those of the file, as with tshark -Y.
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
     /// Analyse each file as a capture of its own, as before version 0.2 (default: all the
     /// files and directories given are one capture, merged in time order like mergecap).
     #[arg(long)]
@@ -99,7 +108,10 @@ pub fn read(args: &ReadArgs) -> Result<i32> {
     } else {
         Format::Ndjson
     });
-    let config = args.analysis.config();
+    let mut config = args.analysis.config();
+    if let Some(expr) = &args.filter {
+        config.filter = Some(Arc::new(Filter::parse(expr)?));
+    }
     let threads = args.threads.map_or_else(default_threads, usize::from);
     let mut syslog = match &args.output.syslog {
         Some(t) => Some(SyslogSender::connect(t).with_context(|| format!("syslog {t}"))?),

@@ -591,6 +591,9 @@ pub struct CaptureStatsRecord<'a> {
     /// Only for a capture read from several files.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub files: &'a [CaptureFileRecord],
+    /// Only with `--filter`: TCP packets it left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filtered_out: Option<u64>,
     pub format: Option<&'static str>,
     pub ip_fragments: u64,
     pub last_ts: Option<String>,
@@ -638,6 +641,7 @@ impl<'a> CaptureStatsRecord<'a> {
             flows_evicted_memory: stats.flows_evicted_memory,
             flows_timed_out: stats.flows_timed_out,
             files: &[],
+            filtered_out: stats.filtered_out,
             format: format.map(|f| f.container.name()),
             ip_fragments: stats.ip_fragments,
             last_ts: stats.last_ts_us.map(format_ts_us),
