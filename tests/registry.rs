@@ -138,7 +138,10 @@ fn every_kind_is_raised_by_one_rule_and_read_only_after_it() {
             .filter(|r| r.kinds.contains(&k.kind))
             .count();
         match k.scope {
-            Scope::Flow => assert_eq!((flow, capture), (1, 0), "{}", k.name),
+            // A capture rule may also raise a flow kind that only the end of the capture
+            // can decide (learned_tls_ports: plaintext_to_tls_port on a port another flow
+            // showed to be TLS); the flow rule stays the one that defines it.
+            Scope::Flow => assert_eq!(flow, 1, "{}", k.name),
             Scope::Capture => assert_eq!((flow, capture), (0, 1), "{}", k.name),
         }
     }

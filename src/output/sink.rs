@@ -214,20 +214,25 @@ impl<'a> Fanout<'a> {
         truncated: bool,
         live: Option<&serde_json::Value>,
     ) -> Result<(), SinkError> {
-        self.cross_flow()?;
-        self.stats(true, stats, format, warnings, truncated, live)
+        let notes = self.cross_flow()?;
+        if notes.is_empty() {
+            return self.stats(true, stats, format, warnings, truncated, live);
+        }
+        let all: Vec<String> = warnings.iter().cloned().chain(notes).collect();
+        self.stats(true, stats, format, &all, truncated, live)
     }
 
-    /// The capture rules' findings so far (they start afresh afterwards).
-    fn cross_flow(&mut self) -> Result<(), SinkError> {
+    /// The capture rules' findings so far (they start afresh afterwards), and their notes.
+    fn cross_flow(&mut self) -> Result<Vec<String>, SinkError> {
         let mut found = self.capture_rules.finish();
+        let notes = self.capture_rules.notes();
         self.capture_rules = CaptureRules::new(&self.rules);
         found.retain(|(_, f)| f.severity >= self.min_severity);
         for (at, finding) in &found {
             self.worst = self.worst.max(Some(finding.severity));
             self.send(&Event::CrossFlow { at, finding })?;
         }
-        Ok(())
+        Ok(notes)
     }
 
     /// Statistics (periodic in `live`; `last` at the end of the capture).

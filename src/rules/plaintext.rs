@@ -49,19 +49,26 @@ fn server_reaction(flow: &FlowRecord) -> &'static str {
 }
 
 fn check_plaintext_to_tls(ctx: &mut RuleCtx<'_>) {
-    let flow = ctx.flow;
-    if !flow.server_port_is_tls || flow.midstream || flow.preamble.via.is_some() {
+    if !ctx.flow.server_port_is_tls {
         return;
     }
+    if let Some(f) = plaintext_finding(ctx.flow) {
+        ctx.push(f);
+    }
+}
+
+/// The `plaintext_to_tls_port` finding for a flow whose client spoke plaintext first, as if
+/// its server port were a TLS port (the capture rule `learned_tls_ports` asks for flows to
+/// ports that only other flows showed to be TLS ports).
+pub(crate) fn plaintext_finding(flow: &FlowRecord) -> Option<Finding> {
+    if flow.midstream || flow.preamble.via.is_some() {
+        return None;
+    }
     // The sniffer's copy of the first bytes: credentials in them are already cut out.
-    let Some((first, frame)) = &flow.preamble.client_first_bytes else {
-        return;
-    };
-    let Some(raw) = flow.first_bytes[Dir::ToServer.index()].as_ref() else {
-        return;
-    };
+    let (first, frame) = flow.preamble.client_first_bytes.as_ref()?;
+    let raw = flow.first_bytes[Dir::ToServer.index()].as_ref()?;
     if looks_like_tls(&raw.0) {
-        return;
+        return None;
     }
     let protocol = flow
         .preamble
@@ -75,7 +82,7 @@ fn check_plaintext_to_tls(ctx: &mut RuleCtx<'_>) {
     frames.extend(flow.rst.iter().chain(&flow.fin).flatten().map(|e| e.frame));
     let port = flow.server.port;
     let proto = protocol.as_str();
-    ctx.push(
+    Some(
         Finding::new(Kind::PlaintextToTlsPort, Severity::Medium, flow.ts_of(*frame))
             .frames(frames)
             .summary(format!(
@@ -94,7 +101,7 @@ fn check_plaintext_to_tls(ctx: &mut RuleCtx<'_>) {
                 "server_reaction": reaction,
                 "server_port": port,
             })),
-    );
+    )
 }
 
 fn check_tls_to_plaintext(ctx: &mut RuleCtx<'_>) {

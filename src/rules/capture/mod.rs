@@ -13,6 +13,7 @@ use super::{Finding, Kind, RuleEnv};
 use crate::flow::{FlowRecord, FlowRef};
 
 mod interception;
+mod learned_ports;
 
 /// What a capture rule takes of one flow, of a type its own state knows.
 pub type SightingData = Box<dyn Any + Send>;
@@ -29,6 +30,10 @@ pub trait CaptureState: Send {
     fn add(&mut self, sighting: SightingData, tcp_stream: u64);
     /// The findings, at the end of the capture.
     fn finish(&mut self) -> Vec<(FlowRef, Finding)>;
+    /// Notes for the capture's `capture_stats.warnings`, after `finish`.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A named capture rule.
@@ -45,7 +50,10 @@ pub struct CaptureRule {
 }
 
 /// Every capture rule.
-pub const CAPTURE_RULES: &[CaptureRule] = &[interception::TLS_INTERCEPTION];
+pub const CAPTURE_RULES: &[CaptureRule] = &[
+    interception::TLS_INTERCEPTION,
+    learned_ports::LEARNED_TLS_PORTS,
+];
 
 /// What every capture rule took of one flow.
 pub fn sightings(flow: &FlowRecord, findings: &[Finding]) -> Vec<Sighting> {
@@ -93,5 +101,10 @@ impl CaptureRules {
             out.extend(found);
         }
         out
+    }
+
+    /// What the capture rules have to say about the capture, after [`Self::finish`].
+    pub fn notes(&self) -> Vec<String> {
+        self.states.iter().flat_map(|s| s.notes()).collect()
     }
 }
