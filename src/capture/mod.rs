@@ -19,8 +19,10 @@ use pcap_parser::{
 use crate::model::{FrameNo, TimestampUs};
 
 mod compressed;
+mod follow;
 mod set;
 pub use compressed::Compression;
+pub use follow::{AfterRead, Follow, FollowedFile};
 pub use set::{CaptureSet, SetMember};
 
 /// Largest captured length accepted for one packet (Wireshark's limit for

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 pub mod args;
 mod explain;
+mod follow;
 pub mod live;
 mod read;
 mod report;

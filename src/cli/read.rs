@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::args::{fanout, AnalysisArgs, FailOn, Format, Mode, OutputArgs};
+use super::follow::{follow, FollowArgs};
 use super::set::{read_set, Inputs};
 use super::{error, EXIT_ERROR, EXIT_FINDINGS};
 use std::sync::Arc;
 
-use crate::capture::{CaptureError, CaptureReader};
+use crate::capture::{AfterRead, CaptureError, CaptureReader};
 use crate::filter::Filter;
 use crate::flow::AnalyzerConfig;
 use crate::output::{AtomicFile, Fanout, SyslogSender, WholeLines};
@@ -21,8 +22,22 @@ use crate::pipeline;
 pub struct ReadArgs {
     /// Capture files (pcap or pcapng, plain or gzip/zstd/xz/lz4-compressed); "-" for
     /// standard input.
-    #[arg(required_unless_present = "read_file")]
+    #[arg(required_unless_present_any = ["read_file", "follow"])]
     pub files: Vec<PathBuf>,
+    /// Follow a directory a capture tool rotates files into: read each file once a newer
+    /// one appears beside it, keep flow state across files, stop on SIGINT/SIGTERM (the
+    /// file being read is read to its end). Files read are listed in the state file.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["files", "read_file", "each_file"])]
+    pub follow: Option<PathBuf>,
+    /// With --follow: the state file (default DIR/.tlstriage-follow.state).
+    #[arg(long, value_name = "FILE", requires = "follow")]
+    pub state_file: Option<PathBuf>,
+    /// With --follow: delete each file once read.
+    #[arg(long, requires = "follow", conflicts_with = "move_after")]
+    pub delete_after: bool,
+    /// With --follow: move each file into DIR once read.
+    #[arg(long, value_name = "DIR", requires = "follow")]
+    pub move_after: Option<PathBuf>,
     /// A capture file, as tshark and tcpdump take it (repeatable; read before the
     /// positional files).
     #[arg(short = 'r', value_name = "FILE")]
@@ -123,8 +138,10 @@ pub fn read(args: &ReadArgs) -> Result<i32> {
         ),
         None => Target::Stdout(io::stdout().lock()),
     };
-    // Output can be a third of the capture's size: write it in large blocks.
-    let mut out = WholeLines::with_capacity(1 << 18, target);
+    // Output can be a third of the capture's size: write it in large blocks; when
+    // following a directory, a record as soon as it is decided.
+    let block = if args.follow.is_some() { 1 } else { 1 << 18 };
+    let mut out = WholeLines::with_capacity(block, target);
     let mut errors = 0;
     let worst = {
         let mut fan = fanout(
@@ -135,6 +152,19 @@ pub fn read(args: &ReadArgs) -> Result<i32> {
             &mut out,
             syslog.as_mut(),
         );
+        if let Some(dir) = &args.follow {
+            let after = match (&args.move_after, args.delete_after) {
+                (Some(d), _) => AfterRead::MoveTo(d.clone()),
+                (None, true) => AfterRead::Delete,
+                (None, false) => AfterRead::Keep,
+            };
+            let how = FollowArgs {
+                dir,
+                state: args.state_file.as_ref(),
+                after,
+            };
+            errors += follow(&how, &config, threads, &mut fan)?;
+        }
         let given: Vec<&PathBuf> = args.read_file.iter().chain(&args.files).collect();
         let inputs = Inputs::expand(&given)?;
         let as_one = !args.each_file && (inputs.has_dir || given.len() > 1);
