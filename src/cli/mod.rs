@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 pub mod args;
 mod explain;
 pub mod live;
+#[cfg(feature = "live")]
+mod live_signals;
 mod read;
 mod report;
 
