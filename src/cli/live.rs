@@ -26,9 +26,8 @@ pub const NOT_BUILT: &str =
 pub const DEFAULT_BPF: &str = "tcp";
 /// Default snapshot length (tcpdump's): whole frames, so certificates are complete.
 pub const DEFAULT_SNAPLEN: u32 = 262_144;
-/// Default kernel capture buffer (libpcap's own default is 2 MiB). With the default
-/// snaplen, a 2 MiB ring on Linux holds only a handful of frame slots, and a burst of 400
-/// loopback handshakes lost ~88% of its packets; 64 MiB lost none (README, "Keeping up").
+/// Default kernel capture buffer (libpcap's own default is 2 MiB): headroom for bursts
+/// and for the analysis falling behind for a moment (README, "Keeping up").
 pub const DEFAULT_BUFFER_SIZE: u32 = 64 << 20;
 /// Default cap on tracked connections in live mode.
 pub const DEFAULT_MAX_FLOWS: usize = 50_000;
@@ -189,7 +188,12 @@ mod imp {
     use crate::rules::evaluate_with;
     use crate::rules::Severity;
 
-    /// libpcap read timeout (the buffer is handed over at least this often).
+    /// libpcap read timeout: a partly filled block of the ring is handed over after this
+    /// long, which bounds how late a finding on a quiet link is written. Immediate mode is
+    /// not used: on Linux it makes libpcap fall back to TPACKET_V2, one slot of the ring per
+    /// frame sized for the largest frame (64 KiB on loopback), so even a 64 MiB ring holds
+    /// only ~1,000 packets and dropped some in a 400-handshake burst; TPACKET_V3 packs
+    /// frames into blocks and dropped none even with 2 MiB (README, "Keeping up").
     const READ_TIMEOUT_MS: i32 = 200;
     /// The capture is non-blocking (a blocking read on Linux can sleep through signals and
     /// read timeouts on a quiet link): when nothing is buffered the loop sleeps this long,
@@ -520,7 +524,6 @@ mod imp {
                     .snaplen(snaplen)
                     .buffer_size(i32::try_from(args.buffer_size).unwrap_or(i32::MAX))
                     .timeout(READ_TIMEOUT_MS)
-                    .immediate_mode(true)
                     .open()
             })
             .and_then(|c| c.setnonblock())
