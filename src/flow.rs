@@ -870,7 +870,13 @@ impl Analyzer {
                 (src, dst)
             };
         }
-        // Picked up mid-stream: the side on a TLS port serves, else the well-known port.
+        // Picked up mid-stream (the SYN was not captured, or was dropped): a hello says who
+        // is who, else the side on a TLS port serves, else the well-known port.
+        match hello_sender(pkt.payload) {
+            Some(Side::Client) => return (src, dst),
+            Some(Side::Server) => return (dst, src),
+            None => {}
+        }
         let src_tls = self.config.is_tls_port(pkt.sport);
         let dst_tls = self.config.is_tls_port(pkt.dport);
         if src_tls != dst_tls {
@@ -964,6 +970,9 @@ impl Analyzer {
         let Some(flow) = self.flows.get_mut(&key) else {
             return;
         };
+        if !pkt.payload.is_empty() {
+            settle_roles(&self.config, flow, pkt);
+        }
         flow.h.last_ts_us = ts_us;
         let live = &mut *flow.live;
         let h = &mut flow.h;
@@ -1119,6 +1128,43 @@ pub fn capture_quality(flow: &FlowRecord) -> (&'static str, Vec<String>) {
     (label, issues)
 }
 
+/// A flow picked up mid-stream got its roles from a packet without payload (ports or
+/// direction, a guess); its first payload, if a TLS hello, decides them for good.
+fn settle_roles(config: &AnalyzerConfig, flow: &mut Flow, pkt: &TcpPacket<'_>) {
+    let h = &mut flow.h;
+    if h.syn.is_some() || h.syn_ack.is_some() || h.payload_bytes != [0, 0] {
+        return;
+    }
+    let Some(sender) = hello_sender(pkt.payload) else {
+        return;
+    };
+    let from_client = pkt.src == h.client.ip && pkt.sport == h.client.port;
+    if from_client == (sender == Side::Client) {
+        return;
+    }
+    std::mem::swap(&mut h.client, &mut h.server);
+    h.packets.swap(0, 1);
+    h.ttl.swap(0, 1);
+    h.ttl_range.swap(0, 1);
+    h.zero_window.swap(0, 1);
+    h.fin.swap(0, 1);
+    h.rst.swap(0, 1);
+    h.server_port_is_tls = config.is_tls_port(h.server.port);
+    // No payload yet: both streams and the preamble are still empty.
+    flow.live.streams.swap(0, 1);
+    flow.live.app.preamble = Preamble::new(h.server.port);
+}
+
+/// Who sent this payload, if it starts with a TLS ClientHello or ServerHello record
+/// (handshake record, version 3.x, message type 1 or 2).
+fn hello_sender(payload: &[u8]) -> Option<Side> {
+    match payload {
+        [0x16, 3, _, _, _, 1, ..] => Some(Side::Client),
+        [0x16, 3, _, _, _, 2, ..] => Some(Side::Server),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1223,6 +1269,52 @@ mod tests {
         assert_eq!(done[0].server.port, 443);
         assert!(done[0].midstream);
         assert_eq!(done[0].end, EndReason::CaptureEnd);
+    }
+
+    /// A handshake record holding the start of a hello of `msg_type` (1 client, 2 server).
+    fn hello(msg_type: u8) -> Vec<u8> {
+        vec![0x16, 3, 1, 0, 8, msg_type, 0, 0, 4, 3, 3, 0, 0]
+    }
+
+    #[test]
+    fn midstream_hellos_decide_roles_whatever_the_ports_or_first_packet() {
+        // Both ports ephemeral, SYN not captured: the ServerHello's sender serves.
+        let mut f = Feeder::new(AnalyzerConfig::default());
+        f.send(raw(S, C, 41000, 52000, 5000, ACK | PSH, &hello(2)), 0);
+        // The ClientHello's sender is the client even from a well-known port.
+        f.send(raw(C, S, 993, 8000, 7000, ACK | PSH, &hello(1)), 0);
+        f.a.finish();
+        let done = f.a.take_finished();
+        assert_eq!((done[0].client.port, done[0].server.port), (52000, 41000));
+        assert_eq!((done[1].client.port, done[1].server.port), (993, 8000));
+        assert!(done.iter().all(|r| r.midstream));
+    }
+
+    #[test]
+    fn midstream_roles_guessed_from_a_bare_ack_are_settled_by_the_first_hello() {
+        let mut f = Feeder::new(AnalyzerConfig::default());
+        // The server's bare ACK comes first (the SYN/ACK was dropped): a wrong guess...
+        f.send(raw(S, C, 41000, 52000, 900, ACK, b""), 0);
+        // ...which the client's ClientHello corrects, with the ACK counted as the server's.
+        f.send(raw(C, S, 52000, 41000, 100, ACK | PSH, &hello(1)), 10);
+        f.send(raw(S, C, 41000, 52000, 900, ACK | PSH, &hello(2)), 10);
+        f.a.finish();
+        let done = f.a.take_finished();
+        assert_eq!(done.len(), 1);
+        let r = &done[0];
+        assert_eq!((r.client.port, r.server.port), (52000, 41000));
+        assert_eq!(r.packets, [1, 2]);
+        assert_eq!(r.payload_bytes, [13, 13]);
+        // Once data flowed the roles stay: a later hello does not swap them back.
+        let mut f = Feeder::new(AnalyzerConfig::default());
+        f.send(
+            raw(C, S, 52000, 41000, 100, ACK | PSH, &[0x17, 3, 3, 0, 1, 0]),
+            0,
+        );
+        f.send(raw(S, C, 41000, 52000, 900, ACK | PSH, &hello(1)), 10);
+        f.a.finish();
+        let done = f.a.take_finished();
+        assert_eq!(done[0].client.port, 52000);
     }
 
     #[test]

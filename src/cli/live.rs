@@ -26,6 +26,9 @@ pub const NOT_BUILT: &str =
 pub const DEFAULT_BPF: &str = "tcp";
 /// Default snapshot length (tcpdump's): whole frames, so certificates are complete.
 pub const DEFAULT_SNAPLEN: u32 = 262_144;
+/// Default kernel capture buffer (libpcap's own default is 2 MiB): headroom for bursts
+/// and for the analysis falling behind for a moment (README, "Keeping up").
+pub const DEFAULT_BUFFER_SIZE: u32 = 64 << 20;
 /// Default cap on tracked connections in live mode.
 pub const DEFAULT_MAX_FLOWS: usize = 50_000;
 /// Default cap on out-of-order bytes buffered per direction of a flow in live mode.
@@ -45,6 +48,10 @@ pub struct LiveArgs {
     /// Bytes kept of each frame.
     #[arg(long, default_value_t = DEFAULT_SNAPLEN)]
     pub snaplen: u32,
+    /// Kernel capture buffer in bytes (pcap_set_buffer_size); too small a buffer drops
+    /// packets under bursts (counted in capture_stats `live.pcap_dropped`).
+    #[arg(long, default_value_t = DEFAULT_BUFFER_SIZE)]
+    pub buffer_size: u32,
     /// Put the interface in promiscuous mode (the default).
     #[arg(long, overrides_with = "no_promisc")]
     pub promisc: bool,
@@ -161,8 +168,7 @@ mod imp {
     use std::io::{self, Write};
     use std::path::PathBuf;
     use std::rc::Rc;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
     use std::time::{Duration, Instant};
 
     use anyhow::{anyhow, Context, Result};
@@ -182,7 +188,12 @@ mod imp {
     use crate::rules::evaluate_with;
     use crate::rules::Severity;
 
-    /// libpcap read timeout (the buffer is handed over at least this often).
+    /// libpcap read timeout: a partly filled block of the ring is handed over after this
+    /// long, which bounds how late a finding on a quiet link is written. Immediate mode is
+    /// not used: on Linux it makes libpcap fall back to TPACKET_V2, one slot of the ring per
+    /// frame sized for the largest frame (64 KiB on loopback), so even a 64 MiB ring holds
+    /// only ~1,000 packets and dropped some in a 400-handshake burst; TPACKET_V3 packs
+    /// frames into blocks and dropped none even with 2 MiB (README, "Keeping up").
     const READ_TIMEOUT_MS: i32 = 200;
     /// The capture is non-blocking (a blocking read on Linux can sleep through signals and
     /// read timeouts on a quiet link): when nothing is buffered the loop sleeps this long,
@@ -190,11 +201,17 @@ mod imp {
     const IDLE_SLEEP: Duration = Duration::from_millis(10);
 
     /// Where records go: stdout, or a file opened for append and reopened on SIGHUP.
-    /// Every record is written whole with one `write_all` and flushed at once.
+    /// Records are collected whole and written out at every wakeup of the capture loop (or
+    /// when [`OUT_FLUSH_BYTES`] are pending): a write and a flush per record made the loop
+    /// fall behind libpcap during bursts.
     struct Out {
         path: Option<PathBuf>,
         file: Option<File>,
+        pending: Vec<u8>,
     }
+
+    /// Pending output written out at once beyond this, however busy the capture is.
+    const OUT_FLUSH_BYTES: usize = 256 * 1024;
 
     impl Out {
         fn open(path: Option<PathBuf>) -> Result<Out> {
@@ -202,7 +219,11 @@ mod imp {
                 Some(p) => Some(Self::open_file(p)?),
                 None => None,
             };
-            Ok(Out { path, file })
+            Ok(Out {
+                path,
+                file,
+                pending: Vec::new(),
+            })
         }
 
         fn open_file(p: &PathBuf) -> Result<File> {
@@ -214,6 +235,8 @@ mod imp {
         }
 
         fn reopen(&mut self) -> Result<()> {
+            // What was written before the rotation belongs to the old file.
+            self.flush().context("writing output before reopening it")?;
             if let Some(p) = &self.path {
                 let f = Self::open_file(p)?;
                 self.file = Some(f);
@@ -222,19 +245,33 @@ mod imp {
         }
 
         fn line(&mut self, text: &[u8]) -> io::Result<()> {
-            match &mut self.file {
-                Some(f) => f.write_all(text),
+            self.pending.extend_from_slice(text);
+            if self.pending.len() >= OUT_FLUSH_BYTES {
+                self.flush()?;
+            }
+            Ok(())
+        }
+
+        /// Write out every pending record (whole records only, so a reader never sees half
+        /// a line between wakeups).
+        fn flush(&mut self) -> io::Result<()> {
+            if self.pending.is_empty() {
+                return Ok(());
+            }
+            let r = match &mut self.file {
+                Some(f) => f.write_all(&self.pending),
                 None => {
                     let mut o = io::stdout().lock();
-                    o.write_all(text)?;
-                    o.flush()
+                    o.write_all(&self.pending).and_then(|()| o.flush())
                 }
-            }
+            };
+            self.pending.clear();
+            r
         }
     }
 
-    /// [`Out`] shared between the sinks writing to it and the loop that reopens it on
-    /// SIGHUP. Each sink writes a whole record with one `write_all`.
+    /// [`Out`] shared between the sinks writing to it and the loop that flushes it and
+    /// reopens it on SIGHUP. Each sink writes a whole record with one `write_all`.
     #[derive(Clone)]
     struct SharedOut(Rc<RefCell<Out>>);
 
@@ -409,6 +446,30 @@ mod imp {
         }
     }
 
+    /// Makes libpcap's drop counters loud: a line on stderr whenever they grow (checked
+    /// once a second and at the end), besides the counts in capture_stats.
+    #[derive(Default)]
+    struct DropWarning {
+        reported: u64,
+    }
+
+    impl DropWarning {
+        fn check(&mut self, st: Option<pcap::Stat>) {
+            let Some(st) = st else { return };
+            let dropped = u64::from(st.dropped) + u64::from(st.if_dropped);
+            if dropped > self.reported {
+                eprintln!(
+                    "tlstriage: warning: libpcap dropped {} packets ({dropped} in total, of \
+                     {} received): flows may be missing or incomplete; raise --buffer-size \
+                     or narrow --bpf",
+                    dropped - self.reported,
+                    st.received
+                );
+                self.reported = dropped;
+            }
+        }
+    }
+
     fn interface_names() -> Vec<String> {
         pcap::Device::list()
             .map(|ds| ds.into_iter().map(|d| d.name).collect())
@@ -452,19 +513,8 @@ mod imp {
             return Err(anyhow!(unknown_interface(&iface, &known)));
         }
 
-        let term = Arc::new(AtomicBool::new(false));
-        let hup = Arc::new(AtomicBool::new(false));
-        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            // A second signal while flushing kills at once.
-            signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&term))
-                .context("installing signal handler")?;
-            signal_hook::flag::register(sig, Arc::clone(&term))
-                .context("installing signal handler")?;
-        }
-        if args.output.is_some() {
-            signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup))
-                .context("installing signal handler")?;
-        }
+        let signals = crate::cli::live_signals::install(args.output.is_some())?;
+        let (term, hup) = (signals.term, signals.hup);
 
         let snaplen = i32::try_from(args.snaplen).unwrap_or(i32::MAX);
         let promisc = !args.no_promisc;
@@ -472,8 +522,8 @@ mod imp {
             .and_then(|c| {
                 c.promisc(promisc)
                     .snaplen(snaplen)
+                    .buffer_size(i32::try_from(args.buffer_size).unwrap_or(i32::MAX))
                     .timeout(READ_TIMEOUT_MS)
-                    .immediate_mode(true)
                     .open()
             })
             .and_then(|c| c.setnonblock())
@@ -525,9 +575,9 @@ mod imp {
             bytes: Vec::new(),
         };
         eprintln!(
-            "tlstriage: capturing on {iface} (linktype {linktype}, snaplen {}, filter {:?}); \
-             Ctrl-C or SIGTERM to stop",
-            args.snaplen, args.bpf
+            "tlstriage: capturing on {iface} (linktype {linktype}, snaplen {}, buffer {} bytes, \
+             filter {:?}); Ctrl-C or SIGTERM to stop",
+            args.snaplen, args.buffer_size, args.bpf
         );
 
         let mut analyzer = Analyzer::new(analyzer_config(args));
@@ -539,6 +589,7 @@ mod imp {
         let mut last_tick = Instant::now();
         let mut frame = 0u64;
         let mut failure = None;
+        let mut drops = DropWarning::default();
 
         while !term.load(Ordering::Relaxed) {
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -567,8 +618,11 @@ mod imp {
                     analyzer.packet(&pkt);
                     live.drain(&mut analyzer)?;
                 }
-                // Non-blocking: nothing buffered right now.
-                Err(pcap::Error::TimeoutExpired) => std::thread::sleep(IDLE_SLEEP),
+                // Non-blocking: nothing buffered right now, so a good moment to write.
+                Err(pcap::Error::TimeoutExpired) => {
+                    out.0.borrow_mut().flush()?;
+                    std::thread::sleep(IDLE_SLEEP);
+                }
                 Err(e) => {
                     failure = Some(anyhow!("capture on {iface} failed: {e}"));
                     break;
@@ -576,6 +630,7 @@ mod imp {
             }
             if last_tick.elapsed() >= Duration::from_secs(1) {
                 last_tick = Instant::now();
+                drops.check(cap.stats().ok());
                 let now = now_us();
                 analyzer.tick(now);
                 live.drain(&mut analyzer)?;
@@ -595,8 +650,10 @@ mod imp {
         analyzer.finish();
         live.drain(&mut analyzer)?;
         let st = cap.stats().ok();
+        drops.check(st);
         live.stats(&analyzer, st, true)?;
         drop(live);
+        out.0.borrow_mut().flush()?;
         if let Some(s) = syslog.as_mut() {
             s.close();
             if s.failed > 0 {

@@ -10,6 +10,8 @@ pub mod args;
 mod explain;
 mod follow;
 pub mod live;
+#[cfg(feature = "live")]
+mod live_signals;
 mod read;
 mod report;
 mod set;
