@@ -2,8 +2,6 @@
 //! until SIGINT/SIGTERM (see `capture::Follow`).
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
@@ -28,10 +26,9 @@ pub fn follow(
     threads: usize,
     fan: &mut Fanout<'_>,
 ) -> Result<usize> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handler")?;
-    }
+    // As in live: the first signal stops and flushes, a copy within 2 s is ignored, a later
+    // one exits at once.
+    let stop = super::signals::install(false)?.term;
     let state = args
         .state
         .cloned()

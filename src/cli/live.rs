@@ -513,7 +513,7 @@ mod imp {
             return Err(anyhow!(unknown_interface(&iface, &known)));
         }
 
-        let signals = crate::cli::live_signals::install(args.output.is_some())?;
+        let signals = crate::cli::signals::install(args.output.is_some())?;
         let (term, hup) = (signals.term, signals.hup);
 
         let snaplen = i32::try_from(args.snaplen).unwrap_or(i32::MAX);

@@ -10,11 +10,10 @@ pub mod args;
 mod explain;
 mod follow;
 pub mod live;
-#[cfg(feature = "live")]
-mod live_signals;
 mod read;
 mod report;
 mod set;
+mod signals;
 
 pub use args::{AnalysisArgs, FailOn, Format, OutputArgs, SeverityArg};
 pub use explain::rules_listing;

@@ -1,4 +1,4 @@
-//! Signals of `tlstriage live`, handled on a thread of their own.
+//! Stop signals of `tlstriage live` and `read --follow`, handled on a thread of their own.
 //!
 //! The first SIGINT/SIGTERM asks the capture loop to stop and flush. The same signal often
 //! arrives twice within milliseconds: `timeout` sends it to the child and then to the whole
