@@ -315,6 +315,28 @@ fn extreme_pcapng_timestamps_do_not_overflow() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{format}: {err}");
         assert!(!err.contains("panicked"), "{err}");
+        if format == "ndjson" {
+            // Clamped to dates every output can write, never a negative duration, and said.
+            let recs = ndjson(&out);
+            for r in &recs {
+                for key in ["ts", "first_ts", "last_ts"] {
+                    if let Some(ts) = r[key].as_str() {
+                        assert!(ts.len() == 27 && !ts.starts_with('@'), "{key}: {ts}");
+                    }
+                }
+            }
+            let stats = recs.last().unwrap();
+            assert!(stats["duration_s"].as_f64().unwrap() >= 0.0, "{stats}");
+            let warnings = stats["warnings"].to_string();
+            assert!(
+                warnings.contains("2 frame(s) with a timestamp before 1970 or after 9999"),
+                "{warnings}"
+            );
+            assert!(
+                warnings.contains("earlier than the frame before"),
+                "{warnings}"
+            );
+        }
     }
 }
 

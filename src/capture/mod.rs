@@ -155,6 +155,57 @@ pub enum CaptureError {
     },
 }
 
+/// The latest timestamp that every output can write as an ISO 8601 date
+/// (9999-12-31T23:59:59.999999Z).
+pub const MAX_SANE_TS_US: TimestampUs = 253_402_300_799_999_999;
+
+/// Timestamps as the rest of the pipeline may trust them: within 1970..=9999 (a hostile or
+/// corrupt file can claim any 64-bit time; outside it, dates cannot be written and
+/// durations go wrong), with the frames that were clamped or went back in time counted
+/// for one warning each at the end.
+#[derive(Debug, Default)]
+struct Clock {
+    last: Option<TimestampUs>,
+    clamped: u64,
+    first_clamped: Option<FrameNo>,
+    backwards: u64,
+    first_backwards: Option<FrameNo>,
+}
+
+impl Clock {
+    fn check(&mut self, frame: FrameNo, ts: TimestampUs) -> TimestampUs {
+        let sane = ts.clamp(0, MAX_SANE_TS_US);
+        if sane != ts {
+            self.clamped += 1;
+            self.first_clamped.get_or_insert(frame);
+        }
+        if self.last.is_some_and(|last| sane < last) {
+            self.backwards += 1;
+            self.first_backwards.get_or_insert(frame);
+        }
+        self.last = Some(sane);
+        sane
+    }
+
+    /// The warnings, once (the counts start again after).
+    fn warnings(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(frame) = self.first_clamped.take() {
+            out.push(format!(
+                "{} frame(s) with a timestamp before 1970 or after 9999, the first frame {frame}: clamped to that range",
+                self.clamped
+            ));
+        }
+        if let Some(frame) = self.first_backwards.take() {
+            out.push(format!(
+                "{} frame(s) with a timestamp earlier than the frame before, the first frame {frame}: timestamps out of order (durations and idle timeouts follow the file's order)",
+                self.backwards
+            ));
+        }
+        out
+    }
+}
+
 /// Where the pipeline gets its frames: one capture file, or several read as one.
 pub trait PacketSource {
     /// The next frame, `Ok(None)` at the end.
@@ -185,6 +236,7 @@ pub struct CaptureReader {
     pending_consume: usize,
     /// A frame found by [`CaptureReader::peek_ts`] and not handed out yet.
     held: Option<Found>,
+    clock: Clock,
     done: bool,
     truncated: bool,
     warnings: Vec<String>,
@@ -387,6 +439,7 @@ impl CaptureReader {
             capacity: initial_buffer,
             pending_consume: 0,
             held: None,
+            clock: Clock::default(),
             done: false,
             truncated: false,
             warnings: Vec::new(),
@@ -471,13 +524,18 @@ impl CaptureReader {
                 .consume(std::mem::take(&mut self.pending_consume));
         }
         match self.advance() {
-            Ok(Some(found)) => Ok(Some(found)),
+            Ok(Some(mut found)) => {
+                found.ts_us = self.clock.check(found.frame, found.ts_us);
+                Ok(Some(found))
+            }
             Ok(None) => {
                 self.done = true;
+                self.warnings.extend(self.clock.warnings());
                 Ok(None)
             }
             Err(e) => {
                 self.done = true;
+                self.warnings.extend(self.clock.warnings());
                 Err(e)
             }
         }

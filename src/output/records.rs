@@ -625,7 +625,8 @@ impl<'a> CaptureStatsRecord<'a> {
         truncated: bool,
     ) -> Self {
         let duration_s = match (stats.first_ts_us, stats.last_ts_us) {
-            (Some(a), Some(b)) => (b - a) as f64 / 1e6,
+            // Never negative, also when the file's timestamps go back in time.
+            (Some(a), Some(b)) => b.saturating_sub(a).max(0) as f64 / 1e6,
             _ => 0.0,
         };
         CaptureStatsRecord {

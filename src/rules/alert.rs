@@ -114,6 +114,32 @@ mod tests {
     use crate::tls::{HandshakeStage, TlsEventKind};
 
     #[test]
+    fn thousands_of_identical_alerts_give_ten_findings_and_a_count() {
+        let alerts = (0..10_000)
+            .map(|i| alert(Dir::ToClient, 5 + i, 1, 0))
+            .collect();
+        let f = tls_flow(client_hello(), None, alerts, HandshakeStage::ClientHello);
+        let out = crate::rules::evaluate_with(&f, &Default::default());
+        let tls: Vec<_> = out
+            .iter()
+            .filter(|x| x.kind.as_str() == "tls_alert")
+            .collect();
+        assert_eq!(tls.len(), crate::rules::MAX_IDENTICAL_FINDINGS);
+        let last = tls.last().unwrap();
+        let shown = crate::rules::MAX_IDENTICAL_FINDINGS as u64;
+        let more = last.evidence["identical_not_shown"].as_u64().unwrap();
+        assert_eq!(more + shown, 10_000);
+        assert!(last
+            .summary
+            .ends_with(&format!("(and {more} more identical on this flow)")));
+        assert!(tls[0].evidence.get("identical_not_shown").is_none());
+        assert!(
+            tls.windows(2).all(|w| w[0].frames < w[1].frames),
+            "order kept"
+        );
+    }
+
+    #[test]
     fn fatal_clear_alert_from_the_server() {
         let f = tls_flow(
             client_hello(),

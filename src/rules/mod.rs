@@ -222,7 +222,47 @@ pub fn evaluate_with(flow: &FlowRecord, env: &RuleEnv) -> Vec<Finding> {
             rule.name
         );
     }
-    ctx.findings
+    let mut findings = ctx.findings;
+    collapse_identical(&mut findings);
+    findings
+}
+
+/// Identical findings (same kind and summary) kept per flow; a flow of 10,000 identical
+/// alerts gives this many and a count, not 10,000 lines.
+pub const MAX_IDENTICAL_FINDINGS: usize = 10;
+
+/// Keeps the first [`MAX_IDENTICAL_FINDINGS`] of each group of identical findings; the last
+/// one kept says how many more there were (`identical_not_shown` in its evidence).
+fn collapse_identical(findings: &mut Vec<Finding>) {
+    if findings.len() <= MAX_IDENTICAL_FINDINGS {
+        return;
+    }
+    let mut seen: std::collections::HashMap<(Kind, String), (usize, usize)> =
+        std::collections::HashMap::new();
+    let mut keep = Vec::with_capacity(findings.len());
+    for (i, f) in findings.iter().enumerate() {
+        let entry = seen.entry((f.kind, f.summary.clone())).or_insert((0, i));
+        entry.0 += 1;
+        if entry.0 <= MAX_IDENTICAL_FINDINGS {
+            entry.1 = i;
+            keep.push(true);
+        } else {
+            keep.push(false);
+        }
+    }
+    for &(count, last_kept) in seen.values() {
+        if count > MAX_IDENTICAL_FINDINGS {
+            let more = count - MAX_IDENTICAL_FINDINGS;
+            if let Some(f) = findings.get_mut(last_kept) {
+                f.summary = format!("{} (and {more} more identical on this flow)", f.summary);
+                if let Value::Object(ev) = &mut f.evidence {
+                    ev.insert("identical_not_shown".into(), Value::from(more));
+                }
+            }
+        }
+    }
+    let mut kept = keep.into_iter();
+    findings.retain(|_| kept.next().unwrap_or(true));
 }
 
 /// The rule that raises `kind` on flows, if any.
