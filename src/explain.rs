@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+pub mod alerts;
+
 /// Whether a topic is a finding `kind`, a `likely_cause` of `handshake_aborted`, or both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TopicType {
@@ -581,7 +583,23 @@ pub fn render(t: &Topic) -> String {
         let _ = writeln!(out, "  $ {cmd}");
         wrap(&mut out, what, "      ", "      ", 92);
     }
+    if alerts::lookup(t.name).is_some() {
+        let _ = writeln!(
+            out,
+            "\nAlso a TLS alert: tlstriage explain alert:{}",
+            t.name
+        );
+    }
     out
+}
+
+/// The explanation of `name`: a finding kind or likely cause, else a TLS alert.
+pub fn explain(name: &str) -> Option<String> {
+    let bare = !name.trim().to_ascii_lowercase().starts_with("alert:");
+    match lookup(name).filter(|_| bare) {
+        Some(topic) => Some(render(topic)),
+        None => alerts::lookup(name).map(alerts::render),
+    }
 }
 
 /// The list printed when a kind is unknown (or none is given).
@@ -593,6 +611,10 @@ pub fn known_list() -> String {
     out.push_str("\nlikely_cause values of handshake_aborted:\n");
     for t in TOPICS.iter().filter(|t| t.topic_type != TopicType::Kind) {
         let _ = writeln!(out, "  {:<28} {}", t.name, t.title);
+    }
+    out.push_str("\nTLS alerts (explain NAME, alert:NAME or the code):\n");
+    for a in alerts::ALERTS {
+        let _ = writeln!(out, "  {:<28} {} (code {})", a.name, a.sent_by, a.code);
     }
     out
 }

@@ -138,10 +138,23 @@ fn a_cut_or_corrupt_compressed_file_is_a_one_line_error_after_what_it_held() {
     let one = std::fs::read(sample("cert-expired.pcap")).unwrap();
     let mut plain = one[..24].to_vec();
     let mut noise = 0x9e37_79b9_7f4a_7c15u64;
-    for _ in 0..400 {
-        plain.extend_from_slice(&one[24..]);
+    let mut records = Vec::new();
+    let mut rest = &one[24..];
+    while rest.len() >= 16 {
+        let incl = u32::from_le_bytes(rest[8..12].try_into().unwrap()) as usize;
+        records.push(&rest[..16 + incl]);
+        rest = &rest[16 + incl..];
+    }
+    for copy in 0..400u32 {
+        // Each copy 10 s after the one before, so timestamps keep going forward.
+        let mut sec = 0;
+        for r in &records {
+            sec = u32::from_le_bytes(r[0..4].try_into().unwrap()) + copy * 10;
+            plain.extend_from_slice(&sec.to_le_bytes());
+            plain.extend_from_slice(&r[4..]);
+        }
         let len: u32 = 2000;
-        for field in [0, 0, len, len] {
+        for field in [sec, 999_999, len, len] {
             plain.extend_from_slice(&u32::to_le_bytes(field));
         }
         for _ in 0..len {
