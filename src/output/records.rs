@@ -573,6 +573,8 @@ pub struct CaptureStatsRecord<'a> {
     pub flows_evicted_memory: u64,
     pub flows_timed_out: u64,
     pub format: Option<&'static str>,
+    pub icmp_errors: u64,
+    pub icmp_errors_no_flow: u64,
     pub ip_fragments: u64,
     pub last_ts: Option<String>,
     /// `live` only: interface, drops, uptime, ...
@@ -621,6 +623,8 @@ impl<'a> CaptureStatsRecord<'a> {
                 CaptureFormat::Pcap => "pcap",
                 CaptureFormat::PcapNg => "pcapng",
             }),
+            icmp_errors: stats.icmp_errors,
+            icmp_errors_no_flow: stats.icmp_errors_no_flow,
             ip_fragments: stats.ip_fragments,
             last_ts: stats.last_ts_us.map(format_ts_us),
             live: None,
