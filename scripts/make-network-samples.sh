@@ -18,7 +18,7 @@
 #
 #   samples/no-answer.pcap       The router DROPs the SYNs to port 4455: curl --connect-timeout 4
 #                                sends a SYN and two retransmissions (1 s, 2 s apart) and gives up;
-#                                2 s later a UDP datagram to a closed port of the router draws an
+#                                8 s later a UDP datagram to a closed port of the router draws an
 #                                ICMP port-unreachable (not about any TCP flow), which shows the
 #                                capture went on after the client gave up.
 #   samples/reject-port-unreachable.pcap, samples/reject-admin-prohibited.pcap
@@ -166,7 +166,8 @@ topology 1500
 ip netns exec "$R" iptables -A FORWARD -p tcp --dport 4455 -j DROP
 capture "$C" c0 "$WORK/no-answer.pcap" "$WITH_ICMP"
 ip netns exec "$C" "${CURL[@]}" --connect-timeout 4 https://10.9.2.2:4455/ >/dev/null 2>&1 || true
-sleep 2
+# Longer than twice the client's whole wait: no retransmission could still be due.
+sleep 8
 ip netns exec "$C" python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("10.9.1.1", 9))' || true
 stop_capture "$C"
 teardown

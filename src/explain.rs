@@ -374,6 +374,34 @@ pub const TOPICS: &[Topic] = &[
         ],
     },
     Topic {
+        name: "connection_failed",
+        topic_type: TopicType::Kind,
+        title: "a TCP connection that never carried a byte: refused, unanswered, ICMP-rejected, or closed at once",
+        meaning: "TLS never started because TCP did not get that far. `reason` says how: `refused` (the SYN was \
+            answered by a RST: 'connection refused', Zeek REJ), `no_answer` (the SYN and its retransmissions drew \
+            nothing: 'connection timed out', Zeek S0; `ended_by` tells whether the client gave up or the capture \
+            ended first), `icmp_<name>` (a router, firewall or the host answered with an ICMP/ICMPv6 error quoting \
+            the SYN: `icmp_port_unreachable`, `icmp_host_unreachable`, `icmp_net_unreachable`, \
+            `icmp_admin_prohibited`, ...; 'no route to host'), or `server_closed`/`server_reset` (the server accepted \
+            the connection and ended it before any byte). `answered_by` is `server`, `middlebox` (a RST whose TTL \
+            does not fit the server's other packets) or the ICMP sender's address. Many of these from one client to \
+            many ports are a port scan: the roll-up (`--summary-by server`) counts them per server:port.",
+        causes: &[
+            "refused: nothing listens on the port (service down, wrong port, bound to another address), or a host firewall rejecting with tcp-reset",
+            "no_answer: a firewall DROP rule, the host is down, or the route back to the client is broken",
+            "icmp_admin_prohibited / icmp_port_unreachable: a firewall REJECT rule (iptables REJECT --reject-with ...)",
+            "icmp_host_unreachable / icmp_net_unreachable: routing, or the host does not answer ARP/ND on its last hop",
+            "server_closed / server_reset: an access rule (tcpwrappers hosts.deny), a proxy without healthy backends, a connection limit or a full listen queue",
+        ],
+        confirm: &[
+            ("ss -ltn", "on the server: is anything listening on the port and address (refused)? Recv-Q against the backlog (server_closed)"),
+            ("nc -vz HOST PORT", "from the client: 'succeeded', 'Connection refused' or a timeout"),
+            ("iptables -L -n -v", "on the server and the firewalls on the path: DROP/REJECT rules and their packet counters (nft list ruleset with nftables)"),
+            ("traceroute -T -p PORT HOST", "TCP SYN traceroute (or tcptraceroute HOST PORT): the hop where the SYN stops or is rejected"),
+            ("tcpdump -ni any 'tcp port PORT or icmp or icmp6'", "on the server: does the SYN arrive at all, and what answers it"),
+        ],
+    },
+    Topic {
         name: "malformed_tls",
         topic_type: TopicType::Kind,
         title: "a TLS record or handshake message that does not parse",

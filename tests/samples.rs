@@ -8,10 +8,10 @@ use tlstriage::flow::{AnalyzerConfig, DEFAULT_TLS_PORTS};
 use tlstriage::pipeline::{analyze_path, Analysis};
 use tlstriage::tls::names::{cipher_name, version_name};
 
-/// The samples run their TLS servers on 4431-4447, as a user would pass with --tls-ports.
+/// The samples run their TLS servers on 4431-4454, as a user would pass with --tls-ports.
 fn config() -> AnalyzerConfig {
     let mut ports: Vec<u16> = DEFAULT_TLS_PORTS.to_vec();
-    ports.extend(4431..=4447);
+    ports.extend(4431..=4454);
     let mut c = AnalyzerConfig::default();
     c.set_tls_ports(&ports);
     c
@@ -533,4 +533,52 @@ fn missing_sni() {
             ("tls_alert", "info", vec![12])
         ]
     );
+}
+
+/// The evidence of the one `connection_failed` finding of a sample, which must be its only
+/// finding, with these frames.
+fn connection_failed(a: &Analysis, frames: &[u64]) -> Value {
+    assert_eq!(a.flows.len(), 1, "one connection per sample");
+    assert_eq!(
+        findings(a),
+        vec![("connection_failed", "medium", frames.to_vec())]
+    );
+    let f = a.findings().next().unwrap().1;
+    assert!(f.explanation.contains("nc -vz"), "{}", f.explanation);
+    assert!(a.flows[0].0.tls.is_none(), "no TLS flow");
+    f.evidence.clone()
+}
+
+#[test]
+fn refused_ipv4_and_ipv6() {
+    for (name, port) in [("refused-ipv4.pcap", 4450), ("refused-ipv6.pcap", 4451)] {
+        let a = analyze(name);
+        let e = connection_failed(&a, &[1, 2]);
+        assert_eq!(e["reason"], "refused", "{name}");
+        assert_eq!(e["answered_by"], "server", "{name}");
+        // The RST is the server's only packet: its TTL has nothing to be compared with.
+        assert_eq!(e["confidence"], "medium", "{name}");
+        assert_eq!(e["attempts"], 1, "{name}");
+        assert_eq!(e["ttl"]["rst"], 64, "{name}");
+        assert_eq!(e["server_port"], port, "{name}");
+        assert!(e["because"][1].as_str().unwrap().contains("only packet"));
+        assert_eq!(a.stats.icmp_errors, 0);
+    }
+}
+
+#[test]
+fn accepted_then_closed_or_reset_before_any_byte() {
+    let a = analyze("accept-then-close.pcap");
+    let e = connection_failed(&a, &[1, 4]);
+    assert_eq!(
+        (&e["reason"], &e["answered_by"], &e["confidence"]),
+        (&"server_closed".into(), &"server".into(), &"high".into())
+    );
+    let a = analyze("accept-then-reset.pcap");
+    let e = connection_failed(&a, &[1, 4]);
+    assert_eq!(
+        (&e["reason"], &e["answered_by"], &e["confidence"]),
+        (&"server_reset".into(), &"server".into(), &"high".into())
+    );
+    assert_eq!(e["ttl"]["rst"], 64);
 }

@@ -167,7 +167,7 @@ fn last_message_fact(tls: &TlsConn, side: Side) -> Option<String> {
 }
 
 /// How far (in hops) a TTL lies outside a range.
-fn ttl_distance(ttl: u8, (lo, hi): (u8, u8)) -> u8 {
+pub(super) fn ttl_distance(ttl: u8, (lo, hi): (u8, u8)) -> u8 {
     if ttl < lo {
         lo - ttl
     } else {
