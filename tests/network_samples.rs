@@ -136,3 +136,25 @@ fn firewall_reject_with_icmp_names_the_firewall() {
         assert_eq!(a.stats.icmp_errors_no_flow, 0, "{name}");
     }
 }
+
+#[test]
+fn frag_needed_is_evidence_for_the_stalled_handshake() {
+    let a = analyze("pmtu-frag-needed.pcap");
+    let f = aborted(&a);
+    assert_eq!(ev(f, "aborted_by"), "client");
+    assert_eq!(ev(f, "how"), "fin");
+    assert_eq!(ev(f, "stage"), "server_hello_done");
+    assert_eq!(ev(f, "likely_cause"), "network");
+    assert_eq!(ev(f, "confidence"), "high");
+    assert_eq!(f.frames, vec![4, 7, 18]);
+    assert_eq!(
+        f.evidence["path_mtu"],
+        serde_json::json!({"mtu": 1000, "icmp_frame": 7})
+    );
+    assert!(f.evidence["because"].to_string().contains(
+        "ICMP frag needed from 10.9.2.1 at frame 7 (MTU 1000) about the server's segment (6 ICMP errors"
+    ));
+    let flow = &a.flows[0].0;
+    assert_eq!((flow.icmp_count, flow.icmp.len()), (6, 6));
+    assert_eq!((a.stats.icmp_errors, a.stats.icmp_errors_no_flow), (6, 0));
+}

@@ -582,3 +582,38 @@ fn accepted_then_closed_or_reset_before_any_byte() {
     );
     assert_eq!(e["ttl"]["rst"], 64);
 }
+
+#[test]
+fn server_fin_then_client_alert_is_the_server_closing() {
+    let a = analyze("server-fin-client-alert.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![
+            ("handshake_aborted", "high", vec![4, 6, 7]),
+            ("tls_alert", "medium", vec![7]),
+        ]
+    );
+    assert_aborted(
+        &a,
+        Aborted {
+            by: "server",
+            stage: "client_hello",
+            how: "fin",
+            cause: "server_closed_without_alert",
+            confidence: "medium",
+            frames: &[4, 6, 7],
+        },
+    );
+    let f = a
+        .findings()
+        .map(|(_, f)| f)
+        .find(|f| f.kind.as_str() == "handshake_aborted")
+        .unwrap();
+    assert_eq!(
+        f.evidence["reaction_alert"],
+        serde_json::json!({"sent_by": "client", "description": "decode_error", "frame": 7})
+    );
+    assert!(f.evidence["because"].to_string().contains(
+        "the client's fatal decode_error alert at frame 7 came after that fin: a reaction to the close"
+    ));
+}

@@ -42,6 +42,9 @@ struct Ending {
     ts_us: TimestampUs,
     /// The alert description, when an alert ended it ("encrypted" when not visible).
     alert: Option<&'static str>,
+    /// A fatal alert sent after the other side had closed: its sender, description and
+    /// frame. The close ended the handshake; the alert was the reaction to it.
+    reaction: Option<(Side, &'static str, FrameNo)>,
 }
 
 fn ending(flow: &FlowRecord, tls: &TlsConn) -> Ending {
@@ -53,22 +56,42 @@ fn ending(flow: &FlowRecord, tls: &TlsConn) -> Ending {
         TlsEventKind::EncryptedAlert { .. } => Some((e, "encrypted")),
         _ => None,
     });
+    let close = flow.first_close();
     if let Some((e, name)) = alert {
-        return Ending {
-            by: Some(e.dir.sender()),
-            how: "alert",
-            frame: Some(e.frame),
-            ts_us: e.ts_us,
-            alert: Some(name),
-        };
+        let sender = e.dir.sender();
+        // Order decides: the other side's FIN/RST before the alert ended the handshake (an
+        // OpenSSL client answers a server's bare FIN with decode_error, for one).
+        match close.filter(|(side, _, ev)| *side != sender && ev.frame < e.frame) {
+            Some((side, how, ev)) => {
+                return Ending {
+                    by: Some(side),
+                    how,
+                    frame: Some(ev.frame),
+                    ts_us: ev.ts_us,
+                    alert: None,
+                    reaction: Some((sender, name, e.frame)),
+                }
+            }
+            None => {
+                return Ending {
+                    by: Some(sender),
+                    how: "alert",
+                    frame: Some(e.frame),
+                    ts_us: e.ts_us,
+                    alert: Some(name),
+                    reaction: None,
+                }
+            }
+        }
     }
-    if let Some((side, how, ev)) = flow.first_close() {
+    if let Some((side, how, ev)) = close {
         return Ending {
             by: Some(side),
             how,
             frame: Some(ev.frame),
             ts_us: ev.ts_us,
             alert: None,
+            reaction: None,
         };
     }
     let how = match flow.end {
@@ -81,6 +104,7 @@ fn ending(flow: &FlowRecord, tls: &TlsConn) -> Ending {
         frame: None,
         ts_us: flow.last_ts_us,
         alert: None,
+        reaction: None,
     }
 }
 
@@ -102,6 +126,8 @@ struct Diag {
     because: Vec<String>,
     /// A RST injected on the path: `aborted_by` becomes `middlebox`.
     middlebox: bool,
+    /// Frames of the decisive facts besides the ClientHello and the ending.
+    frames: Vec<FrameNo>,
 }
 
 fn diag(cause: Cause, confidence: &'static str, explanation: String) -> Diag {
@@ -111,6 +137,7 @@ fn diag(cause: Cause, confidence: &'static str, explanation: String) -> Diag {
         explanation,
         because: Vec::new(),
         middlebox: false,
+        frames: Vec::new(),
     }
 }
 
@@ -556,12 +583,59 @@ fn injected_rst_cause(x: &Facts<'_>) -> Option<Diag> {
     Some(d)
 }
 
+/// The first path-MTU signal (ICMP fragmentation needed, ICMPv6 packet too big) about the
+/// flow's segments, as a fact, with its frame and the MTU it announces.
+fn mtu_signal(flow: &FlowRecord) -> Option<(String, FrameNo, Option<u32>)> {
+    let e = flow
+        .icmp
+        .iter()
+        .find(|e| matches!(e.name, "frag_needed" | "packet_too_big"))?;
+    let of = match e.about {
+        Dir::ToServer => "client",
+        Dir::ToClient => "server",
+    };
+    let mtu = e
+        .mtu
+        .map_or("no MTU given".to_string(), |m| format!("MTU {m}"));
+    let more = match flow.icmp_count {
+        0 | 1 => String::new(),
+        n => format!(" ({n} ICMP errors about this flow in all)"),
+    };
+    Some((
+        format!(
+            "{} {} from {} at frame {} ({mtu}) about the {of}'s segment{more}: the path MTU is smaller than that side's segments",
+            if e.v6 { "ICMPv6" } else { "ICMP" },
+            e.name.replace('_', " "),
+            e.sender,
+            e.frame
+        ),
+        e.frame,
+        e.mtu,
+    ))
+}
+
 fn stalled_server_flight(x: &Facts<'_>) -> Option<Diag> {
     if x.by_server {
         return None;
     }
-    let facts = stalled_flight(x.flow, x.tls)?;
-    Some(diag(Cause::Network, "medium", format!(
+    let mut facts = stalled_flight(x.flow, x.tls)?;
+    let mtu = mtu_signal(x.flow);
+    let mut frames = Vec::new();
+    let mut confidence = "medium";
+    let mut seen = String::new();
+    if let Some((fact, frame, m)) = mtu {
+        // The router said why the segments do not get through: the black hole is after it
+        // (the ICMP does not reach, or is ignored by, the sender's TCP).
+        facts.push(fact);
+        frames.push(frame);
+        confidence = "high";
+        seen = format!(
+            " Here a router did report it (ICMP at frame {frame}{}), yet the sender kept retransmitting full-size \
+             segments: the ICMP is filtered or ignored before it reaches the sender's TCP.",
+            m.map(|m| format!(", MTU {m}")).unwrap_or_default()
+        );
+    }
+    let mut d = diag(Cause::Network, confidence, format!(
         "The server started its flight but the client never answered it: the server's segments were \
          retransmitted, lost or held back by a zero window, and the handshake stalled at {} until the \
          connection {}. A large certificate flight that never arrives is the classic symptom of a path MTU \
@@ -569,7 +643,10 @@ fn stalled_server_flight(x: &Facts<'_>) -> Option<Diag> {
          Check the MTU/MSS along the path (e.g. `ping -M do -s 1472`), or clamp the MSS.",
         x.stage,
         match x.end.how { "timeout" => "timed out", "capture_end" => "was still open at the end of the capture", h => if h == "rst" { "was reset" } else { "was closed" } }))
-    .because(facts))
+    .because(facts);
+    d.explanation.push_str(&seen);
+    d.frames = frames;
+    Some(d)
 }
 
 fn client_left_after_certificate(x: &Facts<'_>) -> Option<Diag> {
@@ -704,6 +781,13 @@ fn check(ctx: &mut RuleCtx<'_>) {
         let sender = end.by.map_or("unknown", Side::as_str);
         because.push(format!("{how_text} from the {sender} at frame {f}"));
     }
+    if let Some((side, alert, f)) = end.reaction {
+        because.push(format!(
+            "the {}'s fatal {alert} alert at frame {f} came after that {}: a reaction to the close, not its cause",
+            side.as_str(),
+            end.how
+        ));
+    }
     because.extend(d.because);
     if let Some(o) = &offer {
         because.extend(o.verdicts.iter().cloned());
@@ -733,7 +817,13 @@ fn check(ctx: &mut RuleCtx<'_>) {
         d.cause.as_str().replace('_', " ")
     );
     let mut finding = Finding::new(Kind::HandshakeAborted, severity, end.ts_us)
-        .frames(client_hello_frame.into_iter().chain(end.frame))
+        .frames(
+            client_hello_frame
+                .into_iter()
+                .chain(end.frame)
+                .chain(end.reaction.map(|r| r.2))
+                .chain(d.frames),
+        )
         .summary(summary)
         .explanation(explanation)
         .evidence(json!({
@@ -767,6 +857,19 @@ fn check(ctx: &mut RuleCtx<'_>) {
         m.insert("client_offer".into(), client_offer);
         m.insert("server_choice".into(), server_choice);
         m.insert("offer_vs_choice".into(), strings(verdicts));
+        // Only when the cause rests on it: older records keep their exact shape.
+        if let Some((_, frame, mtu)) = mtu_signal(flow).filter(|_| d.cause == Cause::Network) {
+            m.insert(
+                "path_mtu".into(),
+                json!({ "mtu": mtu, "icmp_frame": frame }),
+            );
+        }
+        if let Some((side, alert, frame)) = end.reaction {
+            m.insert(
+                "reaction_alert".into(),
+                json!({ "sent_by": side.as_str(), "description": alert, "frame": frame }),
+            );
+        }
     }
     ctx.push(finding);
 }
@@ -847,6 +950,8 @@ mod tests {
         refused_pipelined_connect_is_a_proxy_problem,
         rst_with_a_foreign_ttl_was_injected_by_a_middlebox,
         stalled_certificate_flight_is_a_network_problem,
+        frag_needed_about_the_stalled_flight_is_evidence_with_its_mtu,
+        the_first_closer_ended_it_and_the_later_alert_is_a_reaction,
     ];
 
     /// (aborted_by, stage, how, likely_cause, confidence)
@@ -1567,6 +1672,100 @@ mod tests {
         close(&mut f, C, true, 6);
         f.rst[C.index()].as_mut().unwrap().ttl = 128;
         assert_eq!(ev(&aborted(&f).0, "aborted_by"), "middlebox");
+    }
+
+    #[test]
+    fn frag_needed_about_the_stalled_flight_is_evidence_with_its_mtu() {
+        let mut f = tls_flow(
+            client_hello(),
+            Some(server_hello(0x0303, 0xc02f)),
+            vec![hs(S, 5, 2)],
+            HandshakeStage::ServerHello,
+        );
+        f.payload_bytes = [300, 4000];
+        f.stream_stats[S.index()].retransmitted = 4;
+        f.icmp.push(crate::flow::IcmpEvent {
+            frame: 7,
+            ts_us: ts(7),
+            sender: "10.0.0.254".parse().unwrap(),
+            about: S,
+            v6: false,
+            icmp_type: 3,
+            code: 4,
+            name: "frag_needed",
+            mtu: Some(1400),
+        });
+        f.icmp_count = 3;
+        close(&mut f, C, false, 20);
+        let (a, all) = aborted(&f);
+        assert_eq!(
+            all,
+            vec!["handshake_aborted"],
+            "a path-MTU signal refuses nothing"
+        );
+        assert_eq!(
+            diag(&a),
+            ("client", "server_hello", "fin", "network", "high")
+        );
+        assert_eq!(a.frames, vec![4, 7, 20]);
+        assert_eq!(a.evidence["path_mtu"]["mtu"], 1400);
+        assert!(a.evidence["because"].to_string().contains(
+            "ICMP frag needed from 10.0.0.254 at frame 7 (MTU 1400) about the server's segment (3 ICMP errors"
+        ));
+        assert!(a.explanation.contains("a router did report it"));
+    }
+
+    #[test]
+    fn the_first_closer_ended_it_and_the_later_alert_is_a_reaction() {
+        // The server's FIN at frame 5, then the client's decode_error (50) at frame 6.
+        let mut f = tls_flow(
+            client_hello(),
+            None,
+            vec![alert(C, 6, 2, 50)],
+            HandshakeStage::ClientHello,
+        );
+        close(&mut f, S, false, 5);
+        close(&mut f, C, false, 7);
+        let (a, all) = aborted(&f);
+        assert_eq!(all, vec!["tls_alert", "handshake_aborted"]);
+        assert_eq!(
+            diag(&a),
+            (
+                "server",
+                "client_hello",
+                "fin",
+                "server_closed_without_alert",
+                "medium"
+            )
+        );
+        assert!(a.evidence["alert"].is_null());
+        assert_eq!(a.evidence["reaction_alert"]["description"], "decode_error");
+        assert_eq!(a.frames, vec![4, 5, 6]);
+        assert!(a.evidence["because"].to_string().contains(
+            "the client's fatal decode_error alert at frame 6 came after that fin: a reaction to the close"
+        ));
+
+        // The same alert before the server's FIN ended the handshake itself.
+        let mut f = tls_flow(
+            client_hello(),
+            None,
+            vec![alert(C, 5, 2, 50)],
+            HandshakeStage::ClientHello,
+        );
+        close(&mut f, S, false, 6);
+        let (a, _) = aborted(&f);
+        assert_eq!((ev(&a, "aborted_by"), ev(&a, "how")), ("client", "alert"));
+        assert!(a.evidence.get("reaction_alert").is_none());
+        // A side's own close after its own alert changes nothing either.
+        let mut f = tls_flow(
+            client_hello(),
+            None,
+            vec![alert(C, 6, 2, 50)],
+            HandshakeStage::ClientHello,
+        );
+        close(&mut f, C, true, 5);
+        let (a, _) = aborted(&f);
+        assert_eq!((ev(&a, "aborted_by"), ev(&a, "how")), ("client", "alert"));
     }
 
     #[test]
