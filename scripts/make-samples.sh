@@ -96,14 +96,17 @@ wait_listen() {
 }
 
 # capture_start FILE PORT [HOST]: tcpdump on lo for 'tcp port PORT and host HOST' (HOST
-# defaults to 127.0.0.1; ::1 for the IPv6 samples), waits until it is live
+# defaults to 127.0.0.1; ::1 for the IPv6 samples; PORT may be 'range A-B'), waits until
+# it is live
 CAP_PID=""
 CAP_FILE=""
 capture_start() {
     [ -n "$VERIFY_ONLY" ] && return 0
     CAP_FILE="$WORK/pcap/$1"
     rm -f "$CAP_FILE" "$WORK/log/tcpdump.err"
-    tcpdump -i lo -nn -U --immediate-mode -s 0 -Z root -w "$CAP_FILE" "tcp port $2 and host ${3:-$LO}" \
+    local port="port $2"
+    [[ "$2" == range* ]] && port="portrange ${2#range }"
+    tcpdump -i lo -nn -U --immediate-mode -s 0 -Z root -w "$CAP_FILE" "tcp $port and host ${3:-$LO}" \
         2>"$WORK/log/tcpdump.err" </dev/null &
     CAP_PID=$!
     local i
@@ -513,11 +516,26 @@ sample_server_fin_client_alert() {
         "version=-;sni=localhost;established=no;alert=client:fatal:decode_error;close=server:fin;no_server_hello"
 }
 
+sample_port_scan() {
+    local f=port-scan.pcap p
+    capture_start $f "range 4460-4489"
+    # One client trying 30 ports where nothing listens, one connect each (what a connect
+    # scan or a client with a wrong port list does).
+    for p in $(seq 4460 4489); do
+        client timeout 2 socat -u /dev/null "TCP:$LO:$p"
+    done
+    capture_stop
+    describe $f 4460 tls "A connect scan: one client tries 30 ports (4460-4489) where nothing listens." \
+        "no server on 4460-4489; for p in 4460..4489: socat -u /dev/null TCP:127.0.0.1:\$p" \
+        "30 TCP connections, each a SYN answered by a RST/ACK (Zeek REJ); no TLS at all; the summary should be one line per server:port, not 30 problems." \
+        "version=-;established=no;no_tls;close=server:rst;flows=30"
+}
+
 ALL=(tls12-ok tls13-ok version-mismatch cipher-mismatch cert-expired cert-self-signed
      cert-wrong-name tls13-cert-rejected tls13-cert-rejected-openssl plaintext-http-to-tls-port tls-to-http-server
      client-rst-mid-handshake server-close-no-alert smtp-starttls smtp-auth-cleartext
      connect-proxy-ok connect-proxy-403 tls12-resumed missing-sni
-     refused-ipv4 refused-ipv6 accept-then-close accept-then-reset server-fin-client-alert)
+     refused-ipv4 refused-ipv6 accept-then-close accept-then-reset server-fin-client-alert port-scan)
 
 main() {
     ensure_tools

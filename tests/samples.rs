@@ -617,3 +617,19 @@ fn server_fin_then_client_alert_is_the_server_closing() {
         "the client's fatal decode_error alert at frame 7 came after that fin: a reaction to the close"
     ));
 }
+
+#[test]
+fn port_scan_is_thirty_refusals_of_low_severity_off_the_tls_ports() {
+    let a = analyze("port-scan.pcap");
+    assert_eq!(a.flows.len(), 30);
+    let got = findings(&a);
+    assert_eq!(got.len(), 30);
+    assert!(got.iter().all(|(k, s, fr)| (*k, *s, fr.as_slice())
+        == ("connection_failed", "low", &[fr[0], fr[0] + 1][..])));
+    assert!(a
+        .findings()
+        .all(|(_, f)| f.evidence["reason"] == "refused" && f.evidence["answered_by"] == "server"));
+    let ports: std::collections::BTreeSet<u16> =
+        a.flows.iter().map(|(f, _)| f.server.port).collect();
+    assert_eq!(ports, (4460..=4489).collect());
+}
