@@ -516,6 +516,18 @@ sample_server_fin_client_alert() {
         "version=-;sni=localhost;established=no;alert=client:fatal:decode_error;close=server:fin;no_server_hello"
 }
 
+sample_tls13_mtls_rejected() {
+    local p=4490 f=tls13-mtls-rejected.pcap
+    s_server_bg $p good -tls1_3 -Verify 1
+    capture_start $f $p
+    client "${CURL[@]}" --tlsv1.3 $CA "$SAMPLES_CA" --resolve "localhost:$p:$LO" "https://localhost:$p/"
+    capture_stop; stop_bg "$BG_PID"
+    describe $f $p tls "TLS 1.3 server requiring a client certificate (mutual TLS); the client has none." \
+        "openssl s_server -tls1_3 -Verify 1 -www; curl --tlsv1.3 --cacert ca.pem https://localhost:$p/ (no --cert)" \
+        "ServerHello and the encrypted server flight (with a CertificateRequest, invisible without keys), the client's empty Certificate + Finished and its request, then the server's only further record: an alert-sized encrypted record (certificate_required), then FIN; curl reports the alert." \
+        "version=TLSv1.3;sni=localhost;no_clear_fatal"
+}
+
 sample_port_scan() {
     local f=port-scan.pcap p
     capture_start $f "range 4460-4489"
@@ -535,7 +547,8 @@ ALL=(tls12-ok tls13-ok version-mismatch cipher-mismatch cert-expired cert-self-s
      cert-wrong-name tls13-cert-rejected tls13-cert-rejected-openssl plaintext-http-to-tls-port tls-to-http-server
      client-rst-mid-handshake server-close-no-alert smtp-starttls smtp-auth-cleartext
      connect-proxy-ok connect-proxy-403 tls12-resumed missing-sni
-     refused-ipv4 refused-ipv6 accept-then-close accept-then-reset server-fin-client-alert port-scan)
+     refused-ipv4 refused-ipv6 accept-then-close accept-then-reset server-fin-client-alert port-scan
+     tls13-mtls-rejected)
 
 main() {
     ensure_tools

@@ -420,21 +420,41 @@ pub const TOPICS: &[Topic] = &[
         ],
     },
     Topic {
+        name: "client_certificate",
+        topic_type: TopicType::Cause,
+        title: "the server refused the client's certificate, or its absence (mutual TLS)",
+        meaning: "The server asked for a client certificate (CertificateRequest) and aborted once it had the \
+            client's answer: no certificate, one from a CA the server does not trust, or one it does not accept. \
+            In TLS 1.2 the request and the client's Certificate are visible. In TLS 1.3 without keys they are \
+            encrypted: the client completes its flight (Finished included) and the server's only answer is an \
+            alert-sized encrypted record and a close; the client flight's record count and sizes tell whether \
+            a Certificate was sent and whether it was empty, and `confidence` says how sure that is.",
+        causes: &[
+            "no client certificate configured in the client (curl without --cert, a browser without the certificate installed)",
+            "the client certificate is issued by a CA the server does not trust (the server's client CA list)",
+            "the client certificate is expired, revoked, or lacks the clientAuth extended key usage",
+            "a proxy in front of the server terminating TLS without forwarding the client certificate",
+        ],
+        confirm: &[
+            ("openssl s_client -connect HOST:PORT -servername NAME -cert client.pem -key client.key </dev/null", "the handshake with the client certificate; without -cert the server's alert (certificate_required)"),
+            ("openssl s_client -connect HOST:PORT -servername NAME </dev/null 2>&1 | grep -A5 'Acceptable client certificate CA names'", "which CAs the server accepts client certificates from"),
+            ("openssl x509 -noout -issuer -dates -ext extendedKeyUsage -in client.pem", "issuer, validity and clientAuth of the client certificate"),
+        ],
+    },
+    Topic {
         name: "certificate_rejected",
         topic_type: TopicType::Cause,
         title: "the client rejected the server's certificate",
         meaning: "The client aborted right after receiving the server's certificate: with a certificate alert \
             (bad_certificate, unknown_ca, certificate_expired, ...), with a short encrypted alert in TLS 1.3 where \
             the certificate itself is encrypted, or by closing without an alert. On the server side the same \
-            cause is reported when the server required a client certificate (mutual TLS) and did not get an \
-            acceptable one.",
+            rejection of the client's certificate in mutual TLS is `client_certificate`.",
         causes: &[
             "untrusted certificate: a private CA not in the client's trust store, a missing intermediate in the server's chain, a self-signed certificate",
             "expired certificate (or a client clock in the future/past)",
             "SNI mismatch not caught separately (TLS 1.3 hides the certificate from the capture)",
             "a TLS-intercepting proxy whose CA the client does not trust",
             "certificate pinning in the client application",
-            "mutual TLS: no client certificate configured, or one the server does not trust",
         ],
         confirm: &[
             ("openssl s_client -connect HOST:PORT -servername NAME -showcerts </dev/null", "'Verify return code' and the chain the server actually sends"),

@@ -8,10 +8,11 @@ use tlstriage::flow::{AnalyzerConfig, DEFAULT_TLS_PORTS};
 use tlstriage::pipeline::{analyze_path, Analysis};
 use tlstriage::tls::names::{cipher_name, version_name};
 
-/// The samples run their TLS servers on 4431-4454, as a user would pass with --tls-ports.
+/// The samples run their TLS servers on 4431-4454 and 4490, as a user would pass with --tls-ports.
 fn config() -> AnalyzerConfig {
     let mut ports: Vec<u16> = DEFAULT_TLS_PORTS.to_vec();
     ports.extend(4431..=4454);
+    ports.push(4490);
     let mut c = AnalyzerConfig::default();
     c.set_tls_ports(&ports);
     c
@@ -632,4 +633,39 @@ fn port_scan_is_thirty_refusals_of_low_severity_off_the_tls_ports() {
     let ports: std::collections::BTreeSet<u16> =
         a.flows.iter().map(|(f, _)| f.server.port).collect();
     assert_eq!(ports, (4460..=4489).collect());
+}
+
+#[test]
+fn tls13_mutual_tls_refused_without_keys() {
+    let a = analyze("tls13-mtls-rejected.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![
+            ("handshake_aborted", "high", vec![4, 9]),
+            ("tls_alert", "medium", vec![9]),
+        ]
+    );
+    assert_aborted(
+        &a,
+        Aborted {
+            by: "server",
+            stage: "finished",
+            how: "alert",
+            cause: "client_certificate",
+            confidence: "high",
+            frames: &[4, 9],
+        },
+    );
+    let tls = single_tls(&a);
+    assert!(!tls.established, "the server refused the client's flight");
+    let f = a
+        .findings()
+        .map(|(_, f)| f)
+        .find(|f| f.kind.as_str() == "handshake_aborted")
+        .unwrap();
+    let because = f.evidence["because"].to_string();
+    assert!(
+        because.contains("the client's flight at frame 8 has 2 encrypted records (25, 69 bytes)")
+    );
+    assert!(because.contains("the size of an empty Certificate"));
 }

@@ -95,6 +95,7 @@ fn wireshark_filter_selects_exactly_the_flows_packets() {
     let mut config = AnalyzerConfig::default();
     let mut ports = DEFAULT_TLS_PORTS.to_vec();
     ports.extend(4431..=4459);
+    ports.push(4490);
     config.set_tls_ports(&ports);
     let mut checked = 0;
     for sample in samples() {

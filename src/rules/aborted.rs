@@ -323,6 +323,10 @@ const CAUSES: &[CauseCheck] = &[
         check: client_certificate_refused,
     },
     CauseCheck {
+        name: "tls13_refused_after_client_finished",
+        check: tls13_refused_after_client_finished,
+    },
+    CauseCheck {
         name: "other_fatal_alert",
         check: other_fatal_alert,
     },
@@ -525,10 +529,111 @@ fn client_certificate_refused(x: &Facts<'_>) -> Option<Diag> {
             "no client Certificate message".to_string(),
         ),
     };
-    Some(diag(Cause::CertificateRejected, "medium", format!(
+    Some(diag(Cause::ClientCertificate, "medium", format!(
         "The server asked for a client certificate (CertificateRequest) and then aborted with {a}: {what}. \
          Configure the client certificate and key, and check that the server trusts its issuing CA."))
     .because([format!("CertificateRequest from the server at frame {req}"), fact]))
+}
+
+/// A TLS 1.3 empty client Certificate record: handshake header 4, context 1, list length 3,
+/// inner content type 1, AEAD tag 16.
+const TLS13_EMPTY_CERTIFICATE_RECORD: u16 = 4 + 1 + 3 + 1 + 16;
+
+/// TLS 1.3 without keys: the client sent its flight (Finished included), and the server's
+/// only answer was an alert-sized record (see `TlsConn`'s TLS 1.3 inference). The server
+/// refused the client after its Finished: in practice a client certificate it required and
+/// did not get, or did not accept. How sure depends on what the record sizes show.
+fn tls13_refused_after_client_finished(x: &Facts<'_>) -> Option<Diag> {
+    let server_closed = x.flow.fin[Dir::ToClient.index()]
+        .or(x.flow.rst[Dir::ToClient.index()])
+        .is_some();
+    if !(x.tls13
+        && x.by_server
+        && server_closed
+        && x.end.alert == Some("encrypted")
+        && x.stage == "finished")
+    {
+        return None;
+    }
+    let alert_frame = x.end.frame?;
+    // The client's flight: its encrypted records in the frame of the first one.
+    let first = x.tls.events.iter().find(|e| {
+        e.dir == Dir::ToServer && matches!(e.kind, TlsEventKind::EncryptedHandshake { .. })
+    })?;
+    let flight: Vec<u16> =
+        x.tls
+            .events
+            .iter()
+            .filter(|e| e.dir == Dir::ToServer && e.frame == first.frame)
+            .filter_map(|e| match e.kind {
+                TlsEventKind::EncryptedHandshake { len }
+                | TlsEventKind::ApplicationData { len } => Some(len),
+                _ => None,
+            })
+            .collect();
+    let server_flight = x
+        .tls
+        .events
+        .iter()
+        .filter(|e| {
+            e.dir == Dir::ToClient && matches!(e.kind, TlsEventKind::EncryptedHandshake { .. })
+        })
+        .count();
+    let mut because = vec![format!(
+        "the server's first record after the client's flight (frame {}) is alert-sized, at frame {alert_frame}, and the server then closed without answering",
+        first.frame
+    )];
+    // With a CertificateRequest the client answers Certificate (+ CertificateVerify) before
+    // Finished: more than one record in its flight, the first one 25 bytes when empty.
+    let (confidence, what) = if flight.len() >= 2 {
+        because.push(format!(
+            "the client's flight at frame {} has {} encrypted records ({} bytes): a Certificate{} before its Finished, so the server had sent a CertificateRequest",
+            first.frame,
+            flight.len(),
+            flight.iter().map(u16::to_string).collect::<Vec<_>>().join(", "),
+            if flight.len() >= 3 { " and CertificateVerify" } else { "" }
+        ));
+        if flight[0] == TLS13_EMPTY_CERTIFICATE_RECORD {
+            because.push(format!(
+                "its first record is {TLS13_EMPTY_CERTIFICATE_RECORD} bytes, the size of an empty Certificate: the client has no certificate configured"
+            ));
+            (
+                "high",
+                "the client sent no certificate (an empty Certificate)",
+            )
+        } else if flight.len() >= 3 {
+            (
+                "high",
+                "the server did not accept the certificate the client sent",
+            )
+        } else {
+            (
+                "medium",
+                "the client's certificate was missing or not accepted",
+            )
+        }
+    } else {
+        ("low", "most likely a client certificate it required (the record sizes do not show a CertificateRequest)")
+    };
+    if server_flight >= 5 {
+        because.push(format!(
+            "the server's encrypted flight has {server_flight} records, room for a CertificateRequest besides EncryptedExtensions, Certificate, CertificateVerify and Finished"
+        ));
+    }
+    Some(
+        diag(
+            Cause::ClientCertificate,
+            confidence,
+            format!(
+                "TLS 1.3 without keys: the client completed its side of the handshake, and the server answered only \
+                 with an encrypted alert and closed. A TLS 1.3 server verifies the client's certificate after the \
+                 client's Finished, so this is mutual TLS failing: {what}. Configure the client certificate and key \
+                 (curl --cert/--key, openssl s_client -cert/-key) and check that the server trusts its issuing CA; \
+                 the server's log names the alert (certificate_required, unknown_ca, bad_certificate)."
+            ),
+        )
+        .because(because),
+    )
 }
 
 fn other_fatal_alert(x: &Facts<'_>) -> Option<Diag> {
@@ -952,6 +1057,7 @@ mod tests {
         stalled_certificate_flight_is_a_network_problem,
         frag_needed_about_the_stalled_flight_is_evidence_with_its_mtu,
         the_first_closer_ended_it_and_the_later_alert_is_a_reaction,
+        tls13_server_alert_after_the_client_flight_is_a_client_certificate_problem,
     ];
 
     /// (aborted_by, stage, how, likely_cause, confidence)
@@ -1275,7 +1381,7 @@ mod tests {
                 "server",
                 "change_cipher_spec",
                 "alert",
-                "certificate_rejected",
+                "client_certificate",
                 "medium"
             )
         );
@@ -1568,7 +1674,7 @@ mod tests {
         );
         f.server_certs = vec![Ok(leaf("www.example.com"))];
         let (a, _) = aborted(&f);
-        assert_eq!(ev(&a, "likely_cause"), "certificate_rejected");
+        assert_eq!(ev(&a, "likely_cause"), "client_certificate");
         assert!(
             a.explanation
                 .contains("the client sent none (an empty Certificate message)"),
@@ -1672,6 +1778,62 @@ mod tests {
         close(&mut f, C, true, 6);
         f.rst[C.index()].as_mut().unwrap().ttl = 128;
         assert_eq!(ev(&aborted(&f).0, "aborted_by"), "middlebox");
+    }
+
+    /// TLS 1.3, no keys: the client's flight (an empty Certificate of 25 bytes, Finished),
+    /// then the server's alert-sized record and FIN.
+    fn tls13_refused(client_flight: &[u16]) -> crate::flow::FlowRecord {
+        let mut events = vec![hs(S, 5, 2), event(S, 5, TlsEventKind::ChangeCipherSpec)];
+        for len in [23, 60, 2000, 280, 53] {
+            events.push(event(S, 5, TlsEventKind::EncryptedHandshake { len }));
+        }
+        events.push(event(C, 6, TlsEventKind::ChangeCipherSpec));
+        events.push(event(
+            C,
+            6,
+            TlsEventKind::EncryptedHandshake {
+                len: client_flight[0],
+            },
+        ));
+        for &len in &client_flight[1..] {
+            events.push(event(C, 6, TlsEventKind::ApplicationData { len }));
+        }
+        events.push(event(S, 7, TlsEventKind::EncryptedAlert { len: 19 }));
+        let mut f = tls_flow(
+            client_hello13(),
+            Some(server_hello13()),
+            events,
+            HandshakeStage::Finished,
+        );
+        close(&mut f, S, false, 8);
+        f
+    }
+
+    #[test]
+    fn tls13_server_alert_after_the_client_flight_is_a_client_certificate_problem() {
+        let (a, all) = aborted(&tls13_refused(&[25, 69]));
+        assert_eq!(all, vec!["tls_alert", "handshake_aborted"]);
+        assert_eq!(
+            diag(&a),
+            ("server", "finished", "alert", "client_certificate", "high")
+        );
+        let because = a.evidence["because"].to_string();
+        assert!(because
+            .contains("2 encrypted records (25, 69 bytes): a Certificate before its Finished"));
+        assert!(because.contains("the size of an empty Certificate"));
+        assert!(because.contains("the server's encrypted flight has 5 records"));
+        // A certificate sent (Certificate, CertificateVerify, Finished) and refused.
+        let (a, _) = aborted(&tls13_refused(&[900, 280, 69]));
+        assert_eq!(ev(&a, "confidence"), "high");
+        assert!(a
+            .explanation
+            .contains("did not accept the certificate the client sent"));
+        // A single record (Finished only): no CertificateRequest shows, so low.
+        let (a, _) = aborted(&tls13_refused(&[69]));
+        assert_eq!(
+            (ev(&a, "likely_cause"), ev(&a, "confidence")),
+            ("client_certificate", "low")
+        );
     }
 
     #[test]
