@@ -187,6 +187,10 @@ fn no_answer(
             "capture_end",
             "the capture ended before the client gave up or got an answer".to_string(),
         ),
+        (EndReason::Evicted, _) => (
+            "evicted",
+            "the flow table was full before the client gave up or got an answer".to_string(),
+        ),
         _ => (
             "client_gave_up",
             format!("the client gave up after {} retransmission(s)", n - 1),
@@ -201,6 +205,7 @@ fn no_answer(
             "the capture went on more than {} ms after the last SYN without another one",
             ms(patience)
         ),
+        "evicted" => "the flow was evicted from a full flow table (see capture_stats)".into(),
         _ => "the last SYN is close to the end of the capture".into(),
     });
     Failure {
@@ -286,6 +291,12 @@ fn failure(flow: &FlowRecord) -> Option<Failure> {
             (_, Some(f)) => Some(closed_before_data(flow, syn, f, false)),
             _ => None,
         };
+    }
+    // A client that sent more than SYNs (and perhaps a RST) completed a handshake this
+    // capture did not see the other half of (asymmetric routing, one-sided capture).
+    let client_rst = u64::from(flow.rst[c].is_some());
+    if flow.packets[c] > u64::from(flow.syns) + client_rst {
+        return None;
     }
     let times = flow
         .syn_times
@@ -444,6 +455,24 @@ mod tests {
         assert!(failed(&f)
             .summary
             .contains("gave up after 2 retransmission(s)"));
+        f.end = EndReason::Evicted;
+        assert_eq!(failed(&f).evidence_str("ended_by"), Some("evicted"));
+    }
+
+    #[test]
+    fn a_one_sided_capture_of_a_working_connection_is_no_failure() {
+        // The client's SYN, ACK and data, none of the server's packets.
+        let mut f = attempt(1);
+        f.packets = [6, 0];
+        f.payload_bytes = [517, 0];
+        assert!(!evaluate(&f)
+            .iter()
+            .any(|x| x.kind == Kind::ConnectionFailed));
+        // A client that resets its own unanswered attempt still failed to connect.
+        let mut f = attempt(2);
+        f.packets = [3, 0];
+        f.rst[0] = rst(3, 64);
+        assert_eq!(failed(&f).evidence_str("reason"), Some("no_answer"));
     }
 
     #[test]
