@@ -310,6 +310,9 @@ fn failure(flow: &FlowRecord) -> Option<Failure> {
         (Some(e), Some(r)) if r.frame < e.frame => Some(refused(flow, syn, times.0, r)),
         (Some(e), _) => Some(icmp_failure(flow, syn, times.0, e)),
         (None, Some(r)) => Some(refused(flow, syn, times.0, r)),
+        // A lone SYN just before the capture ended is an answer not yet captured, not a
+        // failure: without a retransmission there is no sign the client waited.
+        (None, None) if flow.end == EndReason::CaptureEnd && flow.syns < 2 => None,
         (None, None) => Some(no_answer(flow, syn, times)),
     }
 }
@@ -460,6 +463,15 @@ mod tests {
     }
 
     #[test]
+    fn a_lone_syn_at_the_end_of_the_capture_is_no_failure() {
+        let mut f = attempt(1);
+        f.capture_end_floor_us = Some(T0 + 10_000_000);
+        assert!(evaluate(&f).is_empty());
+        f.end = EndReason::Timeout;
+        assert_eq!(failed(&f).evidence_str("ended_by"), Some("client_gave_up"));
+    }
+
+    #[test]
     fn a_one_sided_capture_of_a_working_connection_is_no_failure() {
         // The client's SYN, ACK and data, none of the server's packets.
         let mut f = attempt(1);
@@ -498,6 +510,11 @@ mod tests {
         assert!(x.explanation.contains("iptables -L"));
         // A path-MTU signal is no refusal.
         f.icmp[0].name = "frag_needed";
+        assert!(
+            evaluate(&f).is_empty(),
+            "a lone SYN at capture end, no refusal"
+        );
+        f.end = EndReason::Timeout;
         assert_eq!(failed(&f).evidence_str("reason"), Some("no_answer"));
     }
 
