@@ -22,8 +22,8 @@ pub const CONNECTION_FAILED: Rule = Rule {
     check,
 };
 
-/// With a single SYN seen, the capture must go on this long after it to say the client gave
-/// up rather than the capture ended (Linux starts at 1 s, Windows at 3 s).
+/// The capture must go on at least this long after the last SYN to say the client gave up
+/// rather than the capture ended (a Windows client retransmits its first SYN after 3 s).
 const FIRST_RTO_US: i64 = 3_000_000;
 
 /// The initial TTLs stacks use; the hop count of a packet is the distance to the next one up.
