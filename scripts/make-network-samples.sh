@@ -16,7 +16,22 @@
 #                                server retransmits its full-size segments until the client
 #                                gives up after 3 s. Captured on the server's interface.
 #
-#   scripts/make-network-samples.sh        # needs root, ip, iptables, tcpdump, openssl
+#   samples/no-answer.pcap       The router DROPs the SYNs to port 4455: curl --connect-timeout 4
+#                                sends a SYN and two retransmissions (1 s, 2 s apart) and gives up;
+#                                8 s later a UDP datagram to a closed port of the router draws an
+#                                ICMP port-unreachable (not about any TCP flow), which shows the
+#                                capture went on after the client gave up.
+#   samples/reject-port-unreachable.pcap, samples/reject-admin-prohibited.pcap
+#                                The router REJECTs the SYN with ICMP port-unreachable (port 4456)
+#                                / host-administratively-prohibited (port 4457).
+#   samples/reject6-adm-prohibited.pcap   The same over IPv6 with ICMPv6 adm-prohibited (4458).
+#   samples/pmtu-frag-needed.pcap   As pmtu-blackhole (port 4459), but the router's ICMP
+#                                "fragmentation needed" (MTU 1000) is sent and captured on the
+#                                server's interface, then dropped by the server's own INPUT chain,
+#                                so the handshake still stalls with the ICMP in the capture.
+#
+#   scripts/make-network-samples.sh [NAME...]   # needs root, ip, iptables, tcpdump, openssl, curl;
+#                                               # NAME (e.g. no-answer) makes only that sample
 #
 # tlstriage reads them as: middlebox-rst -> handshake_aborted aborted_by middlebox,
 # likely_cause network (RST TTL 64 vs the server's 127); pmtu-blackhole -> handshake_aborted
@@ -39,7 +54,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for t in ip iptables tcpdump openssl; do
+for t in ip iptables ip6tables tcpdump openssl curl python3; do
     command -v "$t" >/dev/null || { log "missing $t (apt-get install iproute2 iptables tcpdump openssl)"; exit 1; }
 done
 
@@ -53,11 +68,18 @@ topology() {
     ip -n "$R" addr add 10.9.1.1/24 dev r0
     ip -n "$R" addr add 10.9.2.1/24 dev r1
     ip -n "$S" addr add 10.9.2.2/24 dev s0
+    ip -n "$C" addr add fd00:9:1::2/64 dev c0 nodad
+    ip -n "$R" addr add fd00:9:1::1/64 dev r0 nodad
+    ip -n "$R" addr add fd00:9:2::1/64 dev r1 nodad
+    ip -n "$S" addr add fd00:9:2::2/64 dev s0 nodad
     ip -n "$R" link set r0 mtu "$mtu_towards_client"
     for l in "$C:c0" "$R:r0" "$R:r1" "$S:s0"; do ip -n "${l%%:*}" link set "${l#*:}" up; done
     ip -n "$C" route add default via 10.9.1.1
     ip -n "$S" route add default via 10.9.2.1
+    ip -n "$C" -6 route add default via fd00:9:1::1
+    ip -n "$S" -6 route add default via fd00:9:2::1
     ip netns exec "$R" sysctl -qw net.ipv4.ip_forward=1
+    ip netns exec "$R" sysctl -qw net.ipv6.conf.all.forwarding=1
     # Segments as they are on the wire (no GSO super-packets in the capture).
     if command -v ethtool >/dev/null; then
         for l in "$C:c0" "$S:s0"; do ip netns exec "${l%%:*}" ethtool -K "${l#*:}" tso off gso off gro off >/dev/null 2>&1 || true; done
@@ -72,8 +94,8 @@ teardown() {
     sleep 0.3
 }
 
-capture() { # ns dev file
-    ip netns exec "$1" tcpdump -i "$2" --immediate-mode -U -s 0 -w "$3" tcp 2>/dev/null &
+capture() { # ns dev file [filter]
+    ip netns exec "$1" tcpdump -i "$2" --immediate-mode -U -s 0 -w "$3" "${4:-tcp}" 2>/dev/null &
     sleep 1
 }
 
@@ -103,6 +125,7 @@ server() { # port
 }
 
 # ---------------------------------------------------------------- middlebox RST
+sample_middlebox_rst() {
 log "middlebox-rst.pcap"
 topology 1500
 ip netns exec "$S" sysctl -qw net.ipv4.ip_default_ttl=128
@@ -115,8 +138,10 @@ ip netns exec "$C" timeout 5 openssl s_client -connect 10.9.2.2:4448 -servername
 stop_capture "$C"
 teardown
 cp "$WORK/middlebox-rst.pcap" "$OUT/middlebox-rst.pcap"
+}
 
 # ---------------------------------------------------------------- PMTU black hole
+sample_pmtu_blackhole() {
 log "pmtu-blackhole.pcap"
 topology 1000
 ip netns exec "$R" iptables -A OUTPUT -p icmp --icmp-type fragmentation-needed -j DROP
@@ -128,5 +153,67 @@ sleep 1
 stop_capture "$S"
 teardown
 cp "$WORK/pmtu-blackhole.pcap" "$OUT/pmtu-blackhole.pcap"
+}
 
-log "done: $OUT/middlebox-rst.pcap $OUT/pmtu-blackhole.pcap"
+# ---------------------------------------------------------------- connection failures
+# ICMP errors only for ICMPv6 (types below 128): no neighbour or router solicitations.
+WITH_ICMP="tcp or icmp or (icmp6 and ip6[40] < 128)"
+CURL=(curl -q -sS -o /dev/null --noproxy '*')
+
+sample_no_answer() {
+log "no-answer.pcap"
+topology 1500
+ip netns exec "$R" iptables -A FORWARD -p tcp --dport 4455 -j DROP
+capture "$C" c0 "$WORK/no-answer.pcap" "$WITH_ICMP"
+ip netns exec "$C" "${CURL[@]}" --connect-timeout 4 https://10.9.2.2:4455/ >/dev/null 2>&1 || true
+# Longer than twice the client's whole wait: no retransmission could still be due.
+sleep 8
+ip netns exec "$C" python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("10.9.1.1", 9))' || true
+stop_capture "$C"
+teardown
+cp "$WORK/no-answer.pcap" "$OUT/no-answer.pcap"
+}
+
+reject_sample() { # name port reject-with [6]
+    log "$1.pcap"
+    topology 1500
+    if [ -n "${4:-}" ]; then
+        ip netns exec "$R" ip6tables -A FORWARD -p tcp --dport "$2" -j REJECT --reject-with "$3"
+    else
+        ip netns exec "$R" iptables -A FORWARD -p tcp --dport "$2" -j REJECT --reject-with "$3"
+    fi
+    capture "$C" c0 "$WORK/$1.pcap" "$WITH_ICMP"
+    local target="10.9.2.2"
+    [ -n "${4:-}" ] && target="[fd00:9:2::2]"
+    ip netns exec "$C" "${CURL[@]}" -g --connect-timeout 4 "https://$target:$2/" >/dev/null 2>&1 || true
+    stop_capture "$C"
+    teardown
+    cp "$WORK/$1.pcap" "$OUT/$1.pcap"
+}
+sample_reject_port_unreachable() { reject_sample reject-port-unreachable 4456 icmp-port-unreachable; }
+sample_reject_admin_prohibited() { reject_sample reject-admin-prohibited 4457 icmp-admin-prohibited; }
+sample_reject6_adm_prohibited() { reject_sample reject6-adm-prohibited 4458 icmp6-adm-prohibited 6; }
+
+sample_pmtu_frag_needed() {
+log "pmtu-frag-needed.pcap"
+topology 1000
+# The ICMP reaches s0 (and the capture) but not the server's TCP: a black hole one hop later.
+ip netns exec "$S" iptables -A INPUT -p icmp --icmp-type fragmentation-needed -j DROP
+server 4459
+capture "$S" s0 "$WORK/pmtu-frag-needed.pcap" "$WITH_ICMP"
+ip netns exec "$C" timeout 3 openssl s_client -connect 10.9.2.2:4459 -servername localhost -tls1_2 \
+    </dev/null >/dev/null 2>&1 || true
+sleep 1
+stop_capture "$S"
+teardown
+cp "$WORK/pmtu-frag-needed.pcap" "$OUT/pmtu-frag-needed.pcap"
+}
+
+ALL=(middlebox-rst pmtu-blackhole no-answer reject-port-unreachable reject-admin-prohibited
+     reject6-adm-prohibited pmtu-frag-needed)
+[ $# -gt 0 ] || set -- "${ALL[@]}"
+for n in "$@"; do
+    declare -F "sample_${n//-/_}" >/dev/null || { log "unknown sample $n (known: ${ALL[*]})"; exit 1; }
+done
+for n in "$@"; do "sample_${n//-/_}"; done
+log "done: $*"

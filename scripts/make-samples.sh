@@ -6,6 +6,8 @@
 #   scripts/make-samples.sh      # (re)build every sample, then samples/EXPECTED.tsv and README.md
 #   scripts/make-samples.sh --verify   # no capture: re-dissect the existing samples/*.pcap with
 #                                      # tshark, check them, rewrite EXPECTED.tsv and README.md
+#   scripts/make-samples.sh --only NAME...   # capture only these samples (e.g. refused-ipv4), keep
+#                                      # the others as they are, then verify all as --verify does
 #   SAMPLES_KEEP_WORK=1 scripts/make-samples.sh   # keep the temp dir (certs, logs) for debugging
 #
 # Needs root (tcpdump on lo).  Missing tools are installed with apt-get (Debian/Ubuntu).
@@ -34,6 +36,7 @@ ensure_tools() {
     command -v python3 >/dev/null || missing+=(python3)
     command -v tshark  >/dev/null || missing+=(tshark)
     command -v gnutls-cli >/dev/null || missing+=(gnutls-bin)
+    command -v socat   >/dev/null || missing+=(socat)
     if ((${#missing[@]})); then
         [ "$(id -u)" = 0 ] || die "missing tools (${missing[*]}) and not root; install them first"
         command -v apt-get >/dev/null || die "missing tools (${missing[*]}) and no apt-get"
@@ -92,14 +95,18 @@ wait_listen() {
     die "nothing listens on port $1"
 }
 
-# capture_start FILE PORT: tcpdump on lo for 'tcp port PORT', waits until it is live
+# capture_start FILE PORT [HOST]: tcpdump on lo for 'tcp port PORT and host HOST' (HOST
+# defaults to 127.0.0.1; ::1 for the IPv6 samples; PORT may be 'range A-B'), waits until
+# it is live
 CAP_PID=""
 CAP_FILE=""
 capture_start() {
     [ -n "$VERIFY_ONLY" ] && return 0
     CAP_FILE="$WORK/pcap/$1"
     rm -f "$CAP_FILE" "$WORK/log/tcpdump.err"
-    tcpdump -i lo -nn -U --immediate-mode -s 0 -Z root -w "$CAP_FILE" "tcp port $2 and host $LO" \
+    local port="port $2"
+    [[ "$2" == range* ]] && port="portrange ${2#range }"
+    tcpdump -i lo -nn -U --immediate-mode -s 0 -Z root -w "$CAP_FILE" "tcp $port and host ${3:-$LO}" \
         2>"$WORK/log/tcpdump.err" </dev/null &
     CAP_PID=$!
     local i
@@ -441,28 +448,138 @@ sample_missing_sni() {
         "version=TLSv1.2;sni=-;established=yes;no_clear_fatal"
 }
 
+sample_refused_ipv4() {
+    local p=4450 f=refused-ipv4.pcap
+    capture_start $f $p
+    client "${CURL[@]}" "https://$LO:$p/"
+    capture_stop
+    describe $f $p tls "Connection refused: nothing listens on the TLS port (IPv4)." \
+        "no server on $p; curl https://127.0.0.1:$p/" \
+        "One SYN answered by a RST/ACK from the server's kernel (Zeek conn_state REJ); curl reports 'Couldn't connect to server'; no TLS at all." \
+        "version=-;established=no;no_tls;close=server:rst;flows=1"
+}
+
+sample_refused_ipv6() {
+    local p=4451 f=refused-ipv6.pcap
+    capture_start $f $p ::1
+    client "${CURL[@]}" -g "https://[::1]:$p/"
+    capture_stop
+    describe $f $p tls "Connection refused: nothing listens on the TLS port (IPv6, ::1)." \
+        "no server on $p; curl -g https://[::1]:$p/" \
+        "One SYN over IPv6 answered by a RST/ACK from the server's kernel (Zeek conn_state REJ); no TLS at all." \
+        "version=-;established=no;no_tls;close=server:rst;flows=1"
+}
+
+sample_accept_then_close() {
+    local p=4452 f=accept-then-close.pcap
+    start_bg accept-server python3 "$HELPER" accept-server $p close
+    local srv=$BG_PID
+    wait_listen $p
+    capture_start $f $p
+    # A client that has not written yet (socat -u only reads): with curl the ClientHello
+    # races the server's close, and either may come first.
+    client timeout 5 socat -u "TCP:$LO:$p" /dev/null
+    capture_stop; stop_bg "$srv"
+    describe $f $p tls "Server accepts the TCP connection and closes it at once with FIN, before any byte (tcpwrappers-style deny)." \
+        "python3 scripts/sample_helpers.py accept-server $p close; socat -u TCP:127.0.0.1:$p /dev/null (a client that has not sent its ClientHello yet)" \
+        "TCP handshake, then a FIN from the server before any byte in either direction; the client closes too; no TLS at all." \
+        "version=-;established=no;no_tls;close=server:fin;flows=1"
+}
+
+sample_accept_then_reset() {
+    local p=4453 f=accept-then-reset.pcap
+    start_bg accept-server python3 "$HELPER" accept-server $p reset
+    local srv=$BG_PID
+    wait_listen $p
+    capture_start $f $p
+    # A client that has not written yet (socat -u only reads): with curl the ClientHello
+    # races the server's close, and either may come first.
+    client timeout 5 socat -u "TCP:$LO:$p" /dev/null
+    capture_stop; stop_bg "$srv"
+    describe $f $p tls "Server accepts the TCP connection and resets it at once (SO_LINGER 0), before any byte." \
+        "python3 scripts/sample_helpers.py accept-server $p reset; socat -u TCP:127.0.0.1:$p /dev/null (a client that has not sent its ClientHello yet)" \
+        "Handshake, then a RST from the server before any payload in either direction; no TLS at all." \
+        "version=-;established=no;no_tls;close=server:rst"
+}
+
+sample_server_fin_client_alert() {
+    local p=4454 f=server-fin-client-alert.pcap
+    start_bg close-server python3 "$HELPER" close-server $p
+    local srv=$BG_PID
+    wait_listen $p
+    capture_start $f $p
+    sclient $p -servername localhost
+    capture_stop; stop_bg "$srv"
+    describe $f $p tls "Server reads the ClientHello and closes with FIN; the client then sends a fatal decode_error alert (its reaction to the EOF)." \
+        "python3 scripts/sample_helpers.py close-server $p; openssl s_client -connect 127.0.0.1:$p -servername localhost" \
+        "ClientHello (SNI localhost), a FIN from the server with no alert, then OpenSSL's fatal decode_error alert from the client and its FIN; the server ended the handshake, the alert is a reaction." \
+        "version=-;sni=localhost;established=no;alert=client:fatal:decode_error;close=server:fin;no_server_hello"
+}
+
+sample_tls13_mtls_rejected() {
+    local p=4490 f=tls13-mtls-rejected.pcap
+    s_server_bg $p good -tls1_3 -Verify 1
+    capture_start $f $p
+    client "${CURL[@]}" --tlsv1.3 $CA "$SAMPLES_CA" --resolve "localhost:$p:$LO" "https://localhost:$p/"
+    capture_stop; stop_bg "$BG_PID"
+    describe $f $p tls "TLS 1.3 server requiring a client certificate (mutual TLS); the client has none." \
+        "openssl s_server -tls1_3 -Verify 1 -www; curl --tlsv1.3 --cacert ca.pem https://localhost:$p/ (no --cert)" \
+        "ServerHello and the encrypted server flight (with a CertificateRequest, invisible without keys), the client's empty Certificate + Finished and its request, then the server's only further record: an alert-sized encrypted record (certificate_required), then FIN; curl reports the alert." \
+        "version=TLSv1.3;sni=localhost;no_clear_fatal"
+}
+
+sample_port_scan() {
+    local f=port-scan.pcap p
+    capture_start $f "range 4460-4489"
+    # One client trying 30 ports where nothing listens, one connect each (what a connect
+    # scan or a client with a wrong port list does).
+    for p in $(seq 4460 4489); do
+        client timeout 2 socat -u /dev/null "TCP:$LO:$p"
+    done
+    capture_stop
+    describe $f 4460 tls "A connect scan: one client tries 30 ports (4460-4489) where nothing listens." \
+        "no server on 4460-4489; for p in 4460..4489: socat -u /dev/null TCP:127.0.0.1:\$p" \
+        "30 TCP connections, each a SYN answered by a RST/ACK (Zeek REJ); no TLS at all; the summary should be one line per server:port, not 30 problems." \
+        "version=-;established=no;no_tls;close=server:rst;flows=30"
+}
+
 ALL=(tls12-ok tls13-ok version-mismatch cipher-mismatch cert-expired cert-self-signed
      cert-wrong-name tls13-cert-rejected tls13-cert-rejected-openssl plaintext-http-to-tls-port tls-to-http-server
      client-rst-mid-handshake server-close-no-alert smtp-starttls smtp-auth-cleartext
-     connect-proxy-ok connect-proxy-403 tls12-resumed missing-sni)
+     connect-proxy-ok connect-proxy-403 tls12-resumed missing-sni
+     refused-ipv4 refused-ipv6 accept-then-close accept-then-reset server-fin-client-alert port-scan
+     tls13-mtls-rejected)
 
 main() {
     ensure_tools
     WORK="$(mktemp -d /tmp/tlstriage-samples.XXXXXX)"
     mkdir -p "$WORK/log" "$WORK/pcap" "$OUT"
     : >"$WORK/manifest.tsv"
+    local only=() n fn
     if [ "${1:-}" = "--verify" ]; then
         VERIFY_ONLY=1
         export SAMPLES_CA=ca.pem
+    elif [ "${1:-}" = "--only" ]; then
+        shift
+        [ $# -gt 0 ] || die "usage: $0 --only NAME..."
+        only=("$@")
+        for n in "${only[@]}"; do
+            declare -F "sample_${n//-/_}" >/dev/null || die "unknown sample: $n (known: ${ALL[*]})"
+        done
+        make_certs
     elif [ -n "${1:-}" ]; then
-        die "usage: $0 [--verify]"
+        die "usage: $0 [--verify | --only NAME...]"
     else
         make_certs
     fi
-    local n fn
     for n in "${ALL[@]}"; do
         fn="sample_${n//-/_}"
         declare -F "$fn" >/dev/null || die "unknown sample: $n (known: ${ALL[*]})"
+        if ((${#only[@]})); then
+            # --only: the named samples are captured, the others only described (as --verify)
+            VERIFY_ONLY=1
+            [[ " ${only[*]} " == *" $n "* ]] && VERIFY_ONLY=""
+        fi
         [ -n "$VERIFY_ONLY" ] || log "--- $n"
         "$fn"
     done

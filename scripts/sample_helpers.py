@@ -13,6 +13,8 @@ Every socket here is bound to / connects to 127.0.0.1 only.  Subcommands:
                                    flight, then resets the connection (SO_LINGER 0 -> RST)
   close-server PORT                accepts one TCP connection, reads the ClientHello,
                                    closes with FIN and no alert
+  accept-server PORT close|reset   accepts one TCP connection and ends it at once, before
+                                   any byte: FIN (close) or RST (reset, SO_LINGER 0)
   http-server PORT DIR             python's http.server (SimpleHTTPRequestHandler) whose
                                    default_request_version is HTTP/1.0, so that the 400 it
                                    sends for a garbage request line always has a status line
@@ -247,6 +249,18 @@ def close_server(port):
     conn.close()
 
 
+# --------------------------------------------------------------------------- accept server
+def accept_server(port, mode):
+    """Accept one connection and end it at once, before reading or sending a byte (what a
+    tcpwrappers deny or an overloaded terminator does): FIN with mode close, RST with reset."""
+    srv = listen(port)
+    conn, _ = srv.accept()
+    srv.close()
+    if mode == "reset":
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
+
+
 # --------------------------------------------------------------------------- HTTP server
 def http_server(port, directory):
     import functools
@@ -278,6 +292,8 @@ def main(argv):
         rst_client(int(args[0]), args[1])
     elif cmd == "close-server":
         close_server(int(args[0]))
+    elif cmd == "accept-server":
+        accept_server(int(args[0]), args[1])
     elif cmd == "http-server":
         http_server(int(args[0]), args[1])
     else:

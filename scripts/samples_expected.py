@@ -404,6 +404,32 @@ veth pairs, the fault configured on the router; nothing in the captures is edite
   iptables, tcpdump).
 - Analyst should see: `handshake_aborted` with `likely_cause: network` (the retransmitted
   certificate flight).
+
+### `no-answer.pcap`
+- Scenario: the router DROPs the SYNs to port 4455 (`iptables -A FORWARD ... -j DROP`); curl
+  `--connect-timeout 4` sends a SYN and three retransmissions one second apart and gives up.
+  8 s later a UDP datagram to a closed port of the router draws an ICMP port-unreachable that
+  quotes no TCP connection: it shows the capture went on. Captured on the client's interface
+  with `tcp or icmp or (icmp6 and ip6[40] < 128)`.
+- Made with: `scripts/make-network-samples.sh no-answer` (curl, iptables, python3, tcpdump).
+- Analyst should see: `connection_failed` `reason: no_answer`, `attempts: 4`, `ended_by:
+  client_gave_up` (Zeek S0); the unrelated ICMP error counted in `capture_stats`.
+
+### `reject-port-unreachable.pcap`, `reject-admin-prohibited.pcap`, `reject6-adm-prohibited.pcap`
+- Scenario: the router REJECTs the SYN (`--reject-with icmp-port-unreachable` on 4456,
+  `icmp-admin-prohibited` on 4457; `ip6tables ... icmp6-adm-prohibited` on 4458 over IPv6,
+  where curl retries once). Captured on the client's interface.
+- Made with: `scripts/make-network-samples.sh reject-port-unreachable` (and the other names).
+- Analyst should see: `connection_failed` with `reason: icmp_port_unreachable` /
+  `icmp_admin_prohibited`, `answered_by` the router (10.9.1.1, fd00:9:1::1).
+
+### `pmtu-frag-needed.pcap`
+- Scenario: as `pmtu-blackhole` (port 4459), but the router sends its ICMP "fragmentation
+  needed" (MTU 1000); it is captured on the server's interface and dropped by the server's own
+  INPUT chain, so the handshake still stalls, with the ICMP errors in the capture.
+- Made with: `scripts/make-network-samples.sh pmtu-frag-needed`.
+- Analyst should see: `handshake_aborted` with `likely_cause: network`, confidence high, and
+  `path_mtu` (MTU 1000, the ICMP's frame) as evidence.
 """
 
 

@@ -9,6 +9,9 @@ use std::net::IpAddr;
 
 use etherparse::{err, IpNumber, LaxIpSlice, LenSource, TcpSlice};
 
+mod icmp;
+pub use icmp::{IcmpError, QuotedTcp};
+
 /// TCP header flag bits as they appear in byte 13 of the header.
 pub mod tcp_flags {
     pub const FIN: u8 = 0x01;
@@ -110,6 +113,8 @@ pub enum Decoded<'a> {
     /// A fragment (first or later) of a fragmented IP packet carrying TCP;
     /// IP reassembly is not done.
     IpFragment,
+    /// An ICMP or ICMPv6 error message (unreachable, time exceeded, packet too big).
+    IcmpError(IcmpError),
 }
 
 /// Why a frame could not be decoded.
@@ -330,6 +335,23 @@ fn decode_ip(
 
     let (slice, ext_err) = LaxIpSlice::from_slice(ip).map_err(|e| ip_error(e, ip, base))?;
     let payload = slice.payload();
+    let icmp_v6 = match (&slice, payload.ip_number) {
+        (LaxIpSlice::Ipv4(_), IpNumber::ICMP) => Some(false),
+        (LaxIpSlice::Ipv6(_), IpNumber::IPV6_ICMP) => Some(true),
+        _ => None,
+    };
+    if let (Some(v6), false) = (icmp_v6, payload.fragmented) {
+        let ttl = match &slice {
+            LaxIpSlice::Ipv4(v4) => v4.header().ttl(),
+            LaxIpSlice::Ipv6(v6) => v6.header().hop_limit(),
+        };
+        let (src, dst) = (slice.source_addr(), slice.destination_addr());
+        return Ok(
+            icmp::parse(v6, payload.payload, src, dst, ttl).map_or(Decoded::NotTcp, |e| {
+                Decoded::IcmpError(IcmpError { vlan, ..e })
+            }),
+        );
+    }
     if payload.ip_number != IpNumber::TCP {
         if let Some((e, _)) = ext_err {
             // Extension header chain broken before reaching the upper layer.

@@ -376,6 +376,34 @@ pub const TOPICS: &[Topic] = &[
         ],
     },
     Topic {
+        name: "connection_failed",
+        topic_type: TopicType::Kind,
+        title: "a TCP connection that never carried a byte: refused, unanswered, ICMP-rejected, or closed at once",
+        meaning: "TLS never started because TCP did not get that far. `reason` says how: `refused` (the SYN was \
+            answered by a RST: 'connection refused', Zeek REJ), `no_answer` (the SYN and its retransmissions drew \
+            nothing: 'connection timed out', Zeek S0; `ended_by` tells whether the client gave up or the capture \
+            ended first), `icmp_<name>` (a router, firewall or the host answered with an ICMP/ICMPv6 error quoting \
+            the SYN: `icmp_port_unreachable`, `icmp_host_unreachable`, `icmp_net_unreachable`, \
+            `icmp_admin_prohibited`, ...; 'no route to host'), or `server_closed`/`server_reset` (the server accepted \
+            the connection and ended it before any byte). `answered_by` is `server`, `middlebox` (a RST whose TTL \
+            does not fit the server's other packets) or the ICMP sender's address. Many of these from one client to \
+            many ports are a port scan: the roll-up (`--summary-by server`) counts them per server:port.",
+        causes: &[
+            "refused: nothing listens on the port (service down, wrong port, bound to another address), or a host firewall rejecting with tcp-reset",
+            "no_answer: a firewall DROP rule, the host is down, or the route back to the client is broken",
+            "icmp_admin_prohibited / icmp_port_unreachable: a firewall REJECT rule (iptables REJECT --reject-with ...)",
+            "icmp_host_unreachable / icmp_net_unreachable: routing, or the host does not answer ARP/ND on its last hop",
+            "server_closed / server_reset: an access rule (tcpwrappers hosts.deny), a proxy without healthy backends, a connection limit or a full listen queue",
+        ],
+        confirm: &[
+            ("ss -ltn", "on the server: is anything listening on the port and address (refused)? Recv-Q against the backlog (server_closed)"),
+            ("nc -vz HOST PORT", "from the client: 'succeeded', 'Connection refused' or a timeout"),
+            ("iptables -L -n -v", "on the server and the firewalls on the path: DROP/REJECT rules and their packet counters (nft list ruleset with nftables)"),
+            ("traceroute -T -p PORT HOST", "TCP SYN traceroute (or tcptraceroute HOST PORT): the hop where the SYN stops or is rejected"),
+            ("tcpdump -ni any 'tcp port PORT or icmp or icmp6'", "on the server: does the SYN arrive at all, and what answers it"),
+        ],
+    },
+    Topic {
         name: "malformed_tls",
         topic_type: TopicType::Kind,
         title: "a TLS record or handshake message that does not parse",
@@ -394,21 +422,41 @@ pub const TOPICS: &[Topic] = &[
         ],
     },
     Topic {
+        name: "client_certificate",
+        topic_type: TopicType::Cause,
+        title: "the server refused the client's certificate, or its absence (mutual TLS)",
+        meaning: "The server asked for a client certificate (CertificateRequest) and aborted once it had the \
+            client's answer: no certificate, one from a CA the server does not trust, or one it does not accept. \
+            In TLS 1.2 the request and the client's Certificate are visible. In TLS 1.3 without keys they are \
+            encrypted: the client completes its flight (Finished included) and the server's only answer is an \
+            alert-sized encrypted record and a close; the client flight's record count and sizes tell whether \
+            a Certificate was sent and whether it was empty, and `confidence` says how sure that is.",
+        causes: &[
+            "no client certificate configured in the client (curl without --cert, a browser without the certificate installed)",
+            "the client certificate is issued by a CA the server does not trust (the server's client CA list)",
+            "the client certificate is expired, revoked, or lacks the clientAuth extended key usage",
+            "a proxy in front of the server terminating TLS without forwarding the client certificate",
+        ],
+        confirm: &[
+            ("openssl s_client -connect HOST:PORT -servername NAME -cert client.pem -key client.key </dev/null", "the handshake with the client certificate; without -cert the server's alert (certificate_required)"),
+            ("openssl s_client -connect HOST:PORT -servername NAME </dev/null 2>&1 | grep -A5 'Acceptable client certificate CA names'", "which CAs the server accepts client certificates from"),
+            ("openssl x509 -noout -issuer -dates -ext extendedKeyUsage -in client.pem", "issuer, validity and clientAuth of the client certificate"),
+        ],
+    },
+    Topic {
         name: "certificate_rejected",
         topic_type: TopicType::Cause,
         title: "the client rejected the server's certificate",
         meaning: "The client aborted right after receiving the server's certificate: with a certificate alert \
             (bad_certificate, unknown_ca, certificate_expired, ...), with a short encrypted alert in TLS 1.3 where \
             the certificate itself is encrypted, or by closing without an alert. On the server side the same \
-            cause is reported when the server required a client certificate (mutual TLS) and did not get an \
-            acceptable one.",
+            rejection of the client's certificate in mutual TLS is `client_certificate`.",
         causes: &[
             "untrusted certificate: a private CA not in the client's trust store, a missing intermediate in the server's chain, a self-signed certificate",
             "expired certificate (or a client clock in the future/past)",
             "SNI mismatch not caught separately (TLS 1.3 hides the certificate from the capture)",
             "a TLS-intercepting proxy whose CA the client does not trust",
             "certificate pinning in the client application",
-            "mutual TLS: no client certificate configured, or one the server does not trust",
         ],
         confirm: &[
             ("openssl s_client -connect HOST:PORT -servername NAME -showcerts </dev/null", "'Verify return code' and the chain the server actually sends"),

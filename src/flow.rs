@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::capture::Packet;
 use crate::cleartext::{Preamble, PreambleFacts};
 use crate::community_id::community_id_v1;
-use crate::decode::{decode, tcp_flags, Decoded, TcpPacket};
+use crate::decode::{decode, tcp_flags, Decoded, IcmpError, TcpPacket};
 use crate::model::{Dir, FrameNo, Side, TimestampUs};
 use crate::tcp::{DirStream, ReassemblyLimits, StreamChunk, StreamStats};
 use crate::tls::cert::CertCache;
@@ -105,6 +105,26 @@ pub struct TcpEvent {
     pub ttl: u8,
 }
 
+/// An ICMP/ICMPv6 error quoting one of the flow's segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct IcmpEvent {
+    pub frame: FrameNo,
+    pub ts_us: TimestampUs,
+    /// The router, firewall or host that sent the error.
+    pub sender: IpAddr,
+    /// Of the quoted segment: `ToServer` when it was the client's.
+    pub about: Dir,
+    pub v6: bool,
+    pub icmp_type: u8,
+    pub code: u8,
+    /// See [`IcmpError::name`].
+    pub name: &'static str,
+    pub mtu: Option<u32>,
+}
+
+/// ICMP errors kept per flow; a flow quoted more often only counts the rest.
+pub const ICMP_KEPT: usize = 8;
+
 /// One endpoint of a flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Endpoint {
@@ -119,6 +139,12 @@ pub struct CaptureStats {
     pub bytes: u64,
     pub tcp_packets: u64,
     pub non_tcp_packets: u64,
+    /// ICMP/ICMPv6 errors (unreachable, time exceeded, packet too big), also counted in
+    /// `non_tcp_packets`.
+    pub icmp_errors: u64,
+    /// Of those, the ones that quote no connection open at the time (another protocol, a
+    /// connection not in the capture or already finished): they raise nothing.
+    pub icmp_errors_no_flow: u64,
     pub ip_fragments: u64,
     pub decode_errors: u64,
     pub bad_checksums: u64,
@@ -163,6 +189,17 @@ pub struct FlowRecord {
     pub zero_window: [u64; 2],
     pub syn: Option<FrameNo>,
     pub syn_ack: Option<FrameNo>,
+    /// SYNs (without ACK) from the client, retransmissions included, and the capture times
+    /// of the first and the last.
+    pub syns: u32,
+    pub syn_times: Option<(TimestampUs, TimestampUs)>,
+    /// The first [`ICMP_KEPT`] ICMP errors quoting this flow, and how many there were.
+    pub icmp: Vec<IcmpEvent>,
+    pub icmp_count: u64,
+    /// For a flow finished at the end of the capture: the start of the capture's last
+    /// second (the same in every `--threads` shard), to tell how long the capture went on
+    /// after the flow's last packet.
+    pub capture_end_floor_us: Option<TimestampUs>,
     /// True when the connection's start (SYN) was not in the capture.
     pub midstream: bool,
     pub fin: [Option<TcpEvent>; 2],
@@ -303,10 +340,16 @@ fn vlan_bits(v: Option<u16>) -> u64 {
 
 impl FlowKey {
     fn new(pkt: &TcpPacket<'_>) -> Self {
-        let (src, v6) = ip_words(pkt.src);
-        let (dst, _) = ip_words(pkt.dst);
-        let a = (src, pkt.sport);
-        let b = (dst, pkt.dport);
+        FlowKey::of((pkt.src, pkt.sport), (pkt.dst, pkt.dport), pkt.vlan)
+    }
+
+    fn of(src: (IpAddr, u16), dst: (IpAddr, u16), vlan: [Option<u16>; 2]) -> Self {
+        let (src_ip, sport) = src;
+        let (dst_ip, dport) = dst;
+        let (src, v6) = ip_words(src_ip);
+        let (dst, _) = ip_words(dst_ip);
+        let a = (src, sport);
+        let b = (dst, dport);
         let ((lo_ip, lo_port), (hi_ip, hi_port)) = if a <= b { (a, b) } else { (b, a) };
         FlowKey {
             lo_ip,
@@ -314,8 +357,8 @@ impl FlowKey {
             rest: u64::from(lo_port) << 48
                 | u64::from(hi_port) << 32
                 | u64::from(v6) << 31
-                | vlan_bits(pkt.vlan[0]) << 13
-                | vlan_bits(pkt.vlan[1]),
+                | vlan_bits(vlan[0]) << 13
+                | vlan_bits(vlan[1]),
         }
     }
 }
@@ -325,6 +368,15 @@ impl FlowKey {
 pub fn connection_hash(pkt: &TcpPacket<'_>) -> u64 {
     use std::hash::BuildHasher;
     FixedState::with_seed(0x5eed).hash_one(FlowKey::new(pkt))
+}
+
+/// [`connection_hash`] of the connection an ICMP error quotes, so that the error goes to
+/// the shard that holds the connection; `None` when it quotes none.
+pub fn icmp_connection_hash(e: &IcmpError) -> Option<u64> {
+    use std::hash::BuildHasher;
+    let q = e.quoted?;
+    let key = FlowKey::of((q.src, q.sport), (q.dst, q.dport), e.vlan);
+    Some(FixedState::with_seed(0x5eed).hash_one(key))
 }
 
 /// Where a direction's reassembled bytes go.
@@ -413,6 +465,9 @@ struct FlowHeader {
     zero_window: [u64; 2],
     syn: Option<FrameNo>,
     syn_ack: Option<FrameNo>,
+    syns: u32,
+    syn_times: Option<(TimestampUs, TimestampUs)>,
+    icmp_count: u64,
     fin: [Option<TcpEvent>; 2],
     rst: [Option<TcpEvent>; 2],
     server_port_is_tls: bool,
@@ -426,6 +481,7 @@ struct FlowHeader {
 struct Live {
     streams: [DirStream; 2],
     app: AppState,
+    icmp: Vec<IcmpEvent>,
 }
 
 impl Live {
@@ -460,12 +516,17 @@ enum Slot {
 }
 
 impl Flow {
-    fn into_record(self, end: EndReason, certs: &mut CertCache) -> FlowRecord {
+    fn into_record(
+        self,
+        end: EndReason,
+        capture_end_floor_us: Option<TimestampUs>,
+        certs: &mut CertCache,
+    ) -> FlowRecord {
         let h = self.h;
         let mut live = self.live;
         let (last_frame, last_ts) = (h.last_frame, h.last_ts_us);
         for dir in [Dir::ToServer, Dir::ToClient] {
-            let Live { streams, app } = &mut *live;
+            let Live { streams, app, .. } = &mut *live;
             streams[dir.index()].flush(&mut |chunk| {
                 app.on_chunk(dir, chunk, last_frame, last_ts);
             });
@@ -501,6 +562,11 @@ impl Flow {
             zero_window: h.zero_window,
             syn: h.syn,
             syn_ack: h.syn_ack,
+            syns: h.syns,
+            syn_times: h.syn_times,
+            icmp: std::mem::take(&mut live.icmp),
+            icmp_count: h.icmp_count,
+            capture_end_floor_us: capture_end_floor_us.filter(|_| end == EndReason::CaptureEnd),
             midstream: h.syn.is_none() && h.syn_ack.is_none(),
             fin: h.fin,
             rst: h.rst,
@@ -680,8 +746,47 @@ impl Analyzer {
                 self.tcp_packet(&tcp, pkt.frame, pkt.ts_us);
             }
             Ok(Decoded::NotTcp) => self.stats.non_tcp_packets += 1,
+            Ok(Decoded::IcmpError(e)) => {
+                self.stats.non_tcp_packets += 1;
+                self.stats.icmp_errors += 1;
+                self.icmp_error(&e, pkt.frame, pkt.ts_us);
+            }
             Ok(Decoded::IpFragment) => self.stats.ip_fragments += 1,
             Err(_) => self.stats.decode_errors += 1,
+        }
+    }
+
+    /// Attach an ICMP error to the open flow whose segment it quotes. It never creates a
+    /// flow, and does not count as the flow's activity (a router answering every
+    /// retransmission must not keep a dead connection from timing out).
+    fn icmp_error(&mut self, e: &IcmpError, frame: FrameNo, ts_us: TimestampUs) {
+        let flow = e.quoted.and_then(|q| {
+            let key = FlowKey::of((q.src, q.sport), (q.dst, q.dport), e.vlan);
+            Some((q, self.flows.get_mut(&key)?))
+        });
+        let Some((q, flow)) = flow else {
+            self.stats.icmp_errors_no_flow += 1;
+            return;
+        };
+        let h = &mut flow.h;
+        h.icmp_count += 1;
+        let about = if q.src == h.client.ip && q.sport == h.client.port {
+            Dir::ToServer
+        } else {
+            Dir::ToClient
+        };
+        if flow.live.icmp.len() < ICMP_KEPT {
+            flow.live.icmp.push(IcmpEvent {
+                frame,
+                ts_us,
+                sender: e.sender,
+                about,
+                v6: e.v6,
+                icmp_type: e.icmp_type,
+                code: e.code,
+                name: e.name,
+                mtu: e.mtu,
+            });
         }
     }
 
@@ -840,7 +945,9 @@ impl Analyzer {
         if self.track_streams {
             self.open_first_frames.close(flow.h.open_seq);
         }
-        let record = flow.into_record(end, &mut self.certs);
+        let capture_end =
+            (self.last_sweep_sec > i64::MIN).then(|| self.last_sweep_sec.saturating_mul(1_000_000));
+        let record = flow.into_record(end, capture_end, &mut self.certs);
         for s in &record.stream_stats {
             self.stats.reassembly_gaps += s.gaps;
             self.stats.reassembly_gap_bytes += s.gap_bytes;
@@ -916,6 +1023,9 @@ impl Analyzer {
                 zero_window: [0; 2],
                 syn: None,
                 syn_ack: None,
+                syns: 0,
+                syn_times: None,
+                icmp_count: 0,
                 fin: [None; 2],
                 rst: [None; 2],
                 server_port_is_tls: self.config.is_tls_port(server.port),
@@ -934,6 +1044,7 @@ impl Analyzer {
                     first_bytes: [None, None],
                     cleartext_times: Vec::new(),
                 },
+                icmp: Vec::new(),
             }),
         }
     }
@@ -996,6 +1107,11 @@ impl Analyzer {
         if pkt.flags & tcp_flags::SYN != 0 {
             if dir == Dir::ToServer {
                 h.syn.get_or_insert(frame);
+                if pkt.flags & tcp_flags::ACK == 0 {
+                    h.syns = h.syns.saturating_add(1);
+                    let t = h.syn_times.get_or_insert((ts_us, ts_us));
+                    t.1 = ts_us;
+                }
             } else {
                 h.syn_ack.get_or_insert(frame);
             }
@@ -1009,7 +1125,7 @@ impl Analyzer {
             } else {
                 pkt.seq
             };
-            let Live { streams, app } = &mut *live;
+            let Live { streams, app, .. } = &mut *live;
             streams[d].segment(seq, pkt.payload, &mut |chunk| {
                 app.on_chunk(dir, chunk, frame, ts_us);
             });
@@ -1235,6 +1351,52 @@ mod tests {
 
     const C: [u8; 4] = [10, 0, 0, 1];
     const S: [u8; 4] = [10, 0, 0, 2];
+
+    /// An ICMP error from `router` to `to`, quoting the first 28 bytes of `quoted`.
+    fn icmp(router: [u8; 4], to: [u8; 4], icmp_type: u8, code: u8, quoted: &[u8]) -> Vec<u8> {
+        let q = &quoted[..28.min(quoted.len())];
+        let total = 20 + 8 + q.len();
+        let mut p = vec![0x45, 0, 0, total as u8, 0, 0, 0, 0, 64, 1, 0, 0];
+        p.extend_from_slice(&router);
+        p.extend_from_slice(&to);
+        p.extend_from_slice(&[icmp_type, code, 0, 0, 0, 0, 0, 0]);
+        p.extend_from_slice(q);
+        p
+    }
+
+    #[test]
+    fn icmp_errors_attach_to_the_quoted_flow_and_never_make_one() {
+        const R: [u8; 4] = [10, 0, 0, 254];
+        let mut f = Feeder::new(AnalyzerConfig::default());
+        let syn = raw(C, S, 40000, 443, 100, SYN, b"");
+        // An error about a connection never seen: counted, no flow.
+        f.send(icmp(R, C, 3, 3, &raw(C, S, 40001, 443, 7, SYN, b"")), 0);
+        f.send(syn.clone(), 10);
+        f.send(icmp(R, C, 3, 13, &syn), 10);
+        f.send(syn.clone(), 1_000_000);
+        f.send(icmp(R, C, 3, 13, &syn), 10);
+        f.a.finish();
+        let done = f.a.take_finished();
+        assert_eq!(done.len(), 1, "the ICMP errors made no flow of their own");
+        let r = &done[0];
+        assert_eq!((r.syns, r.icmp_count, r.icmp.len()), (2, 2, 2));
+        let e = r.icmp[0];
+        assert_eq!(
+            (e.frame, e.name, e.about),
+            (3, "admin_prohibited", Dir::ToServer)
+        );
+        assert_eq!(e.sender, IpAddr::from(R));
+        assert_eq!(
+            r.last_frame, 4,
+            "an ICMP error is not the flow's own packet"
+        );
+        assert_eq!(r.syn_times.map(|(a, b)| b - a), Some(1_000_010));
+        let st = f.a.stats();
+        assert_eq!(
+            (st.icmp_errors, st.icmp_errors_no_flow, st.flows),
+            (3, 1, 1)
+        );
+    }
 
     #[test]
     fn syn_decides_roles_and_rst_finishes_the_flow() {

@@ -135,7 +135,9 @@ mod threaded {
     use crate::capture::{Packet, PacketSource};
     use crate::config::RuleEnv;
     use crate::decode::{decode_addresses, Decoded};
-    use crate::flow::{connection_hash, Analyzer, AnalyzerConfig, CaptureStats};
+    use crate::flow::{
+        connection_hash, icmp_connection_hash, Analyzer, AnalyzerConfig, CaptureStats,
+    };
     use crate::model::{FrameNo, TimestampUs};
     use crate::output::Rendered;
     use crate::rules::evaluate_with;
@@ -565,6 +567,9 @@ mod threaded {
             }
             let w = match decode_addresses(pkt.linktype, pkt.data) {
                 Ok(Decoded::Tcp(tcp)) => owner(connection_hash(&tcp), n, share),
+                Ok(Decoded::IcmpError(e)) => {
+                    icmp_connection_hash(&e).map_or(0, |h| owner(h, n, share))
+                }
                 _ => 0,
             };
             if w == 0 {
@@ -621,6 +626,8 @@ mod threaded {
     fn add_stats(t: &mut CaptureStats, w: &CaptureStats) {
         t.tcp_packets += w.tcp_packets;
         t.non_tcp_packets += w.non_tcp_packets;
+        t.icmp_errors += w.icmp_errors;
+        t.icmp_errors_no_flow += w.icmp_errors_no_flow;
         t.ip_fragments += w.ip_fragments;
         t.decode_errors += w.decode_errors;
         t.bad_checksums += w.bad_checksums;

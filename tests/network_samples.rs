@@ -12,7 +12,7 @@ fn analyze(name: &str) -> Analysis {
         .join("samples")
         .join(name);
     let mut config = AnalyzerConfig::default();
-    config.set_tls_ports(&[4448, 4449]);
+    config.set_tls_ports(&[4448, 4449, 4455, 4456, 4457, 4458, 4459]);
     let a = analyze_path(&path, &config).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert!(a.error.is_none() && !a.truncated, "{name}");
     assert_eq!(a.flows.len(), 1, "{name}: one connection");
@@ -68,4 +68,93 @@ fn pmtu_black_hole_is_a_network_problem() {
     assert!(f.evidence["because"]
         .to_string()
         .contains("the server retransmitted"));
+}
+
+/// The one `connection_failed` finding of a sample (its only finding), with these frames.
+fn failed<'a>(a: &'a Analysis, frames: &[u64]) -> &'a Finding {
+    assert_eq!(a.kinds(), vec!["connection_failed"]);
+    let f = a.findings().next().unwrap().1;
+    assert_eq!(f.frames, frames);
+    assert_eq!(f.severity.as_str(), "medium", "a configured TLS port");
+    assert!(
+        a.flows[0].0.tls.is_none(),
+        "an ICMP error makes no TLS flow"
+    );
+    f
+}
+
+#[test]
+fn dropped_syns_are_no_answer_and_the_client_gave_up() {
+    let a = analyze("no-answer.pcap");
+    let f = failed(&a, &[1, 4]);
+    assert_eq!(ev(f, "reason"), "no_answer");
+    assert_eq!(f.evidence["attempts"], 4);
+    assert_eq!(ev(f, "ended_by"), "client_gave_up");
+    assert!(f.evidence["answered_by"].is_null());
+    let waited = f.evidence["waited_ms"].as_u64().unwrap();
+    assert!((3000..3200).contains(&waited), "{waited}");
+    assert!(f.summary.contains("gave up after 3 retransmission(s)"));
+    // The later ICMP error quotes a UDP datagram: counted, no flow.
+    assert_eq!((a.stats.icmp_errors, a.stats.icmp_errors_no_flow), (1, 1));
+}
+
+#[test]
+fn firewall_reject_with_icmp_names_the_firewall() {
+    for (name, reason, sender, attempts) in [
+        (
+            "reject-port-unreachable.pcap",
+            "icmp_port_unreachable",
+            "10.9.1.1",
+            1,
+        ),
+        (
+            "reject-admin-prohibited.pcap",
+            "icmp_admin_prohibited",
+            "10.9.1.1",
+            1,
+        ),
+        (
+            "reject6-adm-prohibited.pcap",
+            "icmp_admin_prohibited",
+            "fd00:9:1::1",
+            2,
+        ),
+    ] {
+        let a = analyze(name);
+        let f = failed(&a, &[1, 2]);
+        assert_eq!(ev(f, "reason"), reason, "{name}");
+        assert_eq!(ev(f, "answered_by"), sender, "{name}");
+        assert_eq!(ev(f, "confidence"), "high", "{name}");
+        assert_eq!(f.evidence["attempts"], attempts, "{name}");
+        assert_eq!(f.evidence["icmp"]["frame"], 2, "{name}");
+        assert_eq!(
+            f.evidence["icmp"]["v6"],
+            name.starts_with("reject6"),
+            "{name}"
+        );
+        assert!(f.explanation.contains("iptables -L"), "{name}");
+        assert_eq!(a.stats.icmp_errors_no_flow, 0, "{name}");
+    }
+}
+
+#[test]
+fn frag_needed_is_evidence_for_the_stalled_handshake() {
+    let a = analyze("pmtu-frag-needed.pcap");
+    let f = aborted(&a);
+    assert_eq!(ev(f, "aborted_by"), "client");
+    assert_eq!(ev(f, "how"), "fin");
+    assert_eq!(ev(f, "stage"), "server_hello_done");
+    assert_eq!(ev(f, "likely_cause"), "network");
+    assert_eq!(ev(f, "confidence"), "high");
+    assert_eq!(f.frames, vec![4, 7, 18]);
+    assert_eq!(
+        f.evidence["path_mtu"],
+        serde_json::json!({"mtu": 1000, "icmp_frame": 7})
+    );
+    assert!(f.evidence["because"].to_string().contains(
+        "ICMP frag needed from 10.9.2.1 at frame 7 (MTU 1000) about the server's segment (6 ICMP errors"
+    ));
+    let flow = &a.flows[0].0;
+    assert_eq!((flow.icmp_count, flow.icmp.len()), (6, 6));
+    assert_eq!((a.stats.icmp_errors, a.stats.icmp_errors_no_flow), (6, 0));
 }

@@ -148,3 +148,46 @@ fn a_different_issuer_for_the_same_name_is_a_valid_interception_finding() {
     assert_eq!(rec["evidence"]["issuer"], "CN=Corporate TLS Inspection CA");
     assert_eq!(rec["evidence"]["sni"], "localhost");
 }
+
+#[test]
+fn a_port_scan_is_one_line_per_server_port_and_one_client() {
+    let out = tlstriage(&[
+        "read",
+        "--format",
+        "ndjson",
+        "--summary-by",
+        "server,client",
+        "samples/port-scan.pcap",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let v = validator();
+    let recs: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|r: &Value| r["type"] == "rollup")
+        .collect();
+    recs.iter().for_each(|r| assert_valid(&v, r));
+    let by = |b: &'static str| recs.iter().filter(move |r| r["by"] == b);
+    assert_eq!(by("server").count(), 30, "one per server:port");
+    assert!(by("server").all(|r| r["findings"]["connection_failed"] == 1));
+    let client: Vec<&Value> = by("client").collect();
+    assert_eq!(client.len(), 1);
+    assert_eq!(client[0]["findings"]["connection_failed"], 30);
+    assert_eq!(
+        client[0]["summary"],
+        "client 127.0.0.1 — 30 connection_failed (30 refused); 30 server:ports, 0 distinct client JA3s"
+    );
+
+    // Without roll-ups the human summary still fits a screen: the scanning client named
+    // once, 20 server:port lines, one line for the rest.
+    let out = tlstriage(&["read", "--format", "human", "samples/port-scan.pcap"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("client 127.0.0.1: 30 failures on 30 server:port pairs: a port scan"),
+        "{text}"
+    );
+    assert!(text.contains("  [low] 127.0.0.1:4460  1x  refused (server)  (tcp.stream 0)"));
+    assert!(text.contains("... 10 more failure(s) on 10 other server:port pair(s)"));
+    assert!(!text.contains("Flows with problems"), "{text}");
+    assert!(text.lines().count() < 35, "{text}");
+}

@@ -8,10 +8,11 @@ use tlstriage::flow::{AnalyzerConfig, DEFAULT_TLS_PORTS};
 use tlstriage::pipeline::{analyze_path, Analysis};
 use tlstriage::tls::names::{cipher_name, version_name};
 
-/// The samples run their TLS servers on 4431-4447, as a user would pass with --tls-ports.
+/// The samples run their TLS servers on 4431-4454 and 4490, as a user would pass with --tls-ports.
 fn config() -> AnalyzerConfig {
     let mut ports: Vec<u16> = DEFAULT_TLS_PORTS.to_vec();
-    ports.extend(4431..=4447);
+    ports.extend(4431..=4454);
+    ports.push(4490);
     let mut c = AnalyzerConfig::default();
     c.set_tls_ports(&ports);
     c
@@ -533,4 +534,138 @@ fn missing_sni() {
             ("tls_alert", "info", vec![12])
         ]
     );
+}
+
+/// The evidence of the one `connection_failed` finding of a sample, which must be its only
+/// finding, with these frames.
+fn connection_failed(a: &Analysis, frames: &[u64]) -> Value {
+    assert_eq!(a.flows.len(), 1, "one connection per sample");
+    assert_eq!(
+        findings(a),
+        vec![("connection_failed", "medium", frames.to_vec())]
+    );
+    let f = a.findings().next().unwrap().1;
+    assert!(f.explanation.contains("nc -vz"), "{}", f.explanation);
+    assert!(a.flows[0].0.tls.is_none(), "no TLS flow");
+    f.evidence.clone()
+}
+
+#[test]
+fn refused_ipv4_and_ipv6() {
+    for (name, port) in [("refused-ipv4.pcap", 4450), ("refused-ipv6.pcap", 4451)] {
+        let a = analyze(name);
+        let e = connection_failed(&a, &[1, 2]);
+        assert_eq!(e["reason"], "refused", "{name}");
+        assert_eq!(e["answered_by"], "server", "{name}");
+        // The RST is the server's only packet: its TTL has nothing to be compared with.
+        assert_eq!(e["confidence"], "medium", "{name}");
+        assert_eq!(e["attempts"], 1, "{name}");
+        assert_eq!(e["ttl"]["rst"], 64, "{name}");
+        assert_eq!(e["server_port"], port, "{name}");
+        assert!(e["because"][1].as_str().unwrap().contains("only packet"));
+        assert_eq!(a.stats.icmp_errors, 0);
+    }
+}
+
+#[test]
+fn accepted_then_closed_or_reset_before_any_byte() {
+    let a = analyze("accept-then-close.pcap");
+    let e = connection_failed(&a, &[1, 4]);
+    assert_eq!(
+        (&e["reason"], &e["answered_by"], &e["confidence"]),
+        (&"server_closed".into(), &"server".into(), &"high".into())
+    );
+    let a = analyze("accept-then-reset.pcap");
+    let e = connection_failed(&a, &[1, 4]);
+    assert_eq!(
+        (&e["reason"], &e["answered_by"], &e["confidence"]),
+        (&"server_reset".into(), &"server".into(), &"high".into())
+    );
+    assert_eq!(e["ttl"]["rst"], 64);
+}
+
+#[test]
+fn server_fin_then_client_alert_is_the_server_closing() {
+    let a = analyze("server-fin-client-alert.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![
+            ("handshake_aborted", "high", vec![4, 6, 7]),
+            ("tls_alert", "medium", vec![7]),
+        ]
+    );
+    assert_aborted(
+        &a,
+        Aborted {
+            by: "server",
+            stage: "client_hello",
+            how: "fin",
+            cause: "server_closed_without_alert",
+            confidence: "medium",
+            frames: &[4, 6, 7],
+        },
+    );
+    let f = a
+        .findings()
+        .map(|(_, f)| f)
+        .find(|f| f.kind.as_str() == "handshake_aborted")
+        .unwrap();
+    assert_eq!(
+        f.evidence["reaction_alert"],
+        serde_json::json!({"sent_by": "client", "description": "decode_error", "frame": 7})
+    );
+    assert!(f.evidence["because"].to_string().contains(
+        "the client's fatal decode_error alert at frame 7 came after that fin: a reaction to the close"
+    ));
+}
+
+#[test]
+fn port_scan_is_thirty_refusals_of_low_severity_off_the_tls_ports() {
+    let a = analyze("port-scan.pcap");
+    assert_eq!(a.flows.len(), 30);
+    let got = findings(&a);
+    assert_eq!(got.len(), 30);
+    assert!(got.iter().all(|(k, s, fr)| (*k, *s, fr.as_slice())
+        == ("connection_failed", "low", &[fr[0], fr[0] + 1][..])));
+    assert!(a
+        .findings()
+        .all(|(_, f)| f.evidence["reason"] == "refused" && f.evidence["answered_by"] == "server"));
+    let ports: std::collections::BTreeSet<u16> =
+        a.flows.iter().map(|(f, _)| f.server.port).collect();
+    assert_eq!(ports, (4460..=4489).collect());
+}
+
+#[test]
+fn tls13_mutual_tls_refused_without_keys() {
+    let a = analyze("tls13-mtls-rejected.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![
+            ("handshake_aborted", "high", vec![4, 9]),
+            ("tls_alert", "medium", vec![9]),
+        ]
+    );
+    assert_aborted(
+        &a,
+        Aborted {
+            by: "server",
+            stage: "finished",
+            how: "alert",
+            cause: "client_certificate",
+            confidence: "high",
+            frames: &[4, 9],
+        },
+    );
+    let tls = single_tls(&a);
+    assert!(!tls.established, "the server refused the client's flight");
+    let f = a
+        .findings()
+        .map(|(_, f)| f)
+        .find(|f| f.kind.as_str() == "handshake_aborted")
+        .unwrap();
+    let because = f.evidence["because"].to_string();
+    assert!(
+        because.contains("the client's flight at frame 8 has 2 encrypted records (25, 69 bytes)")
+    );
+    assert!(because.contains("the size of an empty Certificate"));
 }

@@ -128,6 +128,21 @@ pub fn ladder_steps(flow: &FlowRecord) -> Vec<Step> {
             steps.push(step(ev.frame, Some(ev.ts_us), dir, "RST".into(), "rst"));
         }
     }
+    for e in &flow.icmp {
+        // The error travels back to whoever sent the quoted segment.
+        let to = match e.about {
+            Dir::ToServer => Dir::ToClient,
+            Dir::ToClient => Dir::ToServer,
+        };
+        let mtu = e.mtu.map(|m| format!(", MTU {m}")).unwrap_or_default();
+        let label = format!(
+            "{} {} from {}{mtu}",
+            if e.v6 { "ICMPv6" } else { "ICMP" },
+            e.name.replace('_', " "),
+            e.sender
+        );
+        steps.push(step(e.frame, Some(e.ts_us), to, label, "bad"));
+    }
     steps.sort_by_key(|s| s.frame);
     steps
 }
@@ -556,6 +571,32 @@ mod tests {
             "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;"
         );
         assert_eq!(esc("a\u{0}b"), "a\\u{0}b");
+    }
+
+    #[test]
+    fn icmp_errors_are_steps_back_to_the_sender_of_the_quoted_segment() {
+        let mut f = crate::rules::testutil::flow();
+        f.syn_ack = None;
+        f.icmp.push(crate::flow::IcmpEvent {
+            frame: 2,
+            ts_us: f.first_ts_us + 80,
+            sender: "10.9.1.1".parse().unwrap(),
+            about: Dir::ToServer,
+            v6: false,
+            icmp_type: 3,
+            code: 13,
+            name: "admin_prohibited",
+            mtu: None,
+        });
+        let steps = ladder_steps(&f);
+        let labels: Vec<(&str, Dir)> = steps.iter().map(|s| (s.label.as_str(), s.dir)).collect();
+        assert_eq!(
+            labels,
+            vec![
+                ("SYN", Dir::ToServer),
+                ("ICMP admin prohibited from 10.9.1.1", Dir::ToClient)
+            ]
+        );
     }
 
     #[test]

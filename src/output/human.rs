@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use super::failures::Failures;
 use super::printable;
 use crate::flow::{CaptureStats, FlowRecord, FlowRef};
 use crate::rules::{Finding, Kind, Severity};
@@ -21,6 +22,8 @@ pub struct HumanReport {
     verbose: bool,
     /// Roll-up sentences (`--summary-by`), biggest first: they lead the summary.
     rollups: Vec<String>,
+    /// Flows whose only problem is a failed connection, counted per server:port.
+    failures: Failures,
 }
 
 impl HumanReport {
@@ -41,6 +44,13 @@ impl HumanReport {
         let worst = findings.iter().map(|f| f.severity).max();
         if worst.is_none_or(|s| s < Severity::Low) && !self.verbose {
             return;
+        }
+        // Verbose lists every flow; otherwise a scan's thousand failures are a few lines.
+        if let (false, [f]) = (self.verbose, findings) {
+            if f.kind == Kind::ConnectionFailed {
+                self.failures.add(flow, f);
+                return;
+            }
         }
         let sni = flow
             .sni()
@@ -131,6 +141,7 @@ impl HumanReport {
         for ((kind, sev), n) in rows {
             let _ = writeln!(out, "  {:<8} {:>5}  {kind}", sev.as_str(), n);
         }
+        self.failures.render(&mut out);
         if !self.flows.is_empty() {
             let _ = writeln!(out, "\nFlows with problems:");
         }

@@ -2,6 +2,7 @@
 //! `schema/tlstriage.schema.json`) and the human triage summary.
 
 mod ecs;
+mod failures;
 mod fastjson;
 mod file;
 mod html;

@@ -595,6 +595,8 @@ pub struct CaptureStatsRecord<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filtered_out: Option<u64>,
     pub format: Option<&'static str>,
+    pub icmp_errors: u64,
+    pub icmp_errors_no_flow: u64,
     pub ip_fragments: u64,
     pub last_ts: Option<String>,
     /// `live` only: interface, drops, uptime, ...
@@ -644,6 +646,8 @@ impl<'a> CaptureStatsRecord<'a> {
             files: &[],
             filtered_out: stats.filtered_out,
             format: format.map(|f| f.container.name()),
+            icmp_errors: stats.icmp_errors,
+            icmp_errors_no_flow: stats.icmp_errors_no_flow,
             ip_fragments: stats.ip_fragments,
             last_ts: stats.last_ts_us.map(format_ts_us),
             live: None,

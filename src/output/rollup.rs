@@ -64,6 +64,8 @@ struct Group {
     worst: Option<Severity>,
     aborted: u64,
     causes: BTreeMap<String, u64>,
+    /// `connection_failed` by reason: a scan's roll-up says "30 refused", not just a count.
+    failure_reasons: BTreeMap<String, u64>,
     /// Best version each aborted flow's client offers.
     client_max: BTreeMap<String, u64>,
     ja3: BTreeSet<String>,
@@ -141,6 +143,10 @@ impl Rollups {
                 g.worst = g.worst.max(Some(f.severity));
                 g.first_ts = Some(g.first_ts.map_or(f.ts_us, |t| t.min(f.ts_us)));
                 g.last_ts = Some(g.last_ts.map_or(f.ts_us, |t| t.max(f.ts_us)));
+                if f.kind == Kind::ConnectionFailed {
+                    let reason = f.evidence_str("reason").unwrap_or("unknown");
+                    *g.failure_reasons.entry(reason.to_string()).or_default() += 1;
+                }
                 if f.kind == Kind::HandshakeAborted {
                     g.aborted += 1;
                     if let Some(c) = f.evidence_str("likely_cause") {
@@ -279,14 +285,22 @@ fn sentence(by: RollupBy, key: &str, g: &Group) -> String {
         .findings
         .iter()
         .filter(|(k, _)| **k != "handshake_aborted")
-        .map(|(k, n)| format!("{n} {k}"))
+        .map(|(k, n)| {
+            if *k != "connection_failed" {
+                return format!("{n} {k}");
+            }
+            let mut r: Vec<(&String, &u64)> = g.failure_reasons.iter().collect();
+            r.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            let r: Vec<String> = r.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            format!("{n} {k} ({})", r.join(", "))
+        })
         .collect();
     if !others.is_empty() {
         let lead = if g.aborted > 0 { "also " } else { "" };
         parts.push(format!("{lead}{}", others.join(", ")));
     }
     let peers = match by {
-        RollupBy::Client => plural(g.peers.len() as u64, "server", "servers"),
+        RollupBy::Client => plural(g.peers.len() as u64, "server:port", "server:ports"),
         _ => plural(g.peers.len() as u64, "client", "clients"),
     };
     parts.push(format!(

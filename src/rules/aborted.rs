@@ -42,6 +42,9 @@ struct Ending {
     ts_us: TimestampUs,
     /// The alert description, when an alert ended it ("encrypted" when not visible).
     alert: Option<&'static str>,
+    /// A fatal alert sent after the other side had closed: its sender, description and
+    /// frame. The close ended the handshake; the alert was the reaction to it.
+    reaction: Option<(Side, &'static str, FrameNo)>,
 }
 
 fn ending(flow: &FlowRecord, tls: &TlsConn) -> Ending {
@@ -53,22 +56,42 @@ fn ending(flow: &FlowRecord, tls: &TlsConn) -> Ending {
         TlsEventKind::EncryptedAlert { .. } => Some((e, "encrypted")),
         _ => None,
     });
+    let close = flow.first_close();
     if let Some((e, name)) = alert {
-        return Ending {
-            by: Some(e.dir.sender()),
-            how: "alert",
-            frame: Some(e.frame),
-            ts_us: e.ts_us,
-            alert: Some(name),
-        };
+        let sender = e.dir.sender();
+        // Order decides: the other side's FIN/RST before the alert ended the handshake (an
+        // OpenSSL client answers a server's bare FIN with decode_error, for one).
+        match close.filter(|(side, _, ev)| *side != sender && ev.frame < e.frame) {
+            Some((side, how, ev)) => {
+                return Ending {
+                    by: Some(side),
+                    how,
+                    frame: Some(ev.frame),
+                    ts_us: ev.ts_us,
+                    alert: None,
+                    reaction: Some((sender, name, e.frame)),
+                }
+            }
+            None => {
+                return Ending {
+                    by: Some(sender),
+                    how: "alert",
+                    frame: Some(e.frame),
+                    ts_us: e.ts_us,
+                    alert: Some(name),
+                    reaction: None,
+                }
+            }
+        }
     }
-    if let Some((side, how, ev)) = flow.first_close() {
+    if let Some((side, how, ev)) = close {
         return Ending {
             by: Some(side),
             how,
             frame: Some(ev.frame),
             ts_us: ev.ts_us,
             alert: None,
+            reaction: None,
         };
     }
     let how = match flow.end {
@@ -81,6 +104,7 @@ fn ending(flow: &FlowRecord, tls: &TlsConn) -> Ending {
         frame: None,
         ts_us: flow.last_ts_us,
         alert: None,
+        reaction: None,
     }
 }
 
@@ -102,6 +126,8 @@ struct Diag {
     because: Vec<String>,
     /// A RST injected on the path: `aborted_by` becomes `middlebox`.
     middlebox: bool,
+    /// Frames of the decisive facts besides the ClientHello and the ending.
+    frames: Vec<FrameNo>,
 }
 
 fn diag(cause: Cause, confidence: &'static str, explanation: String) -> Diag {
@@ -111,6 +137,7 @@ fn diag(cause: Cause, confidence: &'static str, explanation: String) -> Diag {
         explanation,
         because: Vec::new(),
         middlebox: false,
+        frames: Vec::new(),
     }
 }
 
@@ -167,7 +194,7 @@ fn last_message_fact(tls: &TlsConn, side: Side) -> Option<String> {
 }
 
 /// How far (in hops) a TTL lies outside a range.
-fn ttl_distance(ttl: u8, (lo, hi): (u8, u8)) -> u8 {
+pub(super) fn ttl_distance(ttl: u8, (lo, hi): (u8, u8)) -> u8 {
     if ttl < lo {
         lo - ttl
     } else {
@@ -294,6 +321,10 @@ const CAUSES: &[CauseCheck] = &[
     CauseCheck {
         name: "client_certificate_refused",
         check: client_certificate_refused,
+    },
+    CauseCheck {
+        name: "tls13_refused_after_client_finished",
+        check: tls13_refused_after_client_finished,
     },
     CauseCheck {
         name: "other_fatal_alert",
@@ -498,10 +529,111 @@ fn client_certificate_refused(x: &Facts<'_>) -> Option<Diag> {
             "no client Certificate message".to_string(),
         ),
     };
-    Some(diag(Cause::CertificateRejected, "medium", format!(
+    Some(diag(Cause::ClientCertificate, "medium", format!(
         "The server asked for a client certificate (CertificateRequest) and then aborted with {a}: {what}. \
          Configure the client certificate and key, and check that the server trusts its issuing CA."))
     .because([format!("CertificateRequest from the server at frame {req}"), fact]))
+}
+
+/// A TLS 1.3 empty client Certificate record: handshake header 4, context 1, list length 3,
+/// inner content type 1, AEAD tag 16.
+const TLS13_EMPTY_CERTIFICATE_RECORD: u16 = 4 + 1 + 3 + 1 + 16;
+
+/// TLS 1.3 without keys: the client sent its flight (Finished included), and the server's
+/// only answer was an alert-sized record (see `TlsConn`'s TLS 1.3 inference). The server
+/// refused the client after its Finished: in practice a client certificate it required and
+/// did not get, or did not accept. How sure depends on what the record sizes show.
+fn tls13_refused_after_client_finished(x: &Facts<'_>) -> Option<Diag> {
+    let server_closed = x.flow.fin[Dir::ToClient.index()]
+        .or(x.flow.rst[Dir::ToClient.index()])
+        .is_some();
+    if !(x.tls13
+        && x.by_server
+        && server_closed
+        && x.end.alert == Some("encrypted")
+        && x.stage == "finished")
+    {
+        return None;
+    }
+    let alert_frame = x.end.frame?;
+    // The client's flight: its encrypted records in the frame of the first one.
+    let first = x.tls.events.iter().find(|e| {
+        e.dir == Dir::ToServer && matches!(e.kind, TlsEventKind::EncryptedHandshake { .. })
+    })?;
+    let flight: Vec<u16> =
+        x.tls
+            .events
+            .iter()
+            .filter(|e| e.dir == Dir::ToServer && e.frame == first.frame)
+            .filter_map(|e| match e.kind {
+                TlsEventKind::EncryptedHandshake { len }
+                | TlsEventKind::ApplicationData { len } => Some(len),
+                _ => None,
+            })
+            .collect();
+    let server_flight = x
+        .tls
+        .events
+        .iter()
+        .filter(|e| {
+            e.dir == Dir::ToClient && matches!(e.kind, TlsEventKind::EncryptedHandshake { .. })
+        })
+        .count();
+    let mut because = vec![format!(
+        "the server's first record after the client's flight (frame {}) is alert-sized, at frame {alert_frame}, and the server then closed without answering",
+        first.frame
+    )];
+    // With a CertificateRequest the client answers Certificate (+ CertificateVerify) before
+    // Finished: more than one record in its flight, the first one 25 bytes when empty.
+    let (confidence, what) = if flight.len() >= 2 {
+        because.push(format!(
+            "the client's flight at frame {} has {} encrypted records ({} bytes): a Certificate{} before its Finished, so the server had sent a CertificateRequest",
+            first.frame,
+            flight.len(),
+            flight.iter().map(u16::to_string).collect::<Vec<_>>().join(", "),
+            if flight.len() >= 3 { " and CertificateVerify" } else { "" }
+        ));
+        if flight[0] == TLS13_EMPTY_CERTIFICATE_RECORD {
+            because.push(format!(
+                "its first record is {TLS13_EMPTY_CERTIFICATE_RECORD} bytes, the size of an empty Certificate: the client has no certificate configured"
+            ));
+            (
+                "high",
+                "the client sent no certificate (an empty Certificate)",
+            )
+        } else if flight.len() >= 3 {
+            (
+                "high",
+                "the server did not accept the certificate the client sent",
+            )
+        } else {
+            (
+                "medium",
+                "the client's certificate was missing or not accepted",
+            )
+        }
+    } else {
+        ("low", "most likely a client certificate it required (the record sizes do not show a CertificateRequest)")
+    };
+    if server_flight >= 5 {
+        because.push(format!(
+            "the server's encrypted flight has {server_flight} records, room for a CertificateRequest besides EncryptedExtensions, Certificate, CertificateVerify and Finished"
+        ));
+    }
+    Some(
+        diag(
+            Cause::ClientCertificate,
+            confidence,
+            format!(
+                "TLS 1.3 without keys: the client completed its side of the handshake, and the server answered only \
+                 with an encrypted alert and closed. A TLS 1.3 server verifies the client's certificate after the \
+                 client's Finished, so this is mutual TLS failing: {what}. Configure the client certificate and key \
+                 (curl --cert/--key, openssl s_client -cert/-key) and check that the server trusts its issuing CA; \
+                 the server's log names the alert (certificate_required, unknown_ca, bad_certificate)."
+            ),
+        )
+        .because(because),
+    )
 }
 
 fn other_fatal_alert(x: &Facts<'_>) -> Option<Diag> {
@@ -556,12 +688,59 @@ fn injected_rst_cause(x: &Facts<'_>) -> Option<Diag> {
     Some(d)
 }
 
+/// The first path-MTU signal (ICMP fragmentation needed, ICMPv6 packet too big) about the
+/// flow's segments, as a fact, with its frame and the MTU it announces.
+fn mtu_signal(flow: &FlowRecord) -> Option<(String, FrameNo, Option<u32>)> {
+    let e = flow
+        .icmp
+        .iter()
+        .find(|e| matches!(e.name, "frag_needed" | "packet_too_big"))?;
+    let of = match e.about {
+        Dir::ToServer => "client",
+        Dir::ToClient => "server",
+    };
+    let mtu = e
+        .mtu
+        .map_or("no MTU given".to_string(), |m| format!("MTU {m}"));
+    let more = match flow.icmp_count {
+        0 | 1 => String::new(),
+        n => format!(" ({n} ICMP errors about this flow in all)"),
+    };
+    Some((
+        format!(
+            "{} {} from {} at frame {} ({mtu}) about the {of}'s segment{more}: the path MTU is smaller than that side's segments",
+            if e.v6 { "ICMPv6" } else { "ICMP" },
+            e.name.replace('_', " "),
+            e.sender,
+            e.frame
+        ),
+        e.frame,
+        e.mtu,
+    ))
+}
+
 fn stalled_server_flight(x: &Facts<'_>) -> Option<Diag> {
     if x.by_server {
         return None;
     }
-    let facts = stalled_flight(x.flow, x.tls)?;
-    Some(diag(Cause::Network, "medium", format!(
+    let mut facts = stalled_flight(x.flow, x.tls)?;
+    let mtu = mtu_signal(x.flow);
+    let mut frames = Vec::new();
+    let mut confidence = "medium";
+    let mut seen = String::new();
+    if let Some((fact, frame, m)) = mtu {
+        // The router said why the segments do not get through: the black hole is after it
+        // (the ICMP does not reach, or is ignored by, the sender's TCP).
+        facts.push(fact);
+        frames.push(frame);
+        confidence = "high";
+        seen = format!(
+            " Here a router did report it (ICMP at frame {frame}{}), yet the sender kept retransmitting full-size \
+             segments: the ICMP is filtered or ignored before it reaches the sender's TCP.",
+            m.map(|m| format!(", MTU {m}")).unwrap_or_default()
+        );
+    }
+    let mut d = diag(Cause::Network, confidence, format!(
         "The server started its flight but the client never answered it: the server's segments were \
          retransmitted, lost or held back by a zero window, and the handshake stalled at {} until the \
          connection {}. A large certificate flight that never arrives is the classic symptom of a path MTU \
@@ -569,7 +748,10 @@ fn stalled_server_flight(x: &Facts<'_>) -> Option<Diag> {
          Check the MTU/MSS along the path (e.g. `ping -M do -s 1472`), or clamp the MSS.",
         x.stage,
         match x.end.how { "timeout" => "timed out", "capture_end" => "was still open at the end of the capture", h => if h == "rst" { "was reset" } else { "was closed" } }))
-    .because(facts))
+    .because(facts);
+    d.explanation.push_str(&seen);
+    d.frames = frames;
+    Some(d)
 }
 
 fn client_left_after_certificate(x: &Facts<'_>) -> Option<Diag> {
@@ -704,6 +886,13 @@ fn check(ctx: &mut RuleCtx<'_>) {
         let sender = end.by.map_or("unknown", Side::as_str);
         because.push(format!("{how_text} from the {sender} at frame {f}"));
     }
+    if let Some((side, alert, f)) = end.reaction {
+        because.push(format!(
+            "the {}'s fatal {alert} alert at frame {f} came after that {}: a reaction to the close, not its cause",
+            side.as_str(),
+            end.how
+        ));
+    }
     because.extend(d.because);
     if let Some(o) = &offer {
         because.extend(o.verdicts.iter().cloned());
@@ -733,7 +922,13 @@ fn check(ctx: &mut RuleCtx<'_>) {
         d.cause.as_str().replace('_', " ")
     );
     let mut finding = Finding::new(Kind::HandshakeAborted, severity, end.ts_us)
-        .frames(client_hello_frame.into_iter().chain(end.frame))
+        .frames(
+            client_hello_frame
+                .into_iter()
+                .chain(end.frame)
+                .chain(end.reaction.map(|r| r.2))
+                .chain(d.frames),
+        )
         .summary(summary)
         .explanation(explanation)
         .evidence(json!({
@@ -767,6 +962,19 @@ fn check(ctx: &mut RuleCtx<'_>) {
         m.insert("client_offer".into(), client_offer);
         m.insert("server_choice".into(), server_choice);
         m.insert("offer_vs_choice".into(), strings(verdicts));
+        // Only when the cause rests on it: older records keep their exact shape.
+        if let Some((_, frame, mtu)) = mtu_signal(flow).filter(|_| d.cause == Cause::Network) {
+            m.insert(
+                "path_mtu".into(),
+                json!({ "mtu": mtu, "icmp_frame": frame }),
+            );
+        }
+        if let Some((side, alert, frame)) = end.reaction {
+            m.insert(
+                "reaction_alert".into(),
+                json!({ "sent_by": side.as_str(), "description": alert, "frame": frame }),
+            );
+        }
     }
     ctx.push(finding);
 }
@@ -847,6 +1055,9 @@ mod tests {
         refused_pipelined_connect_is_a_proxy_problem,
         rst_with_a_foreign_ttl_was_injected_by_a_middlebox,
         stalled_certificate_flight_is_a_network_problem,
+        frag_needed_about_the_stalled_flight_is_evidence_with_its_mtu,
+        the_first_closer_ended_it_and_the_later_alert_is_a_reaction,
+        tls13_server_alert_after_the_client_flight_is_a_client_certificate_problem,
     ];
 
     /// (aborted_by, stage, how, likely_cause, confidence)
@@ -1170,7 +1381,7 @@ mod tests {
                 "server",
                 "change_cipher_spec",
                 "alert",
-                "certificate_rejected",
+                "client_certificate",
                 "medium"
             )
         );
@@ -1463,7 +1674,7 @@ mod tests {
         );
         f.server_certs = vec![Ok(leaf("www.example.com"))];
         let (a, _) = aborted(&f);
-        assert_eq!(ev(&a, "likely_cause"), "certificate_rejected");
+        assert_eq!(ev(&a, "likely_cause"), "client_certificate");
         assert!(
             a.explanation
                 .contains("the client sent none (an empty Certificate message)"),
@@ -1567,6 +1778,156 @@ mod tests {
         close(&mut f, C, true, 6);
         f.rst[C.index()].as_mut().unwrap().ttl = 128;
         assert_eq!(ev(&aborted(&f).0, "aborted_by"), "middlebox");
+    }
+
+    /// TLS 1.3, no keys: the client's flight (an empty Certificate of 25 bytes, Finished),
+    /// then the server's alert-sized record and FIN.
+    fn tls13_refused(client_flight: &[u16]) -> crate::flow::FlowRecord {
+        let mut events = vec![hs(S, 5, 2), event(S, 5, TlsEventKind::ChangeCipherSpec)];
+        for len in [23, 60, 2000, 280, 53] {
+            events.push(event(S, 5, TlsEventKind::EncryptedHandshake { len }));
+        }
+        events.push(event(C, 6, TlsEventKind::ChangeCipherSpec));
+        events.push(event(
+            C,
+            6,
+            TlsEventKind::EncryptedHandshake {
+                len: client_flight[0],
+            },
+        ));
+        for &len in &client_flight[1..] {
+            events.push(event(C, 6, TlsEventKind::ApplicationData { len }));
+        }
+        events.push(event(S, 7, TlsEventKind::EncryptedAlert { len: 19 }));
+        let mut f = tls_flow(
+            client_hello13(),
+            Some(server_hello13()),
+            events,
+            HandshakeStage::Finished,
+        );
+        close(&mut f, S, false, 8);
+        f
+    }
+
+    #[test]
+    fn tls13_server_alert_after_the_client_flight_is_a_client_certificate_problem() {
+        let (a, all) = aborted(&tls13_refused(&[25, 69]));
+        assert_eq!(all, vec!["tls_alert", "handshake_aborted"]);
+        assert_eq!(
+            diag(&a),
+            ("server", "finished", "alert", "client_certificate", "high")
+        );
+        let because = a.evidence["because"].to_string();
+        assert!(because
+            .contains("2 encrypted records (25, 69 bytes): a Certificate before its Finished"));
+        assert!(because.contains("the size of an empty Certificate"));
+        assert!(because.contains("the server's encrypted flight has 5 records"));
+        // A certificate sent (Certificate, CertificateVerify, Finished) and refused.
+        let (a, _) = aborted(&tls13_refused(&[900, 280, 69]));
+        assert_eq!(ev(&a, "confidence"), "high");
+        assert!(a
+            .explanation
+            .contains("did not accept the certificate the client sent"));
+        // A single record (Finished only): no CertificateRequest shows, so low.
+        let (a, _) = aborted(&tls13_refused(&[69]));
+        assert_eq!(
+            (ev(&a, "likely_cause"), ev(&a, "confidence")),
+            ("client_certificate", "low")
+        );
+    }
+
+    #[test]
+    fn frag_needed_about_the_stalled_flight_is_evidence_with_its_mtu() {
+        let mut f = tls_flow(
+            client_hello(),
+            Some(server_hello(0x0303, 0xc02f)),
+            vec![hs(S, 5, 2)],
+            HandshakeStage::ServerHello,
+        );
+        f.payload_bytes = [300, 4000];
+        f.stream_stats[S.index()].retransmitted = 4;
+        f.icmp.push(crate::flow::IcmpEvent {
+            frame: 7,
+            ts_us: ts(7),
+            sender: "10.0.0.254".parse().unwrap(),
+            about: S,
+            v6: false,
+            icmp_type: 3,
+            code: 4,
+            name: "frag_needed",
+            mtu: Some(1400),
+        });
+        f.icmp_count = 3;
+        close(&mut f, C, false, 20);
+        let (a, all) = aborted(&f);
+        assert_eq!(
+            all,
+            vec!["handshake_aborted"],
+            "a path-MTU signal refuses nothing"
+        );
+        assert_eq!(
+            diag(&a),
+            ("client", "server_hello", "fin", "network", "high")
+        );
+        assert_eq!(a.frames, vec![4, 7, 20]);
+        assert_eq!(a.evidence["path_mtu"]["mtu"], 1400);
+        assert!(a.evidence["because"].to_string().contains(
+            "ICMP frag needed from 10.0.0.254 at frame 7 (MTU 1400) about the server's segment (3 ICMP errors"
+        ));
+        assert!(a.explanation.contains("a router did report it"));
+    }
+
+    #[test]
+    fn the_first_closer_ended_it_and_the_later_alert_is_a_reaction() {
+        // The server's FIN at frame 5, then the client's decode_error (50) at frame 6.
+        let mut f = tls_flow(
+            client_hello(),
+            None,
+            vec![alert(C, 6, 2, 50)],
+            HandshakeStage::ClientHello,
+        );
+        close(&mut f, S, false, 5);
+        close(&mut f, C, false, 7);
+        let (a, all) = aborted(&f);
+        assert_eq!(all, vec!["tls_alert", "handshake_aborted"]);
+        assert_eq!(
+            diag(&a),
+            (
+                "server",
+                "client_hello",
+                "fin",
+                "server_closed_without_alert",
+                "medium"
+            )
+        );
+        assert!(a.evidence["alert"].is_null());
+        assert_eq!(a.evidence["reaction_alert"]["description"], "decode_error");
+        assert_eq!(a.frames, vec![4, 5, 6]);
+        assert!(a.evidence["because"].to_string().contains(
+            "the client's fatal decode_error alert at frame 6 came after that fin: a reaction to the close"
+        ));
+
+        // The same alert before the server's FIN ended the handshake itself.
+        let mut f = tls_flow(
+            client_hello(),
+            None,
+            vec![alert(C, 5, 2, 50)],
+            HandshakeStage::ClientHello,
+        );
+        close(&mut f, S, false, 6);
+        let (a, _) = aborted(&f);
+        assert_eq!((ev(&a, "aborted_by"), ev(&a, "how")), ("client", "alert"));
+        assert!(a.evidence.get("reaction_alert").is_none());
+        // A side's own close after its own alert changes nothing either.
+        let mut f = tls_flow(
+            client_hello(),
+            None,
+            vec![alert(C, 6, 2, 50)],
+            HandshakeStage::ClientHello,
+        );
+        close(&mut f, C, true, 5);
+        let (a, _) = aborted(&f);
+        assert_eq!((ev(&a, "aborted_by"), ev(&a, "how")), ("client", "alert"));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub enum Cause {
     CipherMismatch,
     CertificateRejected,
     NameMismatch,
+    ClientCertificate,
     PlaintextMismatch,
     Proxy,
     ServerClosedWithoutAlert,
@@ -26,6 +27,7 @@ impl Cause {
         Cause::CipherMismatch,
         Cause::CertificateRejected,
         Cause::NameMismatch,
+        Cause::ClientCertificate,
         Cause::PlaintextMismatch,
         Cause::Proxy,
         Cause::ServerClosedWithoutAlert,
@@ -40,6 +42,7 @@ impl Cause {
             Cause::CipherMismatch => "cipher_mismatch",
             Cause::CertificateRejected => "certificate_rejected",
             Cause::NameMismatch => "name_mismatch",
+            Cause::ClientCertificate => "client_certificate",
             Cause::PlaintextMismatch => "plaintext_mismatch",
             Cause::Proxy => "proxy",
             Cause::ServerClosedWithoutAlert => "server_closed_without_alert",
@@ -70,6 +73,6 @@ mod tests {
             assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
             assert_eq!(Cause::parse(c.as_str()), Some(c));
         }
-        assert_eq!(Cause::ALL.len(), 10);
+        assert_eq!(Cause::ALL.len(), 11);
     }
 }

@@ -30,6 +30,7 @@ pub enum Kind {
     CleartextCredentials,
     ProxyConnectFailed,
     MalformedTls,
+    ConnectionFailed,
     TlsInterceptionSuspected,
 }
 
@@ -156,6 +157,8 @@ pub static KINDS: &[KindSpec] = &[
         "an HTTP CONNECT answered with a non-2xx status"),
     spec(Kind::MalformedTls, "malformed_tls", Handshake, "medium",
         "a record or handshake message that does not parse, or an impossible length"),
+    spec(Kind::ConnectionFailed, "connection_failed", Transport, "medium on a TLS port, low elsewhere",
+        "a TCP connection that never carried a byte: `reason` refused (RST to the SYN), no_answer (SYNs unanswered; `ended_by` client_gave_up/capture_end/evicted), icmp_<name> (an ICMP/ICMPv6 error quoting the SYN, e.g. icmp_port_unreachable, icmp_admin_prohibited), server_closed/server_reset (accepted, then ended by the server before any byte); `attempts`, `waited_ms`, `answered_by` (server, middlebox, or the ICMP sender's address), `confidence`, `because`"),
     cross_flow(spec(Kind::TlsInterceptionSuspected, "tls_interception_suspected", Certificate, "medium",
         "cross-flow, at the end of the capture: the leaf certificate for an SNI has another issuer than the one most flows of the capture get for that SNI (`sni`, `issuer`, `usual_issuer`, `flows_with_issuer`, `flows_with_usual_issuer`)")),
 ];

@@ -22,6 +22,7 @@ pub mod capture;
 pub mod cause;
 mod certificate;
 mod cipher;
+mod connect;
 mod credentials;
 pub mod kind;
 mod malformed;
@@ -183,6 +184,7 @@ pub struct Rule {
 
 /// Every rule, in evaluation order.
 pub const RULES: &[Rule] = &[
+    connect::CONNECTION_FAILED,
     plaintext::PLAINTEXT_TO_TLS_PORT,
     plaintext::TLS_TO_PLAINTEXT_PORT,
     proxy::PROXY_CONNECT_FAILED,

@@ -10,6 +10,21 @@ use crate::model::{Dir, FrameNo, TimestampUs};
 const ENCRYPTED_ALERT_LEN: u16 = 2 + 1 + 16;
 
 impl TlsConn {
+    /// A TLS 1.3 server's record of `len` bytes, right after the handshake looked complete,
+    /// is its refusal of the client's flight: the server's first record since the client's
+    /// Finished is alert-sized, and the client had not sent an alert of its own first.
+    fn tls13_refusal(&self, len: u16) -> bool {
+        let (c, s) = (Dir::ToServer.index(), Dir::ToClient.index());
+        self.established
+            && self.tls13_negotiated()
+            && len == ENCRYPTED_ALERT_LEN
+            && self.app_data_records[s] == 0
+            && !self.events.iter().any(|e| {
+                e.dir == Dir::ToServer && matches!(e.kind, TlsEventKind::ApplicationData { len } if len == ENCRYPTED_ALERT_LEN)
+            })
+            && self.dirs[c].finished
+    }
+
     /// TLS 1.3 was negotiated (final or draft).
     pub(super) fn tls13_negotiated(&self) -> bool {
         self.negotiated_version().is_some_and(is_tls13)
@@ -36,7 +51,9 @@ impl TlsConn {
         ts_us: TimestampUs,
     ) {
         let i = dir.index();
-        if !self.established && self.tls13_negotiated() {
+        // After a refusal (see tls13_refusal) the client's later records are its data.
+        let refused = self.dirs[i].finished && dir == Dir::ToServer;
+        if !self.established && self.tls13_negotiated() && !refused {
             // Nothing else in a TLS 1.3 handshake is that small.
             if len == ENCRYPTED_ALERT_LEN {
                 self.push_history(dir, 'L');
@@ -52,6 +69,19 @@ impl TlsConn {
                 self.dirs[i].finished = true;
                 self.mark_established(frame, ts_us);
             }
+            return;
+        }
+        if dir == Dir::ToClient && self.tls13_refusal(len) {
+            // The server's first record after the client's Finished is alert-sized (nothing
+            // else it sends then is that small: tickets and answers are longer): the server
+            // refused the client's flight, typically a missing or rejected client
+            // certificate. The handshake did not complete after all.
+            self.push_history(dir, 'L');
+            self.push_event(dir, frame, ts_us, TlsEventKind::EncryptedAlert { len });
+            self.established = false;
+            self.established_frame = None;
+            self.established_ts = None;
+            self.stage = HandshakeStage::Finished;
             return;
         }
         self.app_data_records[i] += 1;

@@ -56,13 +56,62 @@ fn tls13_handshake_established_by_client_finished() {
     let k = kinds(&c);
     assert!(k.contains(&(ToClient, TlsEventKind::EncryptedHandshake { len: 2000 })));
     assert!(k.contains(&(ToServer, TlsEventKind::EncryptedHandshake { len: 53 })));
-    // Then real application data.
-    c.feed(ToClient, &rec(23, 0x0303, &[0; 19]), 4, 0);
+    // Then real application data (a first server record of alert size would be a refusal,
+    // see below).
+    c.feed(ToClient, &rec(23, 0x0303, &[0; 100]), 4, 0);
+    c.feed(ToClient, &rec(23, 0x0303, &[0; 19]), 5, 0);
     assert_eq!(
         c.events.last().unwrap().kind,
         TlsEventKind::ApplicationData { len: 19 }
     );
+    assert!(c.established);
     assert!(c.malformed.is_empty());
+}
+
+/// Mutual TLS refused: the client's flight (empty Certificate, Finished), then the server's
+/// only record is alert-sized. The handshake did not complete; the client's later request
+/// stays its data and does not complete it again.
+#[test]
+fn tls13_server_alert_right_after_client_finished_is_a_refusal() {
+    let mut c = TlsConn::new();
+    c.feed(ToServer, &hs_rec(1, &tls13_client_hello()), 1, 0);
+    let mut s = hs_rec(2, &tls13_server_hello(29, false));
+    s.extend_from_slice(&rec(20, 0x0303, &[1]));
+    for len in [23, 60, 2000, 280, 53] {
+        s.extend_from_slice(&rec(23, 0x0303, &vec![0; len]));
+    }
+    c.feed(ToClient, &s, 2, 0);
+    let mut cl = rec(20, 0x0303, &[1]);
+    cl.extend_from_slice(&rec(23, 0x0303, &[0; 25]));
+    cl.extend_from_slice(&rec(23, 0x0303, &[0; 69]));
+    c.feed(ToServer, &cl, 3, 0);
+    assert!(c.established);
+    c.feed(ToClient, &rec(23, 0x0303, &[0; 19]), 4, 0);
+    assert!(!c.established);
+    assert_eq!(
+        (c.established_frame, c.stage),
+        (None, HandshakeStage::Finished)
+    );
+    assert_eq!(
+        c.events.last().unwrap().kind,
+        TlsEventKind::EncryptedAlert { len: 19 }
+    );
+    assert!(c.history.ends_with('l'), "{}", c.history);
+    c.feed(ToServer, &rec(23, 0x0303, &[0; 100]), 5, 0);
+    assert!(!c.established);
+    assert_eq!(
+        c.events.last().unwrap().kind,
+        TlsEventKind::ApplicationData { len: 100 }
+    );
+
+    // The client's close_notify first: the server's answering one is no refusal.
+    let mut c = TlsConn::new();
+    c.feed(ToServer, &hs_rec(1, &tls13_client_hello()), 1, 0);
+    c.feed(ToClient, &s, 2, 0);
+    c.feed(ToServer, &cl, 3, 0);
+    c.feed(ToServer, &rec(23, 0x0303, &[0; 19]), 4, 0);
+    c.feed(ToClient, &rec(23, 0x0303, &[0; 19]), 5, 0);
+    assert!(c.established);
 }
 
 #[test]
