@@ -61,7 +61,7 @@ pub fn read(args: &ReadArgs) -> Result<i32> {
     } else {
         Format::Ndjson
     });
-    let config = args.analysis.config();
+    let config = args.analysis.config()?;
     let threads = args.threads.map_or_else(default_threads, usize::from);
     let mut syslog = match &args.output.syslog {
         Some(t) => Some(SyslogSender::connect(t).with_context(|| format!("syslog {t}"))?),
@@ -74,6 +74,7 @@ pub fn read(args: &ReadArgs) -> Result<i32> {
     let worst = {
         let mut fan = fanout(
             &args.analysis,
+            &config.rules,
             &args.output,
             format,
             Mode::Read,
