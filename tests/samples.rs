@@ -8,10 +8,10 @@ use tlstriage::flow::{AnalyzerConfig, DEFAULT_TLS_PORTS};
 use tlstriage::pipeline::{analyze_path, Analysis};
 use tlstriage::tls::names::{cipher_name, version_name};
 
-/// The samples run their TLS servers on 4431-4447, as a user would pass with --tls-ports.
+/// The samples run their TLS servers on 4431-4452, as a user would pass with --tls-ports.
 fn config() -> AnalyzerConfig {
     let mut ports: Vec<u16> = DEFAULT_TLS_PORTS.to_vec();
-    ports.extend(4431..=4447);
+    ports.extend(4431..=4452);
     let mut c = AnalyzerConfig::default();
     c.set_tls_ports(&ports);
     c
@@ -578,4 +578,181 @@ fn sample_ca_unknown() {
         );
         assert!(f.explanation.contains("--ca-file"), "{name}");
     }
+}
+
+/// [`analyze`] with the trust samples' root added, as `--no-system-roots --ca-file
+/// samples/trust-root.pem` gives.
+fn analyze_trusting_root(name: &str) -> Analysis {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/trust-root.pem");
+    let store = tlstriage::trust::TrustStore::load(&tlstriage::trust::StoreOptions {
+        no_system_roots: true,
+        ca_files: vec![root],
+    })
+    .expect("trust-root.pem");
+    let mut c = config();
+    c.rules = std::sync::Arc::new(tlstriage::config::RuleEnv {
+        trust: std::sync::Arc::new(tlstriage::trust::Validator::new(store)),
+        ..Default::default()
+    });
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("samples")
+        .join(name);
+    let a = analyze_path(&path, &c).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert!(a.error.is_none(), "{name}: {:?}", a.error);
+    a
+}
+
+fn finding<'a>(a: &'a Analysis, kind: &str) -> &'a tlstriage::rules::Finding {
+    a.findings()
+        .map(|(_, f)| f)
+        .find(|f| f.kind.as_str() == kind)
+        .unwrap_or_else(|| panic!("no {kind} in {:?}", findings(a)))
+}
+
+const TRUST_ROOT: &str = "O=tlstriage, CN=tlstriage Trust Root";
+const TRUST_INT: &str = "O=tlstriage, CN=tlstriage Trust Intermediate";
+
+#[test]
+fn trust_missing_intermediate_names_it_even_with_the_root_trusted() {
+    for a in [
+        analyze("trust-missing-intermediate.pcap"),
+        analyze_trusting_root("trust-missing-intermediate.pcap"),
+    ] {
+        assert_eq!(
+            findings(&a),
+            vec![
+                ("certificate_chain_incomplete", "high", vec![6]),
+                ("handshake_aborted", "high", vec![4, 8]),
+                ("tls_alert", "medium", vec![8]),
+            ]
+        );
+        let f = finding(&a, "certificate_chain_incomplete");
+        assert_eq!(f.evidence["missing_issuer"], TRUST_INT);
+        assert_eq!(f.evidence["last_sent"], "CN=localhost");
+        assert_eq!(f.evidence["aia_ca_issuers"], Value::Null);
+        assert_aborted(
+            &a,
+            Aborted {
+                by: "client",
+                stage: "server_hello_done",
+                how: "alert",
+                cause: "certificate_rejected",
+                confidence: "high",
+                frames: &[4, 8],
+            },
+        );
+        let ab = finding(&a, "handshake_aborted");
+        assert!(
+            ab.explanation.contains(&format!(
+                "the server does not send its intermediate '{TRUST_INT}'; add it to the server's chain file \
+                 (e.g. nginx ssl_certificate must hold leaf + intermediates)"
+            )),
+            "{}",
+            ab.explanation
+        );
+    }
+}
+
+#[test]
+fn trust_private_chain_is_clean_only_with_ca_file() {
+    let a = analyze_trusting_root("trust-private-chain.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![
+            ("tls_alert", "info", vec![12]),
+            ("tls_alert", "info", vec![14])
+        ]
+    );
+    // Without it, the root the client was given is unknown here: the chain stops short.
+    let a = analyze("trust-private-chain.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![
+            ("certificate_chain_incomplete", "medium", vec![6]),
+            ("tls_alert", "info", vec![12]),
+            ("tls_alert", "info", vec![14])
+        ]
+    );
+    let f = finding(&a, "certificate_chain_incomplete");
+    assert_eq!(f.evidence["missing_issuer"], TRUST_ROOT);
+    assert_eq!(f.evidence["last_sent"], TRUST_INT);
+}
+
+#[test]
+fn trust_expired_intermediate_is_certificate_expired_at_position_1() {
+    let a = analyze_trusting_root("trust-expired-intermediate.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![
+            ("certificate_expired", "medium", vec![6]),
+            ("handshake_aborted", "high", vec![4, 8]),
+            ("tls_alert", "medium", vec![8]),
+        ]
+    );
+    let f = finding(&a, "certificate_expired");
+    assert_eq!(f.evidence["chain_position"], 1);
+    assert_eq!(f.evidence["not_after"], "2021-01-01T00:00:00Z");
+    assert_eq!(
+        finding(&a, "handshake_aborted").evidence["likely_cause"],
+        "certificate_rejected"
+    );
+    // Without the root, trust is decided on 2021-01-01, when every certificate was valid.
+    let a = analyze("trust-expired-intermediate.pcap");
+    let f = finding(&a, "certificate_chain_incomplete");
+    assert_eq!(f.evidence["missing_issuer"], TRUST_ROOT);
+    assert_eq!(f.evidence["decided_at"], "2021-01-01T00:00:00Z");
+}
+
+#[test]
+fn trust_expires_soon_counts_days_from_the_capture() {
+    let a = analyze_trusting_root("trust-expires-soon.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![
+            ("certificate_expires_soon", "medium", vec![6]),
+            ("tls_alert", "info", vec![12]),
+            ("tls_alert", "info", vec![14])
+        ]
+    );
+    let f = finding(&a, "certificate_expires_soon");
+    assert_eq!(f.evidence["days_left"], 4);
+    assert_eq!(f.evidence["chain_position"], 0);
+    assert_eq!(f.evidence["subject"], "CN=localhost");
+}
+
+#[test]
+fn trust_wrong_order_is_noted_on_the_trust_finding() {
+    // With the root trusted, OpenSSL's client (and webpki) reorder: nothing fails, and the
+    // contract has no kind for the order alone.
+    let a = analyze_trusting_root("trust-wrong-order.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![
+            ("tls_alert", "info", vec![12]),
+            ("tls_alert", "info", vec![14])
+        ]
+    );
+    let a = analyze("trust-wrong-order.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![
+            ("certificate_untrusted", "low", vec![6]),
+            ("tls_alert", "info", vec![12]),
+            ("tls_alert", "info", vec![14])
+        ]
+    );
+    let f = finding(&a, "certificate_untrusted");
+    assert_eq!(f.evidence["reason"], "unknown_root");
+    assert_eq!(f.evidence["root_subject"], TRUST_ROOT);
+    assert_eq!(
+        f.evidence["chain_order"],
+        serde_json::json!(["out_of_order", "root_sent"])
+    );
+    let chain: Vec<&str> = a.flows[0]
+        .0
+        .server_certs
+        .iter()
+        .map(|c| c.as_ref().unwrap().subject.as_str())
+        .collect();
+    assert_eq!(chain, ["CN=localhost", TRUST_ROOT, TRUST_INT]);
 }

@@ -24,7 +24,7 @@ pub use verify::check;
 /// Errors building a trust store.
 #[derive(Debug, thiserror::Error)]
 pub enum TrustError {
-    #[error("reading CA file {0}: {1}")]
+    #[error("reading CA file {0}")]
     Read(PathBuf, #[source] std::io::Error),
     #[error("CA file {0}: {1}")]
     Pem(PathBuf, String),
