@@ -128,6 +128,11 @@ fn finding(ctx: &RuleCtx<'_>, seen: Seen<'_>) -> Option<Finding> {
             last_sent,
             aia_ca_issuers,
         } => {
+            let issuer: &str = if missing_issuer.is_empty() {
+                "(an empty name)"
+            } else {
+                missing_issuer
+            };
             let severity = if established {
                 Severity::Medium
             } else {
@@ -140,13 +145,13 @@ fn finding(ctx: &RuleCtx<'_>, seen: Seen<'_>) -> Option<Finding> {
             });
             let f = Finding::new(Kind::CertificateChainIncomplete, severity, ts)
                 .summary(format!(
-                    "The {who}'s chain stops at {last_sent}: its issuer {missing_issuer} is neither sent nor trusted."
+                    "The {who}'s chain stops at {last_sent}: its issuer {issuer} is neither sent nor trusted."
                 ))
                 .explanation(format!(
-                    "A client validating this chain needs the certificate of {missing_issuer}, which the {who} does \
+                    "A client validating this chain needs the certificate of {issuer}, which the {who} does \
                      not send and no trust store in use holds: curl, Java, Go and Python fail with 'unable to get \
                      local issuer certificate'.{fetch} Add the intermediate to the {who}'s chain file (e.g. nginx \
-                     ssl_certificate must hold leaf + intermediates). If {missing_issuer} is a private root that \
+                     ssl_certificate must hold leaf + intermediates). If {issuer} is a private root that \
                      the clients trust, pass it here with --ca-file."
                 ));
             let e = json!({
@@ -186,6 +191,10 @@ fn finding(ctx: &RuleCtx<'_>, seen: Seen<'_>) -> Option<Finding> {
                 Reason::WrongUsage => {
                     format!("the leaf's extended key usage does not allow {who} authentication")
                 }
+                Reason::UnsupportedCertificate => format!(
+                    "a certificate is of a form strict verifiers refuse, such as X.509 v1 or an unknown \
+                     critical extension ({detail}; OpenSSL may still accept it)"
+                ),
                 _ => format!("validation fails ({detail})"),
             };
             let f = Finding::new(Kind::CertificateUntrusted, severity, ts)

@@ -163,7 +163,7 @@ pub static KINDS: &[KindSpec] = &[
         "cross-flow, at the end of the capture: the leaf certificate for an SNI has another issuer than the one most flows of the capture get for that SNI (`sni`, `issuer`, `usual_issuer`, `flows_with_issuer`, `flows_with_usual_issuer`)")),
     rejecting(spec(Kind::CertificateChainIncomplete, "certificate_chain_incomplete", Certificate, "high (medium when the handshake completed)",
         "the chain sent stops at a certificate that is not self-issued and whose issuer is neither sent nor trusted: a missing intermediate (`missing_issuer`, `last_sent`, `aia_ca_issuers`, `trust_store`, `chain_order`)")),
-    rejecting(spec(Kind::CertificateUntrusted, "certificate_untrusted", Certificate, "high (low when the handshake completed)",
+    rejecting(spec(Kind::CertificateUntrusted, "certificate_untrusted", Certificate, "high (handshake completed: low for an unknown root, else medium)",
         "the chain is complete but validation at capture time fails: `reason` (`unknown_root`, `bad_signature`, `not_a_ca`, `path_len`, `name_constraints`, `wrong_usage`, ...), `root_subject`, `trust_store`, `chain_order`")),
     spec(Kind::CertificateExpiresSoon, "certificate_expires_soon", Certificate, "low (medium within 7 days)",
         "a certificate of the chain expires within `--expiry-warning-days` (30) of the capture time (`subject`, `not_after`, `days_left`, `chain_position`)"),

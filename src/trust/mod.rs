@@ -62,6 +62,9 @@ pub enum Reason {
     Expired,
     /// Path building gave up on its limits (a crafted or absurd chain).
     TooComplex,
+    /// A certificate of a form strict verifiers refuse: X.509 v1 (or v2), or a critical
+    /// extension they do not know. OpenSSL may accept it; rustls and browsers do not.
+    UnsupportedCertificate,
     /// A certificate webpki cannot parse.
     Malformed,
 }
@@ -80,6 +83,7 @@ impl Reason {
             Reason::Distrusted => "distrusted",
             Reason::Expired => "expired",
             Reason::TooComplex => "too_complex",
+            Reason::UnsupportedCertificate => "unsupported_certificate",
             Reason::Malformed => "malformed",
         }
     }

@@ -144,6 +144,9 @@ fn reason(e: &webpki::Error, end: &CertInfo) -> Reason {
         | E::MaximumPathBuildCallsExceeded
         | E::MaximumSignatureChecksExceeded
         | E::MaximumNameConstraintComparisonsExceeded => Reason::TooComplex,
+        E::UnsupportedCertVersion | E::UnsupportedCriticalExtension => {
+            Reason::UnsupportedCertificate
+        }
         _ => Reason::Malformed,
     }
 }
