@@ -858,8 +858,19 @@ const CAPTURES: &[Cap] = &[
             cipher: Some("TLS_RSA_WITH_RC4_128_MD5"),
             history: Some("CsxnGIi"),
             established: Some(true),
-            findings: &["weak_cipher"],
-            evidence: &[("weak_cipher", "cipher", "TLS_RSA_WITH_RC4_128_MD5")],
+            // The chain ends at AddTrust External CA Root (sent), which Mozilla removed
+            // after it expired in 2020: `openssl verify -attime <capture>` against Debian's
+            // bundle says "self-signed certificate in certificate chain" (error 19).
+            findings: &["weak_cipher", "certificate_untrusted"],
+            evidence: &[
+                ("weak_cipher", "cipher", "TLS_RSA_WITH_RC4_128_MD5"),
+                ("certificate_untrusted", "reason", "unknown_root"),
+                (
+                    "certificate_untrusted",
+                    "root_subject",
+                    "C=SE, O=AddTrust AB, OU=AddTrust External TTP Network, CN=AddTrust External CA Root",
+                ),
+            ],
             certs: TALEO_CHAIN,
             ..F
         }],
