@@ -194,6 +194,12 @@ fn garbage_never_panics() {
         ),
         "{c:?}"
     );
+    // Mismatched inputs give no verdict, not a panic.
+    let store = with_root();
+    let c = check(&store, &ders, &infos[..1], 0, Usage::Server);
+    assert!(matches!(c.verdict, Verdict::Undecided { .. }), "{c:?}");
+    let c = check(&store, &[], &[], 0, Usage::Server);
+    assert!(matches!(c.verdict, Verdict::Undecided { .. }), "{c:?}");
 }
 
 #[test]

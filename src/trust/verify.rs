@@ -22,13 +22,19 @@ pub fn check(
     time_s: i64,
     usage: Usage,
 ) -> Checked {
-    let names: Vec<Option<&CertInfo>> = infos.iter().map(|i| i.as_ref().ok()).collect();
+    // Index for index: a caller that pairs them wrongly gets no verdict, not a panic.
+    let n = if ders.len() == infos.len() {
+        ders.len()
+    } else {
+        0
+    };
+    let names: Vec<Option<&CertInfo>> = infos[..n].iter().map(|i| i.as_ref().ok()).collect();
     let path = path_by_names(&names);
     let order = order_notes(&names, &path);
     let Some(leaf) = names.first().copied().flatten() else {
         return Checked {
             verdict: Verdict::Undecided {
-                why: "the leaf certificate does not parse".into(),
+                why: "no parsable leaf certificate".into(),
             },
             order,
             checked_at: time_s,
