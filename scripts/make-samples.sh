@@ -511,7 +511,7 @@ trust_capture() {
 }
 
 sample_trust_missing_intermediate() {
-    local p=4448 f=trust-missing-intermediate.pcap
+    local p=4453 f=trust-missing-intermediate.pcap
     trust_capture $f $p leaf -
     describe $f $p tls "Server sends only its leaf (issued by tlstriage Trust Intermediate, not sent); the client trusts tlstriage Trust Root (TLS 1.2)." \
         "openssl s_server -tls1_2 -www -cert leaf.pem (no -cert_chain); curl --tlsv1.2 --tls-max 1.2 --cacert trust-root.pem https://localhost:$p/" \
@@ -520,7 +520,7 @@ sample_trust_missing_intermediate() {
 }
 
 sample_trust_private_chain() {
-    local p=4449 f=trust-private-chain.pcap
+    local p=4454 f=trust-private-chain.pcap
     trust_capture $f $p leaf chain-int.pem
     describe $f $p tls "Complete private chain: leaf + tlstriage Trust Intermediate; the client trusts tlstriage Trust Root (TLS 1.2)." \
         "openssl s_server -tls1_2 -www -cert leaf.pem -cert_chain int.pem; curl --tlsv1.2 --tls-max 1.2 --cacert trust-root.pem https://localhost:$p/" \
@@ -529,7 +529,7 @@ sample_trust_private_chain() {
 }
 
 sample_trust_expired_intermediate() {
-    local p=4450 f=trust-expired-intermediate.pcap
+    local p=4455 f=trust-expired-intermediate.pcap
     trust_capture $f $p oldleaf chain-oldint.pem
     describe $f $p tls "Leaf (valid 2020-06-01..2030-01-01) served with its intermediate that expired on 2021-01-01; the client trusts tlstriage Trust Root (TLS 1.2)." \
         "openssl s_server -tls1_2 -www -cert oldleaf.pem -cert_chain oldint.pem; curl --tlsv1.2 --tls-max 1.2 --cacert trust-root.pem https://localhost:$p/" \
@@ -538,7 +538,7 @@ sample_trust_expired_intermediate() {
 }
 
 sample_trust_expires_soon() {
-    local p=4451 f=trust-expires-soon.pcap
+    local p=4456 f=trust-expires-soon.pcap
     trust_capture $f $p soon chain-int.pem
     describe $f $p tls "Complete private chain whose leaf expires 5 days after the capture; the client trusts tlstriage Trust Root (TLS 1.2)." \
         "openssl ca -days 5 for the leaf; openssl s_server -tls1_2 -www -cert soon.pem -cert_chain int.pem; curl --tlsv1.2 --tls-max 1.2 --cacert trust-root.pem https://localhost:$p/" \
@@ -547,7 +547,7 @@ sample_trust_expires_soon() {
 }
 
 sample_trust_wrong_order() {
-    local p=4452 f=trust-wrong-order.pcap
+    local p=4457 f=trust-wrong-order.pcap
     trust_capture $f $p leaf chain-root-first.pem
     describe $f $p tls "Chain sent as leaf, root, intermediate (the root before the intermediate); the client trusts tlstriage Trust Root (TLS 1.2)." \
         "openssl s_server -tls1_2 -www -cert leaf.pem -cert_chain root+int.pem; curl --tlsv1.2 --tls-max 1.2 --cacert trust-root.pem https://localhost:$p/" \

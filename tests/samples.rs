@@ -8,10 +8,11 @@ use tlstriage::flow::{AnalyzerConfig, DEFAULT_TLS_PORTS};
 use tlstriage::pipeline::{analyze_path, Analysis};
 use tlstriage::tls::names::{cipher_name, version_name};
 
-/// The samples run their TLS servers on 4431-4452, as a user would pass with --tls-ports.
+/// The samples run their TLS servers on 4431-4447 and 4453-4457, as a user would pass with
+/// --tls-ports.
 fn config() -> AnalyzerConfig {
     let mut ports: Vec<u16> = DEFAULT_TLS_PORTS.to_vec();
-    ports.extend(4431..=4452);
+    ports.extend((4431..=4447).chain(4453..=4457));
     let mut c = AnalyzerConfig::default();
     c.set_tls_ports(&ports);
     c
