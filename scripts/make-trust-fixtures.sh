@@ -64,6 +64,10 @@ printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,k
 openssl req -new -key ee_ca.key -subj "/O=tlstriage test/CN=Test Not A CA" -out ee_ca.csr
 openssl x509 -req -in ee_ca.csr -CA int.pem -CAkey int.key -CAcreateserial -days 1825 -extfile ee_ca.ext -out ee_ca.pem 2>/dev/null
 leaf leaf_by_ee www.example.test ee_ca 365
+# An X.509 v1 leaf (no extensions at all: what `openssl x509 -req` makes without -extfile).
+key v1leaf
+openssl req -new -key v1leaf.key -subj "/CN=v1.example.test" -out v1leaf.csr
+openssl x509 -req -in v1leaf.csr -CA int.pem -CAkey int.key -CAcreateserial -days 365 -out v1leaf.pem 2>/dev/null
 # A self-signed server certificate.
 key selfsigned
 openssl req -new -x509 -key selfsigned.key -subj "/CN=self.example.test" -days 365 -addext "subjectAltName=DNS:self.example.test" -out selfsigned.pem
@@ -81,4 +85,5 @@ cat leaf_pathlen.pem int_below.pem int_pl0.pem >"$out/path-len.pem"
 cat leaf_nc.pem int_nc.pem >"$out/name-constraints.pem"
 cat leaf_by_ee.pem ee_ca.pem int.pem >"$out/not-a-ca.pem"
 cat selfsigned.pem >"$out/self-signed.pem"
+cat v1leaf.pem int.pem >"$out/v1-leaf.pem"
 echo "wrote $(ls "$out" | wc -l) files to $out"

@@ -144,6 +144,11 @@ fn one_reason_per_broken_constraint() {
         Reason::NameConstraints
     );
     assert_eq!(reason_of(&verdict(&store, "not-a-ca.pem")), Reason::NotACa);
+    // OpenSSL accepts a v1 leaf; webpki, like browsers, does not.
+    assert_eq!(
+        reason_of(&verdict(&store, "v1-leaf.pem")),
+        Reason::UnsupportedCertificate
+    );
 }
 
 #[test]
