@@ -21,11 +21,21 @@ struct Key {
 
 /// A trust store and the verdicts reached with it, shared by every thread of a run. The
 /// cache only saves work: every answer is what [`check`] gives for the same input.
-#[derive(Debug)]
 pub struct Validator {
     store: TrustStore,
     /// With whether trust was decided apart from the dates (then at another moment).
     cache: Mutex<Map>,
+}
+
+impl std::fmt::Debug for Validator {
+    /// The stores, not a few hundred anchors' bytes (an `AnalyzerConfig` is printed whole).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Validator")
+            .field("sources", &self.store.sources())
+            .field("anchors", &self.store.len())
+            .field("cached", &self.cached())
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for Key {
@@ -47,6 +57,11 @@ impl Validator {
 
     pub fn store(&self) -> &TrustStore {
         &self.store
+    }
+
+    /// Verdicts held (chain and date pattern pairs seen since the cache last started over).
+    pub fn cached(&self) -> usize {
+        self.lock().len()
     }
 
     /// [`check`], from the cache when the same chain was checked in the same date pattern.

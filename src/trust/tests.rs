@@ -221,6 +221,10 @@ fn the_cache_answers_as_check_does_for_every_moment() {
         );
     }
     assert!(v.check(&[], &[], 0, Usage::Server).is_none());
+    // Two date patterns (all valid; the intermediate expired), one entry each.
+    assert_eq!(v.cached(), 2);
+    let debug = format!("{v:?}");
+    assert!(debug.contains("cached: 2") && debug.len() < 200, "{debug}");
 }
 
 #[test]
