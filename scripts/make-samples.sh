@@ -6,8 +6,9 @@
 #   scripts/make-samples.sh      # (re)build every sample, then samples/EXPECTED.tsv and README.md
 #   scripts/make-samples.sh --verify   # no capture: re-dissect the existing samples/*.pcap with
 #                                      # tshark, check them, rewrite EXPECTED.tsv and README.md
-#   scripts/make-samples.sh --only NAME...   # capture only these samples (e.g. refused-ipv4), keep
-#                                      # the others as they are, then verify all as --verify does
+#   scripts/make-samples.sh --new NAME...  # (or --only NAME...) capture only the named samples (the others are
+#                                      # re-dissected as with --verify); the trust-* samples
+#                                      # share samples/trust-root.pem, so they go together
 #   SAMPLES_KEEP_WORK=1 scripts/make-samples.sh   # keep the temp dir (certs, logs) for debugging
 #
 # Needs root (tcpdump on lo).  Missing tools are installed with apt-get (Debian/Ubuntu).
@@ -179,6 +180,56 @@ EOF
         -keyout "$c/self.key" -out "$c/self.pem" -subj "/CN=localhost" \
         -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
     export SAMPLES_CA="$c/ca.pem"
+}
+
+# The trust samples' PKI: root -> intermediate -> leaves, the way public CAs issue (the
+# root never signs a server certificate). The root is kept as samples/trust-root.pem so
+# that tests can pass it with --ca-file.
+make_trust_certs() {
+    local t="$WORK/trust"
+    mkdir -p "$t"
+    # tca NAME SUBJECT ISSUER openssl-x509-date-args...: a CA certificate
+    tca() {
+        local name="$1" subj="$2" issuer="$3"; shift 3
+        printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n' >"$t/$name.ext"
+        openssl req -new -newkey rsa:2048 -nodes -sha256 -keyout "$t/$name.key" -out "$t/$name.csr" -subj "$subj" 2>/dev/null
+        if [ "$issuer" = self ]; then
+            openssl x509 -req -sha256 -in "$t/$name.csr" -signkey "$t/$name.key" -extfile "$t/$name.ext" -out "$t/$name.pem" "$@" 2>/dev/null
+        else
+            openssl x509 -req -sha256 -in "$t/$name.csr" -CA "$t/$issuer.pem" -CAkey "$t/$issuer.key" -CAcreateserial \
+                -extfile "$t/$name.ext" -out "$t/$name.pem" "$@" 2>/dev/null
+        fi
+    }
+    # tleaf NAME ISSUER openssl-ca-date-args...: a localhost server certificate (openssl ca,
+    # which takes explicit start and end dates)
+    tleaf() {
+        local name="$1" issuer="$2"; shift 2
+        mkdir -p "$t/db-$name/new"; : >"$t/db-$name/index.txt"; echo 2000 >"$t/db-$name/serial"
+        sed -e "s|$WORK/certs/db|$t/db-$name|" "$WORK/certs/ca.cnf" >"$t/$name.cnf"
+        openssl req -new -newkey rsa:2048 -nodes -sha256 -keyout "$t/$name.key" -out "$t/$name.csr" \
+            -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+        openssl ca -batch -notext -config "$t/$name.cnf" -cert "$t/$issuer.pem" -keyfile "$t/$issuer.key" \
+            -in "$t/$name.csr" -out "$t/$name.pem" "$@" 2>/dev/null
+    }
+    tca root "/O=tlstriage/CN=tlstriage Trust Root" self -days 3650
+    tca int "/O=tlstriage/CN=tlstriage Trust Intermediate" root -days 1825
+    tleaf leaf int -days 825
+    tleaf soon int -days 5
+    # An intermediate that expired on 2021-01-01, still served with a leaf it issued in 2020.
+    openssl req -new -newkey rsa:2048 -nodes -sha256 -keyout "$t/oldint.key" -out "$t/oldint.csr" \
+        -subj "/O=tlstriage/CN=tlstriage Old Intermediate" 2>/dev/null
+    mkdir -p "$t/db-oldint/new"; : >"$t/db-oldint/index.txt"; echo 3000 >"$t/db-oldint/serial"
+    sed -e "s|$WORK/certs/db|$t/db-oldint|" -e 's|^x509_extensions = leaf_ext|x509_extensions = ca_ext|' "$WORK/certs/ca.cnf" >"$t/oldint.cnf"
+    printf '[ ca_ext ]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign\n' >>"$t/oldint.cnf"
+    sed -i 's|^commonName = supplied|commonName = supplied\norganizationName = optional|' "$t/oldint.cnf"
+    openssl ca -batch -notext -config "$t/oldint.cnf" -cert "$t/root.pem" -keyfile "$t/root.key" \
+        -in "$t/oldint.csr" -out "$t/oldint.pem" -startdate 20190101000000Z -enddate 20210101000000Z 2>/dev/null
+    tleaf oldleaf oldint -startdate 20200601000000Z -enddate 20300101000000Z
+    cat "$t/int.pem" >"$t/chain-int.pem"
+    cat "$t/oldint.pem" >"$t/chain-oldint.pem"
+    cat "$t/root.pem" "$t/int.pem" >"$t/chain-root-first.pem"
+    install -m 0644 "$t/root.pem" "$OUT/trust-root.pem"
+    export TRUST_ROOT="$t/root.pem"
 }
 
 # s_server_bg PORT CERTNAME extra-args...   (-www: answers GET / with a status page)
@@ -448,6 +499,67 @@ sample_missing_sni() {
         "version=TLSv1.2;sni=-;established=yes;no_clear_fatal"
 }
 
+
+# ------------------------------------------------------------------ trust (chain validation)
+# trust_sample FILE PORT LEAF CHAIN_FILE|- ... : s_server with LEAF (and CHAIN_FILE sent
+# after it, in its order), curl trusting only the trust root.
+trust_capture() {
+    local f="$1" p="$2" leaf="$3" chain="$4"
+    local t="$WORK/trust" extra=()
+    [ "$chain" = - ] || extra=(-cert_chain "$t/$chain")
+    start_bg "s_server-$p" openssl s_server -accept "$LO:$p" -cert "$t/$leaf.pem" -key "$t/$leaf.key" \
+        "${extra[@]}" -www -tls1_2
+    wait_listen "$p"
+    capture_start "$f" "$p"
+    client "${CURL[@]}" --tlsv1.2 --tls-max 1.2 $CA "$TRUST_ROOT" --resolve "localhost:$p:$LO" "https://localhost:$p/"
+    capture_stop; stop_bg "$BG_PID"
+}
+
+sample_trust_missing_intermediate() {
+    local p=4453 f=trust-missing-intermediate.pcap
+    trust_capture $f $p leaf -
+    describe $f $p tls "Server sends only its leaf (issued by tlstriage Trust Intermediate, not sent); the client trusts tlstriage Trust Root (TLS 1.2)." \
+        "openssl s_server -tls1_2 -www -cert leaf.pem (no -cert_chain); curl --tlsv1.2 --tls-max 1.2 --cacert trust-root.pem https://localhost:$p/" \
+        "One certificate in the server's Certificate message; the client cannot build a path ('unable to get local issuer certificate') and sends a fatal unknown_ca alert in clear; tlstriage names the missing intermediate." \
+        "version=TLSv1.2;sni=localhost;established=no;alert=client:fatal:unknown_ca"
+}
+
+sample_trust_private_chain() {
+    local p=4454 f=trust-private-chain.pcap
+    trust_capture $f $p leaf chain-int.pem
+    describe $f $p tls "Complete private chain: leaf + tlstriage Trust Intermediate; the client trusts tlstriage Trust Root (TLS 1.2)." \
+        "openssl s_server -tls1_2 -www -cert leaf.pem -cert_chain int.pem; curl --tlsv1.2 --tls-max 1.2 --cacert trust-root.pem https://localhost:$p/" \
+        "Two certificates, handshake completes. Without --ca-file samples/trust-root.pem the root is unknown to tlstriage (certificate_chain_incomplete, medium); with it, nothing to report." \
+        "version=TLSv1.2;sni=localhost;established=yes;no_clear_fatal"
+}
+
+sample_trust_expired_intermediate() {
+    local p=4455 f=trust-expired-intermediate.pcap
+    trust_capture $f $p oldleaf chain-oldint.pem
+    describe $f $p tls "Leaf (valid 2020-06-01..2030-01-01) served with its intermediate that expired on 2021-01-01; the client trusts tlstriage Trust Root (TLS 1.2)." \
+        "openssl s_server -tls1_2 -www -cert oldleaf.pem -cert_chain oldint.pem; curl --tlsv1.2 --tls-max 1.2 --cacert trust-root.pem https://localhost:$p/" \
+        "The client rejects the expired intermediate with a fatal certificate_expired alert; tlstriage reports certificate_expired at chain position 1." \
+        "version=TLSv1.2;sni=localhost;established=no;alert=client:fatal:certificate_expired"
+}
+
+sample_trust_expires_soon() {
+    local p=4456 f=trust-expires-soon.pcap
+    trust_capture $f $p soon chain-int.pem
+    describe $f $p tls "Complete private chain whose leaf expires 5 days after the capture; the client trusts tlstriage Trust Root (TLS 1.2)." \
+        "openssl ca -days 5 for the leaf; openssl s_server -tls1_2 -www -cert soon.pem -cert_chain int.pem; curl --tlsv1.2 --tls-max 1.2 --cacert trust-root.pem https://localhost:$p/" \
+        "Handshake completes; tlstriage reports certificate_expires_soon with days_left 4 (5 days less the seconds of the capture)." \
+        "version=TLSv1.2;sni=localhost;established=yes;no_clear_fatal"
+}
+
+sample_trust_wrong_order() {
+    local p=4457 f=trust-wrong-order.pcap
+    trust_capture $f $p leaf chain-root-first.pem
+    describe $f $p tls "Chain sent as leaf, root, intermediate (the root before the intermediate); the client trusts tlstriage Trust Root (TLS 1.2)." \
+        "openssl s_server -tls1_2 -www -cert leaf.pem -cert_chain root+int.pem; curl --tlsv1.2 --tls-max 1.2 --cacert trust-root.pem https://localhost:$p/" \
+        "Three certificates out of order; OpenSSL's client reorders and completes. tlstriage notes out_of_order and root_sent in chain_order (and, without --ca-file, certificate_untrusted unknown_root)." \
+        "version=TLSv1.2;sni=localhost;established=yes;no_clear_fatal"
+}
+
 sample_refused_ipv4() {
     local p=4450 f=refused-ipv4.pcap
     capture_start $f $p
@@ -548,37 +660,48 @@ ALL=(tls12-ok tls13-ok version-mismatch cipher-mismatch cert-expired cert-self-s
      client-rst-mid-handshake server-close-no-alert smtp-starttls smtp-auth-cleartext
      connect-proxy-ok connect-proxy-403 tls12-resumed missing-sni
      refused-ipv4 refused-ipv6 accept-then-close accept-then-reset server-fin-client-alert port-scan
-     tls13-mtls-rejected)
+     tls13-mtls-rejected
+     trust-missing-intermediate trust-private-chain trust-expired-intermediate trust-expires-soon
+     trust-wrong-order)
 
 main() {
     ensure_tools
     WORK="$(mktemp -d /tmp/tlstriage-samples.XXXXXX)"
     mkdir -p "$WORK/log" "$WORK/pcap" "$OUT"
     : >"$WORK/manifest.tsv"
-    local only=() n fn
+    local new=() n fn
     if [ "${1:-}" = "--verify" ]; then
         VERIFY_ONLY=1
-        export SAMPLES_CA=ca.pem
-    elif [ "${1:-}" = "--only" ]; then
+        export SAMPLES_CA=ca.pem TRUST_ROOT=trust-root.pem
+    elif [ "${1:-}" = "--new" ] || [ "${1:-}" = "--only" ]; then
         shift
-        [ $# -gt 0 ] || die "usage: $0 --only NAME..."
-        only=("$@")
-        for n in "${only[@]}"; do
-            declare -F "sample_${n//-/_}" >/dev/null || die "unknown sample: $n (known: ${ALL[*]})"
+        new=("$@")
+        ((${#new[@]})) || die "usage: $0 --new NAME..."
+        local trust_named=0 trust_all=0
+        for n in "${ALL[@]}"; do
+            [[ $n == trust-* ]] || continue
+            trust_all=$((trust_all + 1))
+            [[ " ${new[*]} " == *" $n "* ]] && trust_named=$((trust_named + 1))
         done
+        ((trust_named == 0 || trust_named == trust_all)) ||
+            die "the trust-* samples share samples/trust-root.pem: regenerate all of them together"
         make_certs
+        make_trust_certs
     elif [ -n "${1:-}" ]; then
-        die "usage: $0 [--verify | --only NAME...]"
+        die "usage: $0 [--verify | --new NAME...]"
     else
         make_certs
+        make_trust_certs
     fi
+    for n in "${new[@]}"; do
+        [[ " ${ALL[*]} " == *" $n "* ]] || die "unknown sample: $n (known: ${ALL[*]})"
+    done
     for n in "${ALL[@]}"; do
         fn="sample_${n//-/_}"
         declare -F "$fn" >/dev/null || die "unknown sample: $n (known: ${ALL[*]})"
-        if ((${#only[@]})); then
-            # --only: the named samples are captured, the others only described (as --verify)
-            VERIFY_ONLY=1
-            [[ " ${only[*]} " == *" $n "* ]] && VERIFY_ONLY=""
+        if ((${#new[@]})); then
+            # Only the named samples are captured; the others are re-dissected as they are.
+            if [[ " ${new[*]} " == *" $n "* ]]; then VERIFY_ONLY=""; else VERIFY_ONLY=1; fi
         fi
         [ -n "$VERIFY_ONLY" ] || log "--- $n"
         "$fn"

@@ -42,7 +42,7 @@ pub struct Topic {
 const S_CLIENT: &str = "openssl s_client -connect HOST:PORT -servername NAME </dev/null";
 const CURL_V: &str = "curl -v https://NAME:PORT/";
 
-/// Every topic: the 18 finding kinds, then the likely causes that are not also kinds.
+/// Every topic: the 22 finding kinds, then the likely causes that are not also kinds.
 pub const TOPICS: &[Topic] = &[
     Topic {
         name: "handshake_aborted",
@@ -221,6 +221,55 @@ pub const TOPICS: &[Topic] = &[
             ("openssl s_client -connect HOST:PORT -servername NAME -showcerts </dev/null", "'verify error:num=18:self-signed certificate' or num=19"),
             ("openssl verify -CAfile ca.pem cert.pem", "whether the chain verifies against the CA the client should trust"),
             (CURL_V, "'self-signed certificate' in the verify step; retry with --cacert ca.pem"),
+        ],
+    },
+    Topic {
+        name: "certificate_chain_incomplete",
+        topic_type: TopicType::Kind,
+        title: "the server does not send the intermediate certificate its leaf needs",
+        meaning: "Validated as a client would at the capture time: the last certificate the server sent is not \
+            self-issued, and its issuer is neither in the chain nor in the trust store in use. Browsers often hide \
+            this (they cache intermediates or fetch them from the AIA URL); curl, Java, Go, Python and most \
+            libraries fail with 'unable to get local issuer certificate'.",
+        causes: &[
+            "the server's certificate file holds only the leaf (nginx ssl_certificate must hold leaf + intermediates; Apache >= 2.4.8 the same in SSLCertificateFile)",
+            "a renewed certificate deployed without the CA's new intermediate",
+            "the issuer is a private root the clients trust but this analysis did not: pass it with --ca-file",
+        ],
+        confirm: &[
+            ("openssl s_client -connect HOST:PORT -servername NAME -showcerts </dev/null", "only one certificate in 'Certificate chain' and 'verify error:num=20:unable to get local issuer certificate'"),
+            ("curl -v https://NAME/", "'unable to get local issuer certificate'"),
+        ],
+    },
+    Topic {
+        name: "certificate_untrusted",
+        topic_type: TopicType::Kind,
+        title: "the certificate chain does not validate against the trust store",
+        meaning: "The chain is complete but a validating client rejects it at the capture time: it ends at a root \
+            that no store in use holds (Mozilla's, the system's, --ca-file), or a signature, CA flag, path length, \
+            name constraint or key usage on the path fails. Validation is rustls-webpki's, with no network access.",
+        causes: &[
+            "a private or test CA: install its root on the clients (and pass it here with --ca-file)",
+            "an old root that Mozilla removed (old captures of public sites)",
+            "a mis-issued intermediate (CA:FALSE, pathlen, name constraints) or a chain mixing two CAs' certificates",
+        ],
+        confirm: &[
+            ("openssl verify -CAfile root.pem -untrusted chain.pem leaf.pem", "the same failure, with OpenSSL's reason"),
+            ("openssl s_client -connect HOST:PORT -servername NAME -showcerts </dev/null", "'Verify return code' other than 0"),
+        ],
+    },
+    Topic {
+        name: "certificate_expires_soon",
+        topic_type: TopicType::Kind,
+        title: "a certificate of the chain expires soon after the capture",
+        meaning: "The leaf or an intermediate reaches its notAfter within --expiry-warning-days (default 30) of the \
+            capture time. Not a failure yet: the warning Zeek calls SSL::Certificate_Expires_Soon.",
+        causes: &[
+            "automatic renewal (ACME, certbot timer) not running or failing",
+            "a renewed certificate not deployed, or the server not reloaded after renewal",
+        ],
+        confirm: &[
+            ("openssl s_client -connect HOST:PORT -servername NAME </dev/null | openssl x509 -noout -enddate", "the notAfter date"),
         ],
     },
     Topic {

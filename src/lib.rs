@@ -4,7 +4,8 @@
 //! [`capture`] (pcap/pcapng frames) -> [`decode`] (link/IP/TCP) ->
 //! [`flow`] (per-connection state, using [`tcp`] reassembly and the [`cleartext`]
 //! protocol sniffers) -> [`tls`] (record/handshake state machine) ->
-//! [`rules`] (findings) -> [`output`] (NDJSON, human summary).
+//! [`rules`] (findings, with [`trust`] deciding certificate chains) -> [`output`] (NDJSON,
+//! human summary).
 #![forbid(unsafe_code)]
 
 pub mod capture;
@@ -23,3 +24,4 @@ pub mod pipeline;
 pub mod rules;
 pub mod tcp;
 pub mod tls;
+pub mod trust;

@@ -393,8 +393,11 @@ fn tls_ports_takes_one_comma_separated_value_before_the_files() {
 
 #[test]
 fn min_severity_drops_findings_below_it_everywhere() {
-    // A healthy session: its only findings are the informational closing alerts.
-    let all = tlstriage(&["read", "--format", "ndjson", "samples/tls12-ok.pcap"]);
+    // A healthy session: its only findings are the informational closing alerts, once the
+    // private root its client trusted is given.
+    let trusting = ["--no-system-roots", "--ca-file", "samples/trust-root.pem"];
+    let healthy = "samples/trust-private-chain.pcap";
+    let all = tlstriage(&[&["read", "--format", "ndjson"][..], &trusting, &[healthy]].concat());
     let kinds: Vec<_> = ndjson(&all)
         .iter()
         .filter(|r| r["type"] == "finding")
@@ -402,16 +405,22 @@ fn min_severity_drops_findings_below_it_everywhere() {
         .collect();
     assert!(!kinds.is_empty());
     assert!(kinds.iter().all(|(_, s)| s == "info"), "{kinds:?}");
-    let quiet = tlstriage(&[
-        "read",
-        "--format",
-        "ndjson",
-        "--min-severity",
-        "low",
-        "--fail-on",
-        "info",
-        "samples/tls12-ok.pcap",
-    ]);
+    let quiet = tlstriage(
+        &[
+            &[
+                "read",
+                "--format",
+                "ndjson",
+                "--min-severity",
+                "low",
+                "--fail-on",
+                "info",
+            ][..],
+            &trusting,
+            &[healthy],
+        ]
+        .concat(),
+    );
     let records = ndjson(&quiet);
     assert_eq!(records.len(), 1, "{records:?}");
     assert_eq!(records[0]["type"], "capture_stats");
@@ -464,4 +473,22 @@ fn a_closed_stdout_is_a_quiet_exit_and_threads_are_capped() {
         .expect("run tlstriage");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("1..=256"));
+}
+
+#[test]
+fn a_ca_file_that_cannot_be_used_is_an_error_not_ignored() {
+    // A typo must not silently leave a private root out of the trust store.
+    for (file, says) in [
+        (
+            "samples/no-such-root.pem",
+            "reading CA file samples/no-such-root.pem: No such file",
+        ),
+        ("README.md", "CA file README.md holds no PEM certificate"),
+    ] {
+        let out = tlstriage(&["read", "--ca-file", file, "samples/tls12-ok.pcap"]);
+        assert_eq!(out.status.code(), Some(2), "{file}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{file}: {err}");
+        assert!(out.stdout.is_empty(), "{file}: nothing analyzed");
+    }
 }

@@ -70,6 +70,10 @@ const CERT: Cert = Cert {
 
 /// Expectations for one flow, selected by its client port. `None` = not checked; for
 /// `version`, `cipher` and `sni` the value "-" means "must be absent".
+/// The intermediate the server of Zeek's missing-intermediate trace does not send.
+const STARFIELD_G2: &str = "C=US, ST=Arizona, L=Scottsdale, O=Starfield Technologies, Inc., \
+     OU=http://certs.starfieldtech.com/repository/, CN=Starfield Secure Certificate Authority - G2";
+
 #[derive(Clone, Copy, Debug)]
 struct Fx {
     client_port: u16,
@@ -854,8 +858,19 @@ const CAPTURES: &[Cap] = &[
             cipher: Some("TLS_RSA_WITH_RC4_128_MD5"),
             history: Some("CsxnGIi"),
             established: Some(true),
-            findings: &["weak_cipher"],
-            evidence: &[("weak_cipher", "cipher", "TLS_RSA_WITH_RC4_128_MD5")],
+            // The chain ends at AddTrust External CA Root (sent), which Mozilla removed
+            // after it expired in 2020: `openssl verify -attime <capture>` against Debian's
+            // bundle says "self-signed certificate in certificate chain" (error 19).
+            findings: &["weak_cipher", "certificate_untrusted"],
+            evidence: &[
+                ("weak_cipher", "cipher", "TLS_RSA_WITH_RC4_128_MD5"),
+                ("certificate_untrusted", "reason", "unknown_root"),
+                (
+                    "certificate_untrusted",
+                    "root_subject",
+                    "C=SE, O=AddTrust AB, OU=AddTrust External TTP Network, CN=AddTrust External CA Root",
+                ),
+            ],
             certs: TALEO_CHAIN,
             ..F
         }],
@@ -1026,7 +1041,9 @@ const CAPTURES: &[Cap] = &[
     ),
     // validate-certs ssl.log: TLSv10 TLS_RSA_WITH_RC4_128_MD5 CsxnGIi (58529, 58532) and
     // TLSv12 TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 CsxknGIti (58530), all established.
-    // (validation_status needs a trust store; tlstriage does not validate chains.)
+    // validation_status: "unable to get local issuer certificate" on 58529 and 58532 (the
+    // server sends only its leaf), ok on 58530 (the full chain): certificate_chain_incomplete
+    // names the missing Starfield intermediate and its AIA URL, with Mozilla's roots only.
     cap(
         "zeek/tls-missing-intermediate-cert.pcap",
         &[
@@ -1036,6 +1053,12 @@ const CAPTURES: &[Cap] = &[
                 cipher: Some("TLS_RSA_WITH_RC4_128_MD5"),
                 history: Some("CsxnGIi"),
                 established: Some(true),
+                findings: &["certificate_chain_incomplete"],
+                evidence: &[
+                    ("certificate_chain_incomplete", "missing_issuer", STARFIELD_G2),
+                    ("certificate_chain_incomplete", "last_sent", "OU=Domain Control Validated, CN=www.cviis.org"),
+                    ("certificate_chain_incomplete", "aia_ca_issuers", "http://certificates.starfieldtech.com/repository/sfig2.crt"),
+                ],
                 certs: &[Cert {
                     subject: Some("OU=Domain Control Validated, CN=www.cviis.org"),
                     ..CERT
@@ -1048,6 +1071,7 @@ const CAPTURES: &[Cap] = &[
                 cipher: Some("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
                 history: Some("CsxknGIti"),
                 established: Some(true),
+                absent: &["certificate_chain_incomplete", "certificate_untrusted"],
                 ..F
             },
             Fx {
@@ -1056,6 +1080,12 @@ const CAPTURES: &[Cap] = &[
                 cipher: Some("TLS_RSA_WITH_RC4_128_MD5"),
                 history: Some("CsxnGIi"),
                 established: Some(true),
+                findings: &["certificate_chain_incomplete"],
+                evidence: &[
+                    ("certificate_chain_incomplete", "missing_issuer", STARFIELD_G2),
+                    ("certificate_chain_incomplete", "last_sent", "OU=Domain Control Validated, CN=www.cviis.org"),
+                    ("certificate_chain_incomplete", "aia_ca_issuers", "http://certificates.starfieldtech.com/repository/sfig2.crt"),
+                ],
                 ..F
             },
         ],

@@ -2,15 +2,19 @@
 //! translation into the analysis configuration and the outputs (written once, here).
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::config::RuleEnv;
+use anyhow::Result;
+
+use crate::config::{RuleEnv, DEFAULT_EXPIRY_WARNING_DAYS};
 use crate::flow::{AnalyzerConfig, DEFAULT_TLS_PORTS};
 use crate::output::{
     EcsSink, Fanout, HumanLinesSink, HumanSink, NdjsonSink, RollupBy, SyslogSender, SyslogSink,
     SyslogTarget,
 };
 use crate::rules::Severity;
+use crate::trust::{StoreOptions, TrustStore, Validator};
 
 /// Default idle timeout (seconds) after which a quiet flow is finished.
 pub const DEFAULT_IDLE_TIMEOUT: u64 = 120;
@@ -30,6 +34,18 @@ pub struct AnalysisArgs {
     /// healthy session.
     #[arg(long, value_enum, default_value = "info")]
     pub min_severity: SeverityArg,
+    /// Also trust the roots in this PEM bundle (repeatable): a private PKI's root, so that
+    /// chains ending there are not reported as untrusted.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Vec<PathBuf>,
+    /// Trust only Mozilla's roots (built in) and --ca-file, not the system's bundle
+    /// (/etc/ssl/certs/ca-certificates.crt and the like).
+    #[arg(long)]
+    pub no_system_roots: bool,
+    /// Raise certificate_expires_soon for a certificate expiring within this many days of
+    /// the capture time.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_EXPIRY_WARNING_DAYS)]
+    pub expiry_warning_days: u32,
 }
 
 /// One `--tls-ports` value: `+PORT` adds to the default list, `PORT` is part of a list of
@@ -75,17 +91,27 @@ impl AnalysisArgs {
         ports
     }
 
-    pub fn config(&self) -> AnalyzerConfig {
+    /// The analysis configuration; fails when a `--ca-file` cannot be used.
+    pub fn config(&self) -> Result<AnalyzerConfig> {
         let mut config = AnalyzerConfig::default();
         config.set_tls_ports(&self.tls_ports());
         config.idle_timeout_us =
             i64::try_from(self.idle_timeout.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
-        config.rules = Arc::new(self.rule_env());
-        config
+        config.rules = Arc::new(self.rule_env()?);
+        Ok(config)
     }
 
-    pub fn rule_env(&self) -> RuleEnv {
-        RuleEnv::default()
+    /// The rules' options. Loads the trust store: call once per run and share the result
+    /// (through [`AnalyzerConfig::rules`]).
+    pub fn rule_env(&self) -> Result<RuleEnv> {
+        let store = TrustStore::load(&StoreOptions {
+            no_system_roots: self.no_system_roots,
+            ca_files: self.ca_file.clone(),
+        })?;
+        Ok(RuleEnv {
+            trust: Arc::new(Validator::new(store)),
+            expiry_warning_days: self.expiry_warning_days,
+        })
     }
 
     pub fn min_severity(&self) -> Severity {
@@ -177,20 +203,18 @@ pub enum Mode {
     Live,
 }
 
-/// The fan-out of the outputs chosen by `out`, writing to `w` (and to `syslog`).
+/// The fan-out of the outputs chosen by `out`, writing to `w` (and to `syslog`); `rules`
+/// are the run's (its [`AnalyzerConfig::rules`]).
 pub fn fanout<'a>(
     analysis: &AnalysisArgs,
+    rules: &RuleEnv,
     out: &OutputArgs,
     format: Format,
     mode: Mode,
     w: &'a mut dyn Write,
     syslog: Option<&'a mut SyslogSender>,
 ) -> Fanout<'a> {
-    let mut fan = Fanout::new(
-        analysis.min_severity(),
-        &out.summary_by,
-        &analysis.rule_env(),
-    );
+    let mut fan = Fanout::new(analysis.min_severity(), &out.summary_by, rules);
     match (format, mode) {
         (Format::Ndjson, _) => fan.add(NdjsonSink::new(w, out.flows)),
         (Format::Ecs, _) => fan.add(EcsSink::new(w, out.flows)),

@@ -113,12 +113,12 @@ pub fn run(args: &LiveArgs) -> i32 {
 }
 
 /// The analyzer configuration a live run uses.
-pub fn analyzer_config(args: &LiveArgs) -> crate::flow::AnalyzerConfig {
-    let mut config = args.analysis.config();
+pub fn analyzer_config(args: &LiveArgs) -> anyhow::Result<crate::flow::AnalyzerConfig> {
+    let mut config = args.analysis.config()?;
     config.max_flows = args.max_flows.max(1);
     config.reassembly.max_buffered_bytes = args.max_flow_buffer;
     config.max_total_buffered_bytes = args.max_total_buffer;
-    config
+    Ok(config)
 }
 
 /// `--max-total-buffer` default: 64 MiB over all flows.
@@ -556,8 +556,10 @@ mod imp {
             None => None,
         };
         let format = args.out.format.unwrap_or(Format::Ndjson);
+        let config = analyzer_config(args)?;
         let mut fan = fanout(
             &args.analysis,
+            &config.rules,
             &args.out,
             format,
             Mode::Live,
@@ -580,7 +582,7 @@ mod imp {
             args.snaplen, args.buffer_size, args.bpf
         );
 
-        let mut analyzer = Analyzer::new(analyzer_config(args));
+        let mut analyzer = Analyzer::new(config);
         let deadline = args
             .duration
             .map(|s| Instant::now() + Duration::from_secs(s));

@@ -123,7 +123,7 @@ pub fn read(args: &ReadArgs) -> Result<i32> {
     } else {
         Format::Ndjson
     });
-    let mut config = args.analysis.config();
+    let mut config = args.analysis.config()?;
     if let Some(expr) = &args.filter {
         config.filter = Some(Arc::new(Filter::parse(expr)?));
     }
@@ -146,6 +146,7 @@ pub fn read(args: &ReadArgs) -> Result<i32> {
     let worst = {
         let mut fan = fanout(
             &args.analysis,
+            &config.rules,
             &args.output,
             format,
             Mode::Read,

@@ -26,12 +26,12 @@ pub struct ReportArgs {
 /// A capture that cannot be opened is an error; one broken part-way is reported as far as
 /// it was read (exit 2).
 pub fn report(args: &ReportArgs) -> Result<i32> {
-    let config = args.analysis.config();
+    let config = args.analysis.config()?;
     let mut collect = Collect::default();
     let mut errors = Vec::new();
     let mut code = 0;
     {
-        let mut fan = Fanout::new(args.analysis.min_severity(), &[], &args.analysis.rule_env());
+        let mut fan = Fanout::new(args.analysis.min_severity(), &[], &config.rules);
         fan.add(&mut collect);
         for path in &args.files {
             let name = path.display().to_string();

@@ -107,7 +107,7 @@ pub const ALERTS: &[AlertTopic] = &[
             "a client certificate the server rejects in mutual TLS (wrong CA, wrong extended key usage)",
         ],
         confirm: &[VERIFY],
-        related: &["handshake_aborted"],
+        related: &["certificate_untrusted", "certificate_chain_incomplete", "handshake_aborted"],
     },
     AlertTopic {
         code: 43,
@@ -143,7 +143,7 @@ pub const ALERTS: &[AlertTopic] = &[
             ("openssl x509 -in CERT -noout -dates", "notBefore / notAfter against the time of the failure"),
             ("date -u; timedatectl", "the clock of the side that sent the alert"),
         ],
-        related: &["certificate_expired", "handshake_aborted"],
+        related: &["certificate_expired", "certificate_expires_soon", "handshake_aborted"],
     },
     AlertTopic {
         code: 46,
@@ -155,7 +155,7 @@ pub const ALERTS: &[AlertTopic] = &[
             "a name mismatch seen by a client that does not send a more precise alert",
         ],
         confirm: &[VERIFY],
-        related: &["certificate_name_mismatch"],
+        related: &["certificate_untrusted", "certificate_chain_incomplete", "certificate_name_mismatch"],
     },
     AlertTopic {
         code: 47,
@@ -185,7 +185,7 @@ pub const ALERTS: &[AlertTopic] = &[
             VERIFY,
             ("curl -v --cacert ROOT.pem https://NAME:PORT/", "whether trusting the private root explicitly fixes it"),
         ],
-        related: &["certificate_self_signed", "tls_interception_suspected"],
+        related: &["certificate_chain_incomplete", "certificate_untrusted", "certificate_self_signed", "tls_interception_suspected"],
     },
     AlertTopic {
         code: 49,

@@ -30,9 +30,13 @@ pub const HANDSHAKE_ABORTED: Rule = Rule {
         Kind::CertificateSelfSigned,
         Kind::CertificateNameMismatch,
         Kind::CertificateWeak,
+        Kind::CertificateChainIncomplete,
+        Kind::CertificateUntrusted,
     ],
     check,
 };
+
+mod trust;
 
 /// How the handshake ended, and who ended it.
 struct Ending {
@@ -309,6 +313,14 @@ const CAUSES: &[CauseCheck] = &[
     CauseCheck {
         name: "no_common_cipher",
         check: no_common_cipher,
+    },
+    CauseCheck {
+        name: "missing_intermediate",
+        check: trust::missing_intermediate,
+    },
+    CauseCheck {
+        name: "untrusted_root",
+        check: trust::untrusted_root,
     },
     CauseCheck {
         name: "certificate_alert_from_client",
@@ -762,7 +774,16 @@ fn client_left_after_certificate(x: &Facts<'_>) -> Option<Diag> {
     if !(x.by_client && after_server_flight) {
         return None;
     }
-    let (cause, f) = match (x.name_problem, x.cert_problem) {
+    // Whether the client's store holds the chain's issuer is exactly what a capture does
+    // not show: without an alert, a trust finding alone is no sign the client objected
+    // (a private CA the client was given looks the same).
+    let objective = x.cert_problem.filter(|f| {
+        !matches!(
+            f.kind,
+            Kind::CertificateChainIncomplete | Kind::CertificateUntrusted
+        )
+    });
+    let (cause, f) = match (x.name_problem, objective) {
         (Some(f), _) => (Cause::NameMismatch, f),
         (None, Some(f)) => (Cause::CertificateRejected, f),
         (None, None) => return None,
@@ -1058,6 +1079,8 @@ mod tests {
         frag_needed_about_the_stalled_flight_is_evidence_with_its_mtu,
         the_first_closer_ended_it_and_the_later_alert_is_a_reaction,
         tls13_server_alert_after_the_client_flight_is_a_client_certificate_problem,
+        unknown_ca_after_a_missing_intermediate_names_it,
+        unknown_ca_after_an_untrusted_private_root_names_it,
     ];
 
     /// (aborted_by, stage, how, likely_cause, confidence)
@@ -1208,6 +1231,41 @@ mod tests {
         assert_eq!(ev(&a, "alert"), "unknown_ca");
         assert!(
             a.explanation.contains("CN=Corp Root CA"),
+            "{}",
+            a.explanation
+        );
+    }
+
+    #[test]
+    fn unknown_ca_after_a_missing_intermediate_names_it() {
+        let mut f = after_server_flight(vec![alert(C, 6, 2, 48)]);
+        with_server_chain(&mut f, "leaf-only.pem");
+        close(&mut f, C, false, 7);
+        let (a, all) = aborted(&f);
+        assert!(all.contains(&"certificate_chain_incomplete"), "{all:?}");
+        assert_eq!(ev(&a, "likely_cause"), "certificate_rejected");
+        assert_eq!(ev(&a, "confidence"), "high");
+        assert!(
+            a.explanation.contains(
+                "the server does not send its intermediate 'O=tlstriage test, CN=Test Intermediate'"
+            ) && a.explanation.contains("nginx ssl_certificate must hold leaf + intermediates"),
+            "{}",
+            a.explanation
+        );
+    }
+
+    #[test]
+    fn unknown_ca_after_an_untrusted_private_root_names_it() {
+        let mut f = after_server_flight(vec![alert(C, 6, 2, 48)]);
+        with_server_chain(&mut f, "complete-with-root.pem");
+        close(&mut f, C, false, 7);
+        let (a, all) = aborted(&f);
+        assert!(all.contains(&"certificate_untrusted"), "{all:?}");
+        assert_eq!(ev(&a, "likely_cause"), "certificate_rejected");
+        assert_eq!(ev(&a, "confidence"), "high");
+        assert!(
+            a.explanation
+                .contains("The client must trust 'O=tlstriage test, CN=Test Root'"),
             "{}",
             a.explanation
         );

@@ -45,7 +45,7 @@ pub const CERTIFICATE_WEAK: Rule = Rule {
 };
 
 /// The frame and time of the server's Certificate message.
-fn certificate_event(ctx: &RuleCtx<'_>) -> (Option<FrameNo>, TimestampUs) {
+pub(super) fn certificate_event(ctx: &RuleCtx<'_>) -> (Option<FrameNo>, TimestampUs) {
     let ev = ctx.flow.tls.as_ref().and_then(|t| {
         t.events.iter().find(|e| {
             e.dir == Dir::ToClient && matches!(e.kind, TlsEventKind::Handshake(t) if t.0 == crate::tls::wire::hs::CERTIFICATE)
@@ -67,7 +67,7 @@ fn certs<'a>(ctx: &RuleCtx<'a>) -> Vec<&'a CertInfo> {
         .collect()
 }
 
-fn position(i: usize, n: usize) -> &'static str {
+pub(super) fn position(i: usize, n: usize) -> &'static str {
     if i == 0 {
         "leaf"
     } else if i + 1 == n {

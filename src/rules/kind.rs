@@ -32,6 +32,9 @@ pub enum Kind {
     MalformedTls,
     ConnectionFailed,
     TlsInterceptionSuspected,
+    CertificateChainIncomplete,
+    CertificateUntrusted,
+    CertificateExpiresSoon,
 }
 
 /// What a kind is about: groups the README table and tells the diagnosis what a finding
@@ -161,6 +164,12 @@ pub static KINDS: &[KindSpec] = &[
         "a TCP connection that never carried a byte: `reason` refused (RST to the SYN), no_answer (SYNs unanswered; `ended_by` client_gave_up/capture_end/evicted), icmp_<name> (an ICMP/ICMPv6 error quoting the SYN, e.g. icmp_port_unreachable, icmp_admin_prohibited), server_closed/server_reset (accepted, then ended by the server before any byte); `attempts`, `waited_ms`, `answered_by` (server, middlebox, or the ICMP sender's address), `confidence`, `because`"),
     cross_flow(spec(Kind::TlsInterceptionSuspected, "tls_interception_suspected", Certificate, "medium",
         "cross-flow, at the end of the capture: the leaf certificate for an SNI has another issuer than the one most flows of the capture get for that SNI (`sni`, `issuer`, `usual_issuer`, `flows_with_issuer`, `flows_with_usual_issuer`)")),
+    rejecting(spec(Kind::CertificateChainIncomplete, "certificate_chain_incomplete", Certificate, "high (medium when the handshake completed)",
+        "the chain sent stops at a certificate that is not self-issued and whose issuer is neither sent nor trusted: a missing intermediate (`missing_issuer`, `last_sent`, `aia_ca_issuers`, `trust_store`, `chain_order`)")),
+    rejecting(spec(Kind::CertificateUntrusted, "certificate_untrusted", Certificate, "high (handshake completed: low for an unknown root, else medium)",
+        "the chain is complete but validation at capture time fails: `reason` (`unknown_root`, `bad_signature`, `not_a_ca`, `path_len`, `name_constraints`, `wrong_usage`, ...), `root_subject`, `trust_store`, `chain_order`")),
+    spec(Kind::CertificateExpiresSoon, "certificate_expires_soon", Certificate, "low (medium within 7 days)",
+        "a certificate of the chain expires within `--expiry-warning-days` (30) of the capture time (`subject`, `not_after`, `days_left`, `chain_position`)"),
 ];
 
 impl Kind {

@@ -21,6 +21,7 @@ mod alert;
 pub mod capture;
 pub mod cause;
 mod certificate;
+mod chain;
 mod cipher;
 mod connect;
 mod credentials;
@@ -201,6 +202,8 @@ pub const RULES: &[Rule] = &[
     certificate::CERTIFICATE_SELF_SIGNED,
     certificate::CERTIFICATE_NAME_MISMATCH,
     certificate::CERTIFICATE_WEAK,
+    chain::CERTIFICATE_TRUST,
+    chain::CERTIFICATE_EXPIRES_SOON,
     aborted::HANDSHAKE_ABORTED,
 ];
 

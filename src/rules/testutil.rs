@@ -295,3 +295,39 @@ pub fn ev<'a>(f: &'a Finding, field: &str) -> &'a str {
     f.evidence_str(field)
         .unwrap_or_else(|| panic!("{} evidence has no string {field}: {}", f.kind, f.evidence))
 }
+
+/// Puts the fixture chain `name` of `src/trust/testdata` (made by
+/// scripts/make-trust-fixtures.sh) on the server side of `f`, DER and parsed, and moves
+/// every time of the flow to a day after the chain's latest notBefore (the fixtures are
+/// newer than [`NOW`]).
+pub fn with_server_chain(f: &mut FlowRecord, name: &str) {
+    use rustls_pki_types::pem::PemObject;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/trust/testdata")
+        .join(name);
+    let pem = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let ders: Vec<Vec<u8>> = rustls_pki_types::CertificateDer::pem_slice_iter(&pem)
+        .map(|c| c.expect("fixture PEM").to_vec())
+        .collect();
+    f.server_certs = ders
+        .iter()
+        .map(|d| crate::tls::cert::parse_certificate(d))
+        .collect();
+    let start = f
+        .server_certs
+        .iter()
+        .flatten()
+        .map(|c| c.not_before)
+        .max()
+        .expect("a chain")
+        + 86_400;
+    let delta = start * 1_000_000 - f.first_ts_us;
+    f.first_ts_us += delta;
+    f.last_ts_us += delta;
+    if let Some(tls) = f.tls.as_mut() {
+        tls.server_cert_der = ders;
+        for e in &mut tls.events {
+            e.ts_us += delta;
+        }
+    }
+}

@@ -180,7 +180,8 @@ fn der_header(der: &[u8]) -> Result<(usize, usize), String> {
 
 /// x509-parser's `Display` layout (", " between RDNs, " + " inside a multi-valued RDN,
 /// registry abbreviations, Debug form for unknown OIDs) with escaping instead of failure.
-fn name_to_string(name: &X509Name<'_>) -> String {
+/// A name as RFC 4514-like text, the form every `subject`/`issuer` field of the output uses.
+pub fn name_to_string(name: &X509Name<'_>) -> String {
     let mut out = String::new();
     for (i, rdn) in name.iter().enumerate() {
         if i > 0 {
