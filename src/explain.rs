@@ -471,6 +471,39 @@ pub const TOPICS: &[Topic] = &[
         ],
     },
     Topic {
+        name: "heartbeat",
+        topic_type: TopicType::Kind,
+        title: "TLS heartbeat messages, or a Heartbleed-style request (CVE-2014-0160)",
+        meaning: "A heartbeat (RFC 6520) asks the peer to echo a payload. Ordinary ones are informational (TLS \
+            stacks rarely use them). A request that claims more payload than its record holds is how Heartbleed \
+            reads a vulnerable OpenSSL's memory: with it, `leaked` says whether the peer answered with more bytes \
+            than were sent (then it is vulnerable, and its keys must be treated as compromised).",
+        causes: &[
+            "a vulnerability scanner (nmap ssl-heartbleed, Nessus, masscan) or an attack probing for Heartbleed",
+            "an old TLS library (OpenSSL 1.0.1 before 1.0.1g) that still answers heartbeats",
+            "a stack that keeps sessions alive with heartbeats (rare outside DTLS)",
+        ],
+        confirm: &[
+            ("nmap -p PORT --script ssl-heartbleed HOST", "whether the server is vulnerable"),
+            ("openssl version -a", "on the server: OpenSSL 1.0.1 to 1.0.1f are vulnerable"),
+        ],
+    },
+    Topic {
+        name: "heartbleed_probe",
+        topic_type: TopicType::Cause,
+        title: "the handshake ended after a Heartbleed-style heartbeat request: a scanner, not a failing client",
+        meaning: "The client sent a heartbeat request claiming more payload than its record holds during the \
+            handshake, and the connection ended there. Nothing was wrong with the server's certificate or \
+            parameters: the client never meant to complete the handshake (see the heartbeat finding for \
+            whether the server leaked memory).",
+        causes: &[
+            "a vulnerability scanner or an attacker probing for CVE-2014-0160",
+        ],
+        confirm: &[
+            ("nmap -p PORT --script ssl-heartbleed HOST", "whether the server is vulnerable"),
+        ],
+    },
+    Topic {
         name: "client_certificate",
         topic_type: TopicType::Cause,
         title: "the server refused the client's certificate, or its absence (mutual TLS)",

@@ -1807,6 +1807,24 @@ fn heartbleed(a: &Analysis) {
         }]
     );
     assert!(hb[0].is_heartbleed());
+    // Zeek's Heartbleed::SSL_Heartbeat_Attack (no _Success: the server did not answer), and
+    // the abort blamed on the probe, not on the certificate the scanner was shown.
+    let kinds: Vec<(&str, &serde_json::Value)> = a
+        .findings()
+        .map(|(_, f)| (f.kind.as_str(), &f.evidence))
+        .collect();
+    let beat = kinds
+        .iter()
+        .find(|(k, _)| *k == "heartbeat")
+        .expect("heartbeat finding");
+    assert_eq!(beat.1["payload_length"], 16365);
+    assert_eq!(beat.1["record_length"], 16368);
+    assert_eq!(beat.1["leaked"], false);
+    let aborted = kinds
+        .iter()
+        .find(|(k, _)| *k == "handshake_aborted")
+        .expect("handshake_aborted");
+    assert_eq!(aborted.1["likely_cause"], "heartbleed_probe");
     assert_eq!(
         t.events
             .iter()

@@ -299,6 +299,10 @@ struct CauseCheck {
 /// that merely went quiet is the last resort ([`went_quiet`]).
 const CAUSES: &[CauseCheck] = &[
     CauseCheck {
+        name: "heartbleed_probe",
+        check: heartbleed_probe,
+    },
+    CauseCheck {
         name: "proxy_refused_tunnel",
         check: proxy_refused_tunnel,
     },
@@ -646,6 +650,39 @@ fn tls13_refused_after_client_finished(x: &Facts<'_>) -> Option<Diag> {
         )
         .because(because),
     )
+}
+
+/// A client that sent a Heartbleed-style heartbeat never meant to finish the handshake:
+/// whatever ended it, the scan is the cause (not the certificate it was shown).
+fn heartbleed_probe(x: &Facts<'_>) -> Option<Diag> {
+    let probe = x
+        .tls
+        .events
+        .iter()
+        .find(|e| e.dir.sender() == Side::Client && e.kind.is_heartbleed())?;
+    let TlsEventKind::Heartbeat {
+        len,
+        payload_len_claimed,
+    } = probe.kind
+    else {
+        return None;
+    };
+    let mut d = diag(
+        Cause::HeartbleedProbe,
+        "high",
+        format!(
+            "The client sent a Heartbleed-style heartbeat request at {} and the connection ended there ({}): \
+             a vulnerability scanner or an attack (CVE-2014-0160), not a client that failed to connect. See \
+             the heartbeat finding for whether the server leaked memory.",
+            x.stage, x.end.how
+        ),
+    )
+    .because([format!(
+        "a heartbeat request claiming {payload_len_claimed} bytes of payload in a {len}-byte record (frame {})",
+        probe.frame
+    )]);
+    d.frames = vec![probe.frame];
+    Some(d)
 }
 
 fn other_fatal_alert(x: &Facts<'_>) -> Option<Diag> {
@@ -1061,6 +1098,7 @@ mod tests {
     }
 
     const SCENARIOS: &[fn()] = &[
+        heartbleed_probe_is_the_cause_whatever_the_certificate,
         version_mismatch_from_protocol_version_alert,
         cipher_mismatch_from_handshake_failure_before_server_hello,
         certificate_rejected_by_clear_client_alert,
@@ -1986,6 +2024,47 @@ mod tests {
         close(&mut f, C, true, 5);
         let (a, _) = aborted(&f);
         assert_eq!((ev(&a, "aborted_by"), ev(&a, "how")), ("client", "alert"));
+    }
+
+    #[test]
+    fn heartbleed_probe_is_the_cause_whatever_the_certificate() {
+        // Zeek's heartbleed trace: server flight, then the client's oversized heartbeat
+        // request and its FIN; a certificate problem on the flow does not take over.
+        let mut f = tls_flow(
+            client_hello(),
+            Some(server_hello(0x0303, 0xc02f)),
+            vec![
+                hs(S, 5, 2),
+                hs(S, 6, 11),
+                hs(S, 7, 14),
+                event(
+                    C,
+                    9,
+                    TlsEventKind::Heartbeat {
+                        len: 16368,
+                        payload_len_claimed: 16365,
+                    },
+                ),
+            ],
+            HandshakeStage::ServerHelloDone,
+        );
+        f.server_certs = vec![Ok(cert("CN=localhost", "CN=localhost", 0, 1))];
+        close(&mut f, C, false, 10);
+        let (a, _) = aborted(&f);
+        assert_eq!(
+            diag(&a),
+            (
+                "client",
+                "server_hello_done",
+                "fin",
+                "heartbleed_probe",
+                "high"
+            )
+        );
+        assert_eq!(a.frames, vec![4, 9, 10]);
+        assert!(a.evidence["because"]
+            .to_string()
+            .contains("claiming 16365 bytes of payload in a 16368-byte record (frame 9)"));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub enum Cause {
     ServerClosedWithoutAlert,
     ClientGaveUp,
     Network,
+    HeartbleedProbe,
     Unknown,
 }
 
@@ -33,6 +34,7 @@ impl Cause {
         Cause::ServerClosedWithoutAlert,
         Cause::ClientGaveUp,
         Cause::Network,
+        Cause::HeartbleedProbe,
         Cause::Unknown,
     ];
 
@@ -48,6 +50,7 @@ impl Cause {
             Cause::ServerClosedWithoutAlert => "server_closed_without_alert",
             Cause::ClientGaveUp => "client_gave_up",
             Cause::Network => "network",
+            Cause::HeartbleedProbe => "heartbleed_probe",
             Cause::Unknown => "unknown",
         }
     }
@@ -73,6 +76,6 @@ mod tests {
             assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
             assert_eq!(Cause::parse(c.as_str()), Some(c));
         }
-        assert_eq!(Cause::ALL.len(), 11);
+        assert_eq!(Cause::ALL.len(), 12);
     }
 }

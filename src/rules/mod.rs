@@ -25,6 +25,7 @@ mod chain;
 mod cipher;
 mod connect;
 mod credentials;
+mod heartbeat;
 pub mod kind;
 mod malformed;
 mod offer;
@@ -192,6 +193,7 @@ pub const RULES: &[Rule] = &[
     starttls::STARTTLS,
     credentials::CLEARTEXT_CREDENTIALS,
     malformed::MALFORMED_TLS,
+    heartbeat::HEARTBEAT,
     alert::TLS_ALERT,
     version::VERSION_MISMATCH,
     version::OBSOLETE_VERSION,
