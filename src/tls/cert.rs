@@ -118,7 +118,7 @@ pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, String> {
 
 /// Validates the outer SEQUENCE header, and the tbsCertificate header inside it, and
 /// returns the certificate's total encoded length.
-fn outer_length(der: &[u8]) -> Result<usize, String> {
+pub(crate) fn outer_length(der: &[u8]) -> Result<usize, String> {
     if der.is_empty() {
         return Err("empty certificate".to_owned());
     }
