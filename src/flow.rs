@@ -6,7 +6,7 @@
 //! table is full (oldest idle first), or at the end of the capture. A finished flow is
 //! turned into a [`FlowRecord`]: the complete, owned set of facts the rules read.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use foldhash::fast::FixedState;
@@ -15,6 +15,9 @@ use foldhash::fast::FixedState;
 /// seed so runs are reproducible (no HashDoS concern: an attacker who controls the
 /// capture can already fill the table, which `max_flows` bounds).
 type FlowMap<V> = HashMap<FlowKey, V, FixedState>;
+
+mod streams;
+use streams::{ConvKey, Segment, Stream, StreamNumbers};
 
 use serde::Serialize;
 
@@ -145,6 +148,9 @@ pub struct CaptureStats {
     /// Of those, the ones that quote no connection open at the time (another protocol, a
     /// connection not in the capture or already finished): they raise nothing.
     pub icmp_errors_no_flow: u64,
+    /// Wireshark conversations forgotten to bound memory (see `flow::streams`): a pair of
+    /// endpoints seen again after that gets a new `tcp_stream` where Wireshark reuses one.
+    pub tcp_streams_forgotten: u64,
     pub ip_fragments: u64,
     pub decode_errors: u64,
     pub bad_checksums: u64,
@@ -173,6 +179,9 @@ pub struct FlowRecord {
     pub community_id: String,
     /// Wireshark's `tcp.stream` index of this connection in the same file.
     pub tcp_stream: u64,
+    /// The frame that started that Wireshark conversation (a multi-threaded run numbers
+    /// `tcp_stream` over all its shards from it).
+    pub stream_created: FrameNo,
     pub first_frame: FrameNo,
     pub last_frame: FrameNo,
     pub first_ts_us: TimestampUs,
@@ -363,20 +372,28 @@ impl FlowKey {
     }
 }
 
-/// A hash of the packet's connection, the same for both directions (the endpoints taken
-/// in a fixed order, and the VLAN tags): what a `--threads N` run shards connections by.
-pub fn connection_hash(pkt: &TcpPacket<'_>) -> u64 {
+/// The Wireshark conversation of a segment from `src` to `dst`: a hash of its endpoints
+/// in a fixed order (without VLAN tags, which Wireshark's conversations ignore), and 0 when
+/// `src` is the first of the two, 1 otherwise.
+fn conversation(src: (IpAddr, u16), dst: (IpAddr, u16)) -> (ConvKey, usize) {
     use std::hash::BuildHasher;
-    FixedState::with_seed(0x5eed).hash_one(FlowKey::new(pkt))
+    let key = FlowKey::of(src, dst, [None, None]);
+    let dir = usize::from((ip_words(src.0).0, src.1) > (ip_words(dst.0).0, dst.1));
+    (FixedState::with_seed(0x5eed).hash_one(key), dir)
+}
+
+/// A hash of the packet's connection, the same for both directions: what a `--threads N`
+/// run shards connections by. Its Wireshark conversation's, so that one shard numbers all
+/// of a conversation's flows (the same ports on two VLANs included).
+pub fn connection_hash(pkt: &TcpPacket<'_>) -> u64 {
+    conversation((pkt.src, pkt.sport), (pkt.dst, pkt.dport)).0
 }
 
 /// [`connection_hash`] of the connection an ICMP error quotes, so that the error goes to
 /// the shard that holds the connection; `None` when it quotes none.
 pub fn icmp_connection_hash(e: &IcmpError) -> Option<u64> {
-    use std::hash::BuildHasher;
     let q = e.quoted?;
-    let key = FlowKey::of((q.src, q.sport), (q.dst, q.dport), e.vlan);
-    Some(FixedState::with_seed(0x5eed).hash_one(key))
+    Some(conversation((q.src, q.sport), (q.dst, q.dport)).0)
 }
 
 /// Where a direction's reassembled bytes go.
@@ -453,7 +470,7 @@ struct FlowHeader {
     client: Endpoint,
     server: Endpoint,
     vlan: [Option<u16>; 2],
-    tcp_stream: u64,
+    stream: Stream,
     first_frame: FrameNo,
     last_frame: FrameNo,
     first_ts_us: TimestampUs,
@@ -473,8 +490,6 @@ struct FlowHeader {
     server_port_is_tls: bool,
     /// Bytes this flow buffered after its last packet (counted in the analyzer's total).
     buffered: usize,
-    /// Its entry in [`OpenFrames`] (multi-threaded runs).
-    open_seq: u64,
 }
 
 /// The heavy part of an open flow: reassembly buffers and protocol state.
@@ -550,7 +565,8 @@ impl Flow {
             server: h.server,
             vlan: h.vlan.iter().flatten().copied().collect(),
             community_id,
-            tcp_stream: h.tcp_stream,
+            tcp_stream: h.stream.number,
+            stream_created: h.stream.created,
             first_frame: h.first_frame,
             last_frame: h.last_frame,
             first_ts_us: h.first_ts_us,
@@ -586,42 +602,6 @@ impl Flow {
     }
 }
 
-/// First frames of the open flows, for the oldest one: flows open in frame order, so a
-/// queue in that order with closed entries marked (and dropped once they reach the front)
-/// answers in O(1), and a flow closes its entry in O(1) by the sequence number it got
-/// when it opened (no search, no tree node per flow).
-#[derive(Default)]
-struct OpenFrames {
-    queue: VecDeque<(FrameNo, bool)>,
-    /// Sequence number of the queue's front entry.
-    front_seq: u64,
-}
-
-impl OpenFrames {
-    fn open(&mut self, frame: FrameNo) -> u64 {
-        self.queue.push_back((frame, true));
-        self.front_seq + self.queue.len() as u64 - 1
-    }
-
-    fn close(&mut self, seq: u64) {
-        let slot = seq
-            .checked_sub(self.front_seq)
-            .and_then(|i| usize::try_from(i).ok())
-            .and_then(|i| self.queue.get_mut(i));
-        if let Some(entry) = slot {
-            entry.1 = false;
-        }
-        while self.queue.front().is_some_and(|&(_, open)| !open) {
-            self.queue.pop_front();
-            self.front_seq += 1;
-        }
-    }
-
-    fn oldest(&self) -> Option<FrameNo> {
-        self.queue.front().map(|&(f, _)| f)
-    }
-}
-
 /// The per-capture analysis state: feed packets in capture order, collect finished flows.
 pub struct Analyzer {
     config: AnalyzerConfig,
@@ -639,16 +619,16 @@ pub struct Analyzer {
     /// frame tells generations apart). Buckets rather than a heap: every flow gets an
     /// entry, and a heap's sifting through 56-byte entries was 5% of a run.
     idle_queue: BTreeMap<i64, Vec<(TimestampUs, FrameNo, FlowKey)>>,
-    next_tcp_stream: u64,
+    /// Wireshark's stream numbers, which our flows take (see [`streams`]).
+    streams: StreamNumbers,
     stats: CaptureStats,
     finished: Vec<FlowRecord>,
     /// Capture second (µs / 10^6, floored) of the last sweep.
     last_sweep_sec: i64,
-    /// Multi-threaded runs: first frames of the flows created since the last
-    /// [`Analyzer::take_created`], and of the flows still open.
+    /// Multi-threaded runs: how many open flows belong to the conversation created at each
+    /// frame (see [`Analyzer::oldest_stream_needed`]).
     track_streams: bool,
-    created: Vec<FrameNo>,
-    open_first_frames: OpenFrames,
+    open_streams: BTreeMap<FrameNo, u32>,
     /// Sum of every open flow's `FlowHeader::buffered`.
     buffered_total: usize,
     /// Parsed certificates, shared by the flows of this analyzer.
@@ -661,38 +641,48 @@ impl Analyzer {
             filtered_out: config.filter.is_some().then_some(0),
             ..CaptureStats::default()
         };
+        // Twice the flow table: a connection's pair is remembered well after its flow ends
+        // (a late RST, a retried connect), at 40 bytes or so a conversation.
+        let streams = StreamNumbers::new(config.max_flows.saturating_mul(2).max(1024));
         Analyzer {
             config,
             flows: FlowMap::default(),
             finished_flows: FlowMap::default(),
             idle_queue: BTreeMap::new(),
-            next_tcp_stream: 0,
+            streams,
             stats,
             finished: Vec::new(),
             last_sweep_sec: i64::MIN,
             track_streams: false,
-            created: Vec::new(),
-            open_first_frames: OpenFrames::default(),
+            open_streams: BTreeMap::new(),
             buffered_total: 0,
             certs: CertCache::default(),
         }
     }
 
-    /// Record the first frame of every flow created (see [`Analyzer::take_created`]) and
-    /// keep track of the open ones (see [`Analyzer::oldest_open_first_frame`]): what a
-    /// multi-threaded run needs to number `tcp_stream` over all its shards.
+    /// Record the frame that created every Wireshark conversation (see
+    /// [`Analyzer::take_created`]) and which of them open flows belong to (see
+    /// [`Analyzer::oldest_stream_needed`]): what a multi-threaded run needs to number
+    /// `tcp_stream` over all its shards.
     pub fn track_streams(&mut self) {
         self.track_streams = true;
+        self.streams.track_created();
     }
 
-    /// First frames of the flows created since the last call, in creation order.
+    /// Creation frames of the conversations created since the last call, in order.
     pub fn take_created(&mut self, into: &mut Vec<FrameNo>) {
-        into.append(&mut self.created);
+        self.streams.take_created(into);
     }
 
-    /// The first frame of the oldest flow still open (with [`Analyzer::track_streams`]).
-    pub fn oldest_open_first_frame(&self) -> Option<FrameNo> {
-        self.open_first_frames.oldest()
+    /// No flow still to finish here belongs to a conversation created before this frame
+    /// (with [`Analyzer::track_streams`]): the oldest of the open flows' and of the
+    /// remembered conversations', which a later flow may join.
+    pub fn oldest_stream_needed(&self) -> Option<FrameNo> {
+        let open = self.open_streams.keys().next().copied();
+        match (open, self.streams.oldest_remembered()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// True when finished flows are waiting for [`Analyzer::take_finished`].
@@ -733,6 +723,8 @@ impl Analyzer {
         self.sweep(pkt.ts_us);
         match decode(pkt.linktype, pkt.data) {
             Ok(Decoded::Tcp(tcp)) => {
+                // Numbered before the filter: Wireshark numbers the whole capture.
+                let stream = self.stream_of(&tcp, pkt.frame);
                 if let Some(filter) = &self.config.filter {
                     if !filter.matches(&tcp) {
                         *self.stats.filtered_out.get_or_insert(0) += 1;
@@ -743,7 +735,7 @@ impl Analyzer {
                 if tcp.checksum_ok == Some(false) {
                     self.stats.bad_checksums += 1;
                 }
-                self.tcp_packet(&tcp, pkt.frame, pkt.ts_us);
+                self.tcp_packet(&tcp, stream, pkt.frame, pkt.ts_us);
             }
             Ok(Decoded::NotTcp) => self.stats.non_tcp_packets += 1,
             Ok(Decoded::IcmpError(e)) => {
@@ -760,6 +752,13 @@ impl Analyzer {
     /// flow, and does not count as the flow's activity (a router answering every
     /// retransmission must not keep a dead connection from timing out).
     fn icmp_error(&mut self, e: &IcmpError, frame: FrameNo, ts_us: TimestampUs) {
+        if let Some(q) = e.quoted {
+            if let Some(flags) = q.flags {
+                let (key, dir) = conversation((q.src, q.sport), (q.dst, q.dport));
+                let syn = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
+                self.streams.quoted(key, dir, q.seq.filter(|_| syn), frame);
+            }
+        }
         let flow = e.quoted.and_then(|q| {
             let key = FlowKey::of((q.src, q.sport), (q.dst, q.dport), e.vlan);
             Some((q, self.flows.get_mut(&key)?))
@@ -943,7 +942,13 @@ impl Analyzer {
     fn finish_flow(&mut self, flow: Flow, end: EndReason) {
         self.buffered_total = self.buffered_total.saturating_sub(flow.h.buffered);
         if self.track_streams {
-            self.open_first_frames.close(flow.h.open_seq);
+            let created = flow.h.stream.created;
+            if let Some(n) = self.open_streams.get_mut(&created) {
+                *n -= 1;
+                if *n == 0 {
+                    self.open_streams.remove(&created);
+                }
+            }
         }
         let capture_end =
             (self.last_sweep_sec > i64::MIN).then(|| self.last_sweep_sec.saturating_mul(1_000_000));
@@ -995,23 +1000,39 @@ impl Analyzer {
         (src, dst)
     }
 
-    fn new_flow(&mut self, pkt: &TcpPacket<'_>, frame: FrameNo, ts_us: TimestampUs) -> Flow {
-        let (client, server) = self.roles(pkt);
-        let tcp_stream = self.next_tcp_stream;
-        self.next_tcp_stream += 1;
-        self.stats.flows += 1;
-        let open_seq = if self.track_streams {
-            self.created.push(frame);
-            self.open_first_frames.open(frame)
-        } else {
-            0
+    /// The Wireshark stream of a segment (see [`streams`]).
+    fn stream_of(&mut self, pkt: &TcpPacket<'_>, frame: FrameNo) -> Stream {
+        let (key, dir) = conversation((pkt.src, pkt.sport), (pkt.dst, pkt.dport));
+        let segment = Segment {
+            dir,
+            syn: pkt.flags & tcp_flags::SYN != 0,
+            ack_flag: pkt.flags & tcp_flags::ACK != 0,
+            seq: pkt.seq,
+            ack: pkt.ack,
         };
+        let stream = self.streams.segment(key, segment, frame);
+        self.stats.tcp_streams_forgotten = self.streams.forgotten;
+        stream
+    }
+
+    fn new_flow(
+        &mut self,
+        pkt: &TcpPacket<'_>,
+        stream: Stream,
+        frame: FrameNo,
+        ts_us: TimestampUs,
+    ) -> Flow {
+        let (client, server) = self.roles(pkt);
+        self.stats.flows += 1;
+        if self.track_streams {
+            *self.open_streams.entry(stream.created).or_insert(0) += 1;
+        }
         Flow {
             h: FlowHeader {
                 client,
                 server,
                 vlan: pkt.vlan,
-                tcp_stream,
+                stream,
                 first_frame: frame,
                 last_frame: frame,
                 first_ts_us: ts_us,
@@ -1030,7 +1051,6 @@ impl Analyzer {
                 rst: [None; 2],
                 server_port_is_tls: self.config.is_tls_port(server.port),
                 buffered: 0,
-                open_seq,
             },
             live: Box::new(Live {
                 streams: [
@@ -1049,12 +1069,29 @@ impl Analyzer {
         }
     }
 
-    fn tcp_packet(&mut self, pkt: &TcpPacket<'_>, frame: FrameNo, ts_us: TimestampUs) {
+    fn tcp_packet(
+        &mut self,
+        pkt: &TcpPacket<'_>,
+        stream: Stream,
+        frame: FrameNo,
+        ts_us: TimestampUs,
+    ) {
         let key = FlowKey::new(pkt);
         let is_syn = pkt.flags & tcp_flags::SYN != 0 && pkt.flags & tcp_flags::ACK == 0;
 
-        // A new SYN on a finished or closing connection's tuple starts a new connection,
-        // as Wireshark starts a new tcp.stream.
+        // A flow never spans two Wireshark streams: a SYN with another ISN (or an ICMP error
+        // quoting one) started a new one.
+        if self
+            .flows
+            .get(&key)
+            .is_some_and(|f| f.h.stream.created != stream.created)
+        {
+            if let Some(old) = self.remove(&key) {
+                self.finish_slot(old, EndReason::Closed);
+            }
+        }
+        // A new SYN on a finished or closing connection's tuple starts a new connection
+        // (in the same Wireshark stream when it repeats the ISN: a refused connect retried).
         if is_syn {
             let reused = match self.flows.get(&key) {
                 Some(f) => f.h.fin.iter().chain(&f.h.rst).any(Option::is_some),
@@ -1074,7 +1111,7 @@ impl Analyzer {
             if self.flows.len() + self.finished_flows.len() >= self.config.max_flows {
                 self.evict_oldest();
             }
-            let flow = self.new_flow(pkt, frame, ts_us);
+            let flow = self.new_flow(pkt, stream, frame, ts_us);
             self.queue_idle(ts_us, frame, key);
             self.flows.insert(key, Box::new(flow));
         }
@@ -1633,32 +1670,27 @@ mod tests {
     }
 
     #[test]
-    fn open_frames_report_the_oldest_open_flow() {
-        let mut q = OpenFrames::default();
-        let seqs: Vec<u64> = [3, 5, 9, 12].iter().map(|&f| q.open(f)).collect();
-        assert_eq!(q.oldest(), Some(3));
-        q.close(seqs[1]);
-        assert_eq!(q.oldest(), Some(3), "closing a later flow changes nothing");
-        q.close(seqs[0]);
-        assert_eq!(
-            q.oldest(),
-            Some(9),
-            "closed entries behind the front go with it"
-        );
-        q.close(seqs[0]);
-        q.close(999);
-        assert_eq!(
-            q.oldest(),
-            Some(9),
-            "unknown or repeated closes are ignored"
-        );
-        let late = q.open(20);
-        q.close(seqs[2]);
-        q.close(seqs[3]);
-        assert_eq!(q.oldest(), Some(20));
-        q.close(late);
-        assert_eq!(q.oldest(), None);
-        assert_eq!(q.open(21), late + 1, "sequence numbers keep counting");
+    fn flows_of_one_conversation_share_its_stream_and_the_oldest_needed_is_known() {
+        let mut f = Feeder::new(AnalyzerConfig::default());
+        f.a.track_streams();
+        f.send(raw(C, S, 40000, 443, 100, SYN, b""), 0); // frame 1
+        f.send(raw(S, C, 443, 40000, 0, RST | ACK, b""), 10); // refused
+        f.send(raw(C, S, 40001, 443, 100, SYN, b""), 10); // frame 3: another connection
+        f.send(raw(C, S, 40000, 443, 100, SYN, b""), 10); // the first one retried
+        let mut created = Vec::new();
+        f.a.take_created(&mut created);
+        assert_eq!(created, vec![1, 3], "the retry is the same conversation");
+        // Open: the retry (conversation of frame 1) and frame 3's.
+        assert_eq!(f.a.oldest_stream_needed(), Some(1));
+        f.a.finish();
+        let flows = f.a.take_finished();
+        let streams: Vec<(u64, u64)> = flows
+            .iter()
+            .map(|r| (r.first_frame, r.stream_created))
+            .collect();
+        assert_eq!(streams, vec![(1, 1), (3, 3), (4, 1)]);
+        let numbers: Vec<u64> = flows.iter().map(|r| r.tcp_stream).collect();
+        assert_eq!(numbers, vec![0, 1, 0]);
     }
 }
 

@@ -180,6 +180,8 @@ mod threaded {
         /// (frame that finished it, 0 if by that frame's idle sweep and 1 if by the frame
         /// itself, its first frame): the merge order, which is one analyzer's order.
         key: (FrameNo, u8, FrameNo),
+        /// The frame that created its Wireshark conversation: what numbers it.
+        stream_created: FrameNo,
         worker: usize,
         digest: D,
         rendered: Rendered,
@@ -207,7 +209,7 @@ mod threaded {
         worker: usize,
         upto: FrameNo,
         created: Vec<FrameNo>,
-        oldest_open: Option<FrameNo>,
+        oldest_needed: Option<FrameNo>,
         done: Vec<Done<D>>,
         /// The worker's counters, with its last report.
         stats: Option<CaptureStats>,
@@ -252,9 +254,11 @@ mod threaded {
                 let findings = evaluate_with(&flow, &self.rules);
                 let mut rendered = self.spare_rendered.pop().unwrap_or_default();
                 let key = (at.0, at.1, flow.first_frame);
+                let stream_created = flow.stream_created;
                 let digest = prepare(flow, findings, &mut rendered);
                 self.done.push(Done {
                     key,
+                    stream_created,
                     worker: self.id,
                     digest,
                     rendered,
@@ -277,7 +281,7 @@ mod threaded {
                 worker: self.id,
                 upto,
                 created,
-                oldest_open: self.analyzer.oldest_open_first_frame(),
+                oldest_needed: self.analyzer.oldest_stream_needed(),
                 done: std::mem::take(&mut self.done),
                 stats: last.then(|| self.analyzer.stats().clone()),
                 batch,
@@ -336,7 +340,7 @@ mod threaded {
         /// flow, and how many earlier ones were dropped.
         created: VecDeque<FrameNo>,
         dropped: u64,
-        oldest_open: Option<FrameNo>,
+        oldest_needed: Option<FrameNo>,
         stats: Option<CaptureStats>,
     }
 
@@ -352,7 +356,7 @@ mod threaded {
             let s = &mut self.shards[r.worker];
             s.upto = r.upto;
             s.created.extend(r.created);
-            s.oldest_open = r.oldest_open;
+            s.oldest_needed = r.oldest_needed;
             if r.stats.is_some() {
                 s.stats = r.stats;
             }
@@ -368,7 +372,7 @@ mod threaded {
                 let Some(Reverse(d)) = self.pending.pop() else {
                     break;
                 };
-                let first = d.key.2;
+                let first = d.stream_created;
                 let tcp_stream = self
                     .shards
                     .iter()
@@ -383,11 +387,11 @@ mod threaded {
             let mut floor = self
                 .shards
                 .iter()
-                .map(|s| s.oldest_open.unwrap_or(s.upto.saturating_add(1)))
+                .map(|s| s.oldest_needed.unwrap_or(s.upto.saturating_add(1)))
                 .min()
                 .unwrap_or(0);
             for d in &self.pending {
-                floor = floor.min(d.0.key.2);
+                floor = floor.min(d.0.stream_created);
             }
             for s in &mut self.shards {
                 while s.created.front().is_some_and(|&f| f < floor) {
@@ -450,7 +454,7 @@ mod threaded {
                     upto: 0,
                     created: VecDeque::new(),
                     dropped: 0,
-                    oldest_open: None,
+                    oldest_needed: None,
                     stats: None,
                 });
             }
@@ -628,6 +632,7 @@ mod threaded {
         t.non_tcp_packets += w.non_tcp_packets;
         t.icmp_errors += w.icmp_errors;
         t.icmp_errors_no_flow += w.icmp_errors_no_flow;
+        t.tcp_streams_forgotten += w.tcp_streams_forgotten;
         t.ip_fragments += w.ip_fragments;
         t.decode_errors += w.decode_errors;
         t.bad_checksums += w.bad_checksums;

@@ -18,6 +18,9 @@ pub struct QuotedTcp {
     pub dport: u16,
     /// Absent when the quote stops before byte 8 of the TCP header.
     pub seq: Option<u32>,
+    /// The TCP flags, when the quote reaches the end of the window field (byte 16): as far
+    /// as Wireshark reads before it gives the quoted header a `tcp.stream`.
+    pub flags: Option<u8>,
 }
 
 /// One ICMP or ICMPv6 error message.
@@ -166,6 +169,7 @@ fn quoted_tcp(quote: &[u8]) -> Option<QuotedTcp> {
         sport: be16(0)?,
         dport: be16(2)?,
         seq,
+        flags: (t.len() >= 16).then(|| t[13]),
     })
 }
 
@@ -219,6 +223,7 @@ mod tests {
         let q = e.quoted.unwrap();
         assert_eq!((q.src, q.dst), (IpAddr::from(CLIENT), IpAddr::from(SERVER)));
         assert_eq!((q.sport, q.dport, q.seq), (40000, 443, Some(0x0102_0304)));
+        assert_eq!(q.flags, Some(0x02));
     }
 
     #[test]
@@ -227,6 +232,9 @@ mod tests {
         let e = parse4(&icmp4(3, 13, [0; 4], &s[..20 + 8])).unwrap();
         assert_eq!(e.name, "admin_prohibited");
         assert_eq!(e.quoted.unwrap().seq, Some(0x0102_0304));
+        assert_eq!(e.quoted.unwrap().flags, None);
+        let e = parse4(&icmp4(3, 13, [0; 4], &s[..20 + 16])).unwrap();
+        assert_eq!(e.quoted.unwrap().flags, Some(0x02));
         // Ports only: no sequence number.
         let e = parse4(&icmp4(3, 1, [0; 4], &s[..20 + 4])).unwrap();
         assert_eq!(e.name, "host_unreachable");

@@ -610,6 +610,9 @@ pub struct CaptureStatsRecord<'a> {
     pub retransmissions: u64,
     pub schema: u32,
     pub tcp_packets: u64,
+    /// Only when some were: Wireshark conversations forgotten to bound memory.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub tcp_streams_forgotten: u64,
     pub tls_flows: u64,
     pub truncated: bool,
     pub ts: String,
@@ -659,6 +662,7 @@ impl<'a> CaptureStatsRecord<'a> {
             retransmissions: stats.retransmissions,
             schema: SCHEMA_VERSION,
             tcp_packets: stats.tcp_packets,
+            tcp_streams_forgotten: stats.tcp_streams_forgotten,
             tls_flows: stats.tls_flows,
             truncated,
             ts: format_ts_us(stats.last_ts_us.unwrap_or(0)),
@@ -666,6 +670,10 @@ impl<'a> CaptureStatsRecord<'a> {
             warnings,
         }
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// [`CaptureStatsRecord`] as a JSON value.

@@ -23,6 +23,7 @@ pub fn flow() -> FlowRecord {
         vlan: Vec::new(),
         community_id: "1:AAAAAAAAAAAAAAAAAAAAAAAAAAA=".into(),
         tcp_stream: 0,
+        stream_created: 1,
         first_frame: 1,
         last_frame: 10,
         first_ts_us: 1_700_000_000_000_000,
