@@ -348,19 +348,26 @@ fn vlan_bits(v: Option<u16>) -> u64 {
 }
 
 impl FlowKey {
+    #[cfg(test)]
     fn new(pkt: &TcpPacket<'_>) -> Self {
         FlowKey::of((pkt.src, pkt.sport), (pkt.dst, pkt.dport), pkt.vlan)
     }
 
     fn of(src: (IpAddr, u16), dst: (IpAddr, u16), vlan: [Option<u16>; 2]) -> Self {
+        Self::oriented(src, dst, vlan).0
+    }
+
+    /// The key, and 0 when `src` is its first endpoint (1 otherwise).
+    fn oriented(src: (IpAddr, u16), dst: (IpAddr, u16), vlan: [Option<u16>; 2]) -> (Self, usize) {
         let (src_ip, sport) = src;
         let (dst_ip, dport) = dst;
         let (src, v6) = ip_words(src_ip);
         let (dst, _) = ip_words(dst_ip);
         let a = (src, sport);
         let b = (dst, dport);
+        let dir = usize::from(a > b);
         let ((lo_ip, lo_port), (hi_ip, hi_port)) = if a <= b { (a, b) } else { (b, a) };
-        FlowKey {
+        let key = FlowKey {
             lo_ip,
             hi_ip,
             rest: u64::from(lo_port) << 48
@@ -368,7 +375,18 @@ impl FlowKey {
                 | u64::from(v6) << 31
                 | vlan_bits(vlan[0]) << 13
                 | vlan_bits(vlan[1]),
-        }
+        };
+        (key, dir)
+    }
+
+    /// Its Wireshark conversation: a hash of the endpoints without the VLAN tags.
+    fn conversation(&self) -> ConvKey {
+        use std::hash::BuildHasher;
+        let key = FlowKey {
+            rest: self.rest & !((1 << 31) - 1),
+            ..*self
+        };
+        FixedState::with_seed(0x5eed).hash_one(key)
     }
 }
 
@@ -376,10 +394,8 @@ impl FlowKey {
 /// in a fixed order (without VLAN tags, which Wireshark's conversations ignore), and 0 when
 /// `src` is the first of the two, 1 otherwise.
 fn conversation(src: (IpAddr, u16), dst: (IpAddr, u16)) -> (ConvKey, usize) {
-    use std::hash::BuildHasher;
-    let key = FlowKey::of(src, dst, [None, None]);
-    let dir = usize::from((ip_words(src.0).0, src.1) > (ip_words(dst.0).0, dst.1));
-    (FixedState::with_seed(0x5eed).hash_one(key), dir)
+    let (key, dir) = FlowKey::oriented(src, dst, [None, None]);
+    (key.conversation(), dir)
 }
 
 /// A hash of the packet's connection, the same for both directions: what a `--threads N`
@@ -724,7 +740,9 @@ impl Analyzer {
         match decode(pkt.linktype, pkt.data) {
             Ok(Decoded::Tcp(tcp)) => {
                 // Numbered before the filter: Wireshark numbers the whole capture.
-                let stream = self.stream_of(&tcp, pkt.frame);
+                let (key, dir) =
+                    FlowKey::oriented((tcp.src, tcp.sport), (tcp.dst, tcp.dport), tcp.vlan);
+                let stream = self.stream_of(&tcp, key.conversation(), dir, pkt.frame);
                 if let Some(filter) = &self.config.filter {
                     if !filter.matches(&tcp) {
                         *self.stats.filtered_out.get_or_insert(0) += 1;
@@ -735,7 +753,7 @@ impl Analyzer {
                 if tcp.checksum_ok == Some(false) {
                     self.stats.bad_checksums += 1;
                 }
-                self.tcp_packet(&tcp, stream, pkt.frame, pkt.ts_us);
+                self.tcp_packet(&tcp, key, stream, pkt.frame, pkt.ts_us);
             }
             Ok(Decoded::NotTcp) => self.stats.non_tcp_packets += 1,
             Ok(Decoded::IcmpError(e)) => {
@@ -756,7 +774,15 @@ impl Analyzer {
             if let Some(flags) = q.flags {
                 let (key, dir) = conversation((q.src, q.sport), (q.dst, q.dport));
                 let syn = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
-                self.streams.quoted(key, dir, q.seq.filter(|_| syn), frame);
+                let stream = self.streams.quoted(key, dir, q.seq.filter(|_| syn), frame);
+                // A quoted SYN with another ISN restarted the conversation: the open flow
+                // belongs to the old one, its next packets to the new one.
+                if stream.created == frame {
+                    let quoted = FlowKey::of((q.src, q.sport), (q.dst, q.dport), e.vlan);
+                    if let Some(old) = self.flows.remove(&quoted) {
+                        self.finish_flow(*old, EndReason::Closed);
+                    }
+                }
             }
         }
         let flow = e.quoted.and_then(|q| {
@@ -1001,8 +1027,13 @@ impl Analyzer {
     }
 
     /// The Wireshark stream of a segment (see [`streams`]).
-    fn stream_of(&mut self, pkt: &TcpPacket<'_>, frame: FrameNo) -> Stream {
-        let (key, dir) = conversation((pkt.src, pkt.sport), (pkt.dst, pkt.dport));
+    fn stream_of(
+        &mut self,
+        pkt: &TcpPacket<'_>,
+        key: ConvKey,
+        dir: usize,
+        frame: FrameNo,
+    ) -> Stream {
         let segment = Segment {
             dir,
             syn: pkt.flags & tcp_flags::SYN != 0,
@@ -1072,19 +1103,20 @@ impl Analyzer {
     fn tcp_packet(
         &mut self,
         pkt: &TcpPacket<'_>,
+        key: FlowKey,
         stream: Stream,
         frame: FrameNo,
         ts_us: TimestampUs,
     ) {
-        let key = FlowKey::new(pkt);
         let is_syn = pkt.flags & tcp_flags::SYN != 0 && pkt.flags & tcp_flags::ACK == 0;
 
-        // A flow never spans two Wireshark streams: a SYN with another ISN (or an ICMP error
-        // quoting one) started a new one.
-        if self
-            .flows
-            .get(&key)
-            .is_some_and(|f| f.h.stream.created != stream.created)
+        // A flow never spans two Wireshark streams: a SYN with another ISN started a new one
+        // (only a packet that created its conversation can find an older flow on its key).
+        if stream.created == frame
+            && self
+                .flows
+                .get(&key)
+                .is_some_and(|f| f.h.stream.created != stream.created)
         {
             if let Some(old) = self.remove(&key) {
                 self.finish_slot(old, EndReason::Closed);

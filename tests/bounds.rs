@@ -30,7 +30,8 @@ use tlstriage::tls::{TlsConn, MAX_CERTS, MAX_HANDSHAKE_LEN, MAX_RECORD_LEN};
 /// RSS growth allowed for a SYN flood of any size with the default flow table (200 000
 /// flows). A SYN-only flow costs about 2.4 KiB (its reassembly, sniffer and TLS state are
 /// allocated up front): measured 486 MiB for 300 000 SYNs and 578 MiB for 1 000 000
-/// (allocator fragmentation from the evicted batches adds the rest).
+/// (allocator fragmentation from the evicted batches adds the rest); 621 MiB since the
+/// 400 000 Wireshark conversations remembered for `tcp_stream` (flow::streams) came in.
 const FLOOD_RSS_CAP: u64 = 768 * 1024 * 1024;
 
 const CHILD_ENV: &str = "TLSTRIAGE_BOUNDS_CHILD";
