@@ -109,7 +109,8 @@ fn run_one<D, E>(
 /// `on_flow` in the order of the frame that finished them (at each new capture second every
 /// worker gets a tick at that frame, so idle timeouts fire where one analyzer fires them),
 /// then of their first frame (end-of-capture flows last, by first frame), and `tcp_stream`
-/// is numbered over all workers from the first frames of every connection. The output is
+/// is numbered over all workers from the frames that created each Wireshark conversation
+/// (a shard holds all of a conversation's flows). The output is
 /// identical to a one-thread run as long as neither the flow table nor the buffer budget
 /// overflows (which connections get evicted then differs).
 pub fn run_threads<D: Send, E>(
@@ -336,8 +337,8 @@ mod threaded {
         batch: Batch,
         spare: Vec<Batch>,
         upto: FrameNo,
-        /// First frames of this worker's connections that may still be needed to number a
-        /// flow, and how many earlier ones were dropped.
+        /// Frames that created this worker's Wireshark conversations, those that may still
+        /// number a flow, and how many earlier ones were dropped.
         created: VecDeque<FrameNo>,
         dropped: u64,
         oldest_needed: Option<FrameNo>,
