@@ -8,8 +8,10 @@
 use std::net::IpAddr;
 
 use etherparse::{err, IpNumber, LaxIpSlice, LenSource, TcpSlice};
+pub use tunnel::{Tunnel, Unopened};
 
 mod icmp;
+pub mod tunnel;
 pub use icmp::{IcmpError, QuotedTcp};
 
 /// TCP header flag bits as they appear in byte 13 of the header.
@@ -98,6 +100,8 @@ pub struct TcpPacket<'a> {
     /// TCP payload, without link-layer padding; shorter than the segment if
     /// the capture's snaplen cut it.
     pub payload: &'a [u8],
+    /// The outermost tunnel opened to reach this segment, if any.
+    pub tunnel: Option<Tunnel>,
     /// `Some(false)` if the IPv4 header or TCP checksum is wrong (common on
     /// captures taken on the sending host with checksum offload), `None` if
     /// the packet is truncated and cannot be checked.
@@ -115,6 +119,8 @@ pub enum Decoded<'a> {
     IpFragment,
     /// An ICMP or ICMPv6 error message (unreachable, time exceeded, packet too big).
     IcmpError(IcmpError),
+    /// Inside a tunnel recognised but not opened (see [`tunnel`]).
+    NotDecoded(Unopened),
 }
 
 /// Why a frame could not be decoded.
@@ -137,11 +143,43 @@ pub enum DecodeError {
     },
 }
 
+impl DecodeError {
+    /// The same error about bytes that start `by` bytes into the frame.
+    fn shifted(self, by: usize) -> Self {
+        match self {
+            DecodeError::Truncated {
+                layer,
+                offset,
+                needed,
+                got,
+            } => DecodeError::Truncated {
+                layer,
+                offset: offset + by,
+                needed,
+                got,
+            },
+            DecodeError::Malformed {
+                layer,
+                offset,
+                detail,
+            } => DecodeError::Malformed {
+                layer,
+                offset: offset + by,
+                detail,
+            },
+            other => other,
+        }
+    }
+}
+
 const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
 const ETHERTYPE_VLAN: u16 = 0x8100;
 const ETHERTYPE_QINQ: u16 = 0x88a8;
 const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
+const ETHERTYPE_MPLS: u16 = 0x8847;
+const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
+const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
 /// More stacked tags than this is not a real frame.
 const MAX_VLAN_TAGS: usize = 8;
 /// ARPHRD_NETLINK: SLL frames whose "protocol" is a netlink family.
@@ -167,13 +205,23 @@ pub fn decode_addresses(linktype: u32, data: &[u8]) -> Result<Decoded<'_>, Decod
     decode_with(linktype, data, false)
 }
 
+/// What is carried down through the layers of one frame.
+struct Walk {
+    vlan: [Option<u16>; 2],
+    tunnel: Option<Tunnel>,
+    depth: usize,
+    checksums: bool,
+}
+
 fn decode_with(linktype: u32, data: &[u8], checksums: bool) -> Result<Decoded<'_>, DecodeError> {
-    let mut vlan = [None, None];
+    let mut walk = Walk {
+        vlan: [None, None],
+        tunnel: None,
+        depth: 0,
+        checksums,
+    };
     let (net, offset) = match linktype {
-        linktype::ETHERNET => match ethernet(data, &mut vlan)? {
-            Some(found) => found,
-            None => return Ok(Decoded::NotTcp),
-        },
+        linktype::ETHERNET => return decode_ethernet(data, 0, &mut walk),
         linktype::NULL => match address_family(data, true)? {
             Some(net) => (net, 4),
             None => return Ok(Decoded::NotTcp),
@@ -196,7 +244,67 @@ fn decode_with(linktype: u32, data: &[u8], checksums: bool) -> Result<Decoded<'_
         other => return Err(DecodeError::UnsupportedLinkType(other)),
     };
     let ip = data.get(offset..).unwrap_or_default();
-    decode_ip(ip, offset, net, vlan, checksums)
+    decode_ip(ip, offset, net, &mut walk)
+}
+
+/// An Ethernet frame at `base` in the captured frame: the outer one, or one a tunnel
+/// carries (whose VLAN tags are not kept: the outer frame's name the flow).
+fn decode_ethernet<'a>(
+    data: &'a [u8],
+    base: usize,
+    walk: &mut Walk,
+) -> Result<Decoded<'a>, DecodeError> {
+    let mut inner_vlan = [None, None];
+    let vlan = if walk.depth == 0 {
+        &mut walk.vlan
+    } else {
+        &mut inner_vlan
+    };
+    let (ethertype, off) = ethernet(data, vlan).map_err(|e| e.shifted(base))?;
+    let rest = data.get(off..).unwrap_or_default();
+    let opened = match ethertype {
+        ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => tunnel::mpls(rest),
+        ETHERTYPE_PPPOE_SESSION => tunnel::pppoe_session(rest),
+        other => {
+            return match ether_net(other) {
+                Some(net) => decode_ip(rest, base + off, net, walk),
+                // Values below 0x0600 are 802.3 lengths (LLC frames such as STP).
+                None => Ok(Decoded::NotTcp),
+            };
+        }
+    };
+    open(opened, rest, base + off, walk)
+}
+
+/// Go into the tunnel `opened` found in `data` (at `base` in the frame).
+fn open<'a>(
+    opened: Result<(Tunnel, tunnel::Next), Unopened>,
+    data: &'a [u8],
+    base: usize,
+    walk: &mut Walk,
+) -> Result<Decoded<'a>, DecodeError> {
+    let (kind, next) = match opened {
+        Ok(found) => found,
+        Err(why) => return Ok(Decoded::NotDecoded(why)),
+    };
+    if walk.depth >= tunnel::MAX_DEPTH {
+        return Ok(Decoded::NotDecoded(Unopened::TooDeep));
+    }
+    walk.depth += 1;
+    walk.tunnel.get_or_insert(kind);
+    match next {
+        tunnel::Next::Ethernet(at) => {
+            decode_ethernet(data.get(at..).unwrap_or_default(), base + at, walk)
+        }
+        tunnel::Next::Ip(at, version) => {
+            let net = match version {
+                Some(4) => Net::V4,
+                Some(6) => Net::V6,
+                _ => Net::Any,
+            };
+            decode_ip(data.get(at..).unwrap_or_default(), base + at, net, walk)
+        }
+    }
 }
 
 fn be16(data: &[u8], off: usize) -> Option<u16> {
@@ -228,8 +336,9 @@ fn is_vlan_tpid(ethertype: u16) -> bool {
     )
 }
 
-/// Walks the Ethernet header and any VLAN tags; returns where IP starts.
-fn ethernet(data: &[u8], vlan: &mut [Option<u16>; 2]) -> Result<Option<(Net, usize)>, DecodeError> {
+/// Walks the Ethernet header and any VLAN tags; returns the ethertype and where its
+/// payload starts.
+fn ethernet(data: &[u8], vlan: &mut [Option<u16>; 2]) -> Result<(u16, usize), DecodeError> {
     let mut off = 12;
     let mut ethertype = be16(data, off).ok_or_else(|| need("Ethernet header", data, 0, 14))?;
     off += 2;
@@ -250,8 +359,7 @@ fn ethernet(data: &[u8], vlan: &mut [Option<u16>; 2]) -> Result<Option<(Net, usi
         tags += 1;
         off += 4;
     }
-    // Values below 0x0600 are 802.3 lengths (LLC frames such as STP).
-    Ok(ether_net(ethertype).map(|net| (net, off)))
+    Ok((ethertype, off))
 }
 
 /// BSD NULL (host byte order) and OpenBSD LOOP (network byte order) headers.
@@ -300,13 +408,13 @@ fn sll(
 
 /// Decodes IP and TCP; `base` is where `ip` starts within the frame (for
 /// error offsets).
-fn decode_ip(
-    ip: &[u8],
+fn decode_ip<'a>(
+    ip: &'a [u8],
     base: usize,
     net: Net,
-    vlan: [Option<u16>; 2],
-    checksums: bool,
-) -> Result<Decoded<'_>, DecodeError> {
+    walk: &mut Walk,
+) -> Result<Decoded<'a>, DecodeError> {
+    let (vlan, checksums) = (walk.vlan, walk.checksums);
     let version = ip.first().map(|b| b >> 4);
     let expected = match net {
         Net::V4 => Some(4),
@@ -351,6 +459,30 @@ fn decode_ip(
                 Decoded::IcmpError(IcmpError { vlan, ..e })
             }),
         );
+    }
+    if !payload.fragmented {
+        let inner = payload.payload;
+        let at = base + segment_offset(ip, inner);
+        let opened = match payload.ip_number {
+            IpNumber::UDP => match (be16(inner, 0), be16(inner, 2)) {
+                (Some(sport), Some(dport)) => {
+                    let udp_payload = inner.get(8..).unwrap_or_default();
+                    match tunnel::udp(sport, dport, udp_payload) {
+                        Some(opened) => return open(opened, udp_payload, at + 8, walk),
+                        None => None,
+                    }
+                }
+                _ => None,
+            },
+            IpNumber::GRE => Some(tunnel::gre(inner)),
+            IpNumber::IPV4 => Some(Ok((Tunnel::IpInIp, tunnel::Next::Ip(0, Some(4))))),
+            IpNumber::IPV6 => Some(Ok((Tunnel::IpInIp, tunnel::Next::Ip(0, Some(6))))),
+            IpNumber::ENCAPSULATING_SECURITY_PAYLOAD => Some(Err(Unopened::Esp)),
+            _ => None,
+        };
+        if let Some(opened) = opened {
+            return open(opened, inner, at, walk);
+        }
     }
     if payload.ip_number != IpNumber::TCP {
         if let Some((e, _)) = ext_err {
@@ -417,6 +549,7 @@ fn decode_ip(
         ttl,
         vlan,
         payload: tcp.payload(),
+        tunnel: walk.tunnel,
         checksum_ok,
     }))
 }

@@ -151,6 +151,11 @@ pub struct CaptureStats {
     /// Wireshark conversations forgotten to bound memory (see `flow::streams`): a pair of
     /// endpoints seen again after that gets a new `tcp_stream` where Wireshark reuses one.
     pub tcp_streams_forgotten: u64,
+    /// TCP packets found inside each kind of tunnel (by [`crate::decode::Tunnel::index`]).
+    pub tunneled: [u64; crate::decode::Tunnel::ALL.len()],
+    /// Packets inside tunnels recognised but not opened (by
+    /// [`crate::decode::Unopened::index`]).
+    pub tunnels_not_decoded: [u64; crate::decode::Unopened::ALL.len()],
     pub ip_fragments: u64,
     pub decode_errors: u64,
     pub bad_checksums: u64,
@@ -168,6 +173,26 @@ pub struct CaptureStats {
     pub filtered_out: Option<u64>,
     pub first_ts_us: Option<TimestampUs>,
     pub last_ts_us: Option<TimestampUs>,
+}
+
+impl CaptureStats {
+    /// One warning per kind of tunnel whose packets were not looked into.
+    pub fn tunnel_warnings(&self) -> Vec<String> {
+        crate::decode::Unopened::ALL
+            .iter()
+            .filter_map(|u| {
+                let n = self.tunnels_not_decoded[u.index()];
+                (n > 0).then(|| {
+                    format!(
+                        "{n} packet{} inside {} not decoded ({})",
+                        if n == 1 { "" } else { "s" },
+                        u.describe(),
+                        u.as_str()
+                    )
+                })
+            })
+            .collect()
+    }
 }
 
 /// Everything known about one finished connection. Owned: outlives the packet buffers.
@@ -750,6 +775,9 @@ impl Analyzer {
                     }
                 }
                 self.stats.tcp_packets += 1;
+                if let Some(t) = tcp.tunnel {
+                    self.stats.tunneled[t.index()] += 1;
+                }
                 if tcp.checksum_ok == Some(false) {
                     self.stats.bad_checksums += 1;
                 }
@@ -762,6 +790,10 @@ impl Analyzer {
                 self.icmp_error(&e, pkt.frame, pkt.ts_us);
             }
             Ok(Decoded::IpFragment) => self.stats.ip_fragments += 1,
+            Ok(Decoded::NotDecoded(why)) => {
+                self.stats.non_tcp_packets += 1;
+                self.stats.tunnels_not_decoded[why.index()] += 1;
+            }
             Err(_) => self.stats.decode_errors += 1,
         }
     }
@@ -1669,6 +1701,7 @@ mod tests {
             ttl: 64,
             vlan,
             payload: &[],
+            tunnel: None,
             checksum_ok: None,
         })
     }

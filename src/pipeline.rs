@@ -634,6 +634,12 @@ mod threaded {
         t.icmp_errors += w.icmp_errors;
         t.icmp_errors_no_flow += w.icmp_errors_no_flow;
         t.tcp_streams_forgotten += w.tcp_streams_forgotten;
+        for (t, w) in t.tunneled.iter_mut().zip(w.tunneled) {
+            *t += w;
+        }
+        for (t, w) in t.tunnels_not_decoded.iter_mut().zip(w.tunnels_not_decoded) {
+            *t += w;
+        }
         t.ip_fragments += w.ip_fragments;
         t.decode_errors += w.decode_errors;
         t.bad_checksums += w.bad_checksums;

@@ -13,6 +13,7 @@ fn pkt(src: &str, sport: u16, dst: &str, dport: u16) -> TcpPacket<'static> {
         ttl: 64,
         vlan: [None, None],
         payload: &[],
+        tunnel: None,
         checksum_ok: None,
     }
 }

@@ -1,10 +1,13 @@
 //! NDJSON records. Every object has `type` and `schema`; field names are the stable contract.
 
+use std::collections::BTreeMap;
+
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use super::fastjson::format_u64;
 use crate::capture::InputFormat;
+use crate::decode::{Tunnel, Unopened};
 use crate::fingerprint::{ja3, ja3s, ja4, ja4s};
 use crate::flow::{CaptureStats, FlowRecord, FlowRef};
 use crate::model::{format_secs, format_ts_us, Dir, Side};
@@ -614,6 +617,12 @@ pub struct CaptureStatsRecord<'a> {
     #[serde(skip_serializing_if = "is_zero")]
     pub tcp_streams_forgotten: u64,
     pub tls_flows: u64,
+    /// Only when some were: TCP packets found inside each kind of tunnel.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tunnels: BTreeMap<&'static str, u64>,
+    /// Only when some were: packets inside tunnels recognised but not opened.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tunnels_not_decoded: BTreeMap<&'static str, u64>,
     pub truncated: bool,
     pub ts: String,
     #[serde(rename = "type")]
@@ -664,6 +673,16 @@ impl<'a> CaptureStatsRecord<'a> {
             tcp_packets: stats.tcp_packets,
             tcp_streams_forgotten: stats.tcp_streams_forgotten,
             tls_flows: stats.tls_flows,
+            tunnels: Tunnel::ALL
+                .iter()
+                .map(|t| (t.as_str(), stats.tunneled[t.index()]))
+                .filter(|&(_, n)| n > 0)
+                .collect(),
+            tunnels_not_decoded: Unopened::ALL
+                .iter()
+                .map(|u| (u.as_str(), stats.tunnels_not_decoded[u.index()]))
+                .filter(|&(_, n)| n > 0)
+                .collect(),
             truncated,
             ts: format_ts_us(stats.last_ts_us.unwrap_or(0)),
             record_type: "capture_stats",

@@ -214,7 +214,8 @@ impl<'a> Fanout<'a> {
         truncated: bool,
         live: Option<&serde_json::Value>,
     ) -> Result<(), SinkError> {
-        let notes = self.cross_flow()?;
+        let mut notes = self.cross_flow()?;
+        notes.extend(stats.tunnel_warnings());
         if notes.is_empty() {
             return self.stats(true, stats, format, warnings, truncated, live);
         }
