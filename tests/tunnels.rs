@@ -91,7 +91,9 @@ fn inner(frame: &[u8]) -> (u16, &[u8]) {
 }
 
 /// Each encapsulation: (name in capture_stats.tunnels, wrap one inner Ethernet frame).
-fn encapsulations() -> Vec<(&'static str, Box<dyn Fn(&[u8]) -> Vec<u8>>)> {
+type Wrap = Box<dyn Fn(&[u8]) -> Vec<u8>>;
+
+fn encapsulations() -> Vec<(&'static str, Wrap)> {
     vec![
         (
             "vxlan",
