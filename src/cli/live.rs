@@ -179,12 +179,12 @@ mod imp {
         RING_MAX_TOTAL_BYTES, RING_PACKETS_PER_FLOW,
     };
     use crate::capture::Packet;
-    use crate::cli::args::{fanout, Format, Mode};
+    use crate::cli::args::{fanout, Format, Mode, NetworkOutputs};
     use crate::cli::EXIT_ERROR;
     use crate::decode::{decode, Decoded};
     use crate::flow::{Analyzer, Endpoint, FlowRecord};
     use crate::model::{now_us, TimestampUs};
-    use crate::output::{Fanout, Prepare, Rendered, SyslogSender};
+    use crate::output::{Fanout, Prepare, Rendered};
     use crate::rules::evaluate_with;
     use crate::rules::Severity;
 
@@ -438,6 +438,7 @@ mod imp {
             let s = analyzer.stats();
             if last {
                 self.fan.end(s, None, &[], false, Some(&live))?;
+                // What the network outputs dropped is said on stderr and in capture_stats.
                 self.fan.close()?;
             } else {
                 self.fan.stats(false, s, None, &[], false, Some(&live))?;
@@ -551,10 +552,7 @@ mod imp {
         };
         let out = SharedOut(Rc::new(RefCell::new(Out::open(args.output.clone())?)));
         let mut writer = out.clone();
-        let mut syslog = match &args.out.syslog {
-            Some(t) => Some(SyslogSender::connect(t).with_context(|| format!("syslog {t}"))?),
-            None => None,
-        };
+        let net = NetworkOutputs::connect(&args.out)?;
         let format = args.out.format.unwrap_or(Format::Ndjson);
         let config = analyzer_config(args)?;
         let mut fan = fanout(
@@ -564,7 +562,7 @@ mod imp {
             format,
             Mode::Live,
             &mut writer,
-            syslog.as_mut(),
+            net,
         );
         fan.begin(&format!("live:{iface}"));
         let mut live = Live {
@@ -656,17 +654,6 @@ mod imp {
         live.stats(&analyzer, st, true)?;
         drop(live);
         out.0.borrow_mut().flush()?;
-        if let Some(s) = syslog.as_mut() {
-            s.close();
-            if s.failed > 0 {
-                crate::cli::error(&format!(
-                    "syslog {}: {} of {} findings not sent",
-                    s.target(),
-                    s.failed,
-                    s.failed + s.sent
-                ));
-            }
-        }
         match failure {
             Some(e) => {
                 crate::cli::error(&format!("{e:#}"));

@@ -1,6 +1,7 @@
 //! Output stage: NDJSON records (the contract in `shared/spec/findings.md`, schema in
 //! `schema/tlstriage.schema.json`) and the human triage summary.
 
+mod delivery;
 mod ecs;
 mod failures;
 mod fastjson;
@@ -9,10 +10,12 @@ mod html;
 mod human;
 mod printable;
 mod records;
+mod redis;
 mod rollup;
 mod sink;
 mod syslog;
 
+pub use delivery::{Delivery, NamedDelivery};
 pub use ecs::{ecs_finding, ecs_finding_at, ecs_tls_flow, severity_number, ECS_VERSION};
 pub use file::{AtomicFile, WholeLines};
 pub use html::{esc, ladder_steps, ladder_svg, render_report, ReportCapture, Step};
@@ -23,12 +26,18 @@ pub use records::{
     write_finding_parts, CaptureFileRecord, CaptureStatsRecord, CertRecord, FindingRecord,
     FlowJson, Rendered, TlsFlowRecord, SCHEMA_VERSION,
 };
+pub use redis::{
+    RedisConfig, RedisMode, RedisOutputError, RedisSender, RedisSink, DEFAULT_DRAIN_TIMEOUT,
+    DEFAULT_QUEUE, DEFAULT_STREAM_MAXLEN,
+};
 pub use rollup::{RollupBy, Rollups};
 pub use sink::{
     Collect, Collected, EcsSink, Event, Fanout, FlowDigest, FlowDone, HumanLinesSink, HumanSink,
-    NdjsonSink, Prepare, Sink, SinkError, StatsEvent, SyslogSink,
+    NdjsonSink, Prepare, Sink, SinkError, StatsEvent,
 };
-pub use syslog::{format_rfc5424, syslog_severity, SyslogSender, SyslogTarget, Transport};
+pub use syslog::{
+    format_rfc5424, syslog_severity, SyslogSender, SyslogSink, SyslogTarget, Transport,
+};
 
 /// A warning on stderr. A stderr that cannot be written is no reason to stop the analysis.
 pub fn warn(msg: &str) {

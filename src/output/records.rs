@@ -1,8 +1,11 @@
 //! NDJSON records. Every object has `type` and `schema`; field names are the stable contract.
 
+use std::collections::BTreeMap;
+
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
+use super::delivery::Delivery;
 use super::fastjson::format_u64;
 use crate::capture::InputFormat;
 use crate::fingerprint::{ja3, ja3s, ja4, ja4s};
@@ -604,6 +607,9 @@ pub struct CaptureStatsRecord<'a> {
     pub live: Option<Value>,
     pub non_tcp_packets: u64,
     pub out_of_order: u64,
+    /// Only with a network output (`--redis`, `--syslog`): what each delivered and dropped.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<&'static str, Delivery>,
     pub packets: u64,
     pub reassembly_gap_bytes: u64,
     pub reassembly_gaps: u64,
@@ -653,6 +659,7 @@ impl<'a> CaptureStatsRecord<'a> {
             live: None,
             non_tcp_packets: stats.non_tcp_packets,
             out_of_order: stats.out_of_order,
+            outputs: BTreeMap::new(),
             packets: stats.packets,
             reassembly_gap_bytes: stats.reassembly_gap_bytes,
             reassembly_gaps: stats.reassembly_gaps,

@@ -13,10 +13,11 @@ use std::io::{self, Write};
 
 use thiserror::Error;
 
+use super::delivery::{Delivery, NamedDelivery};
 use super::records::{write_finding_parts, CaptureFileRecord, CaptureStatsRecord, TlsFlowRecord};
 use super::{
     ecs_finding, ecs_finding_at, ecs_tls_flow, FindingRecord, HumanReport, Rendered, RollupBy,
-    Rollups, SyslogSender,
+    Rollups,
 };
 use crate::capture::InputFormat;
 use crate::config::RuleEnv;
@@ -55,6 +56,8 @@ pub struct StatsEvent<'a> {
     pub rollups: &'a Rollups,
     /// `live` only: the `live` object of the capture_stats record (drops, uptime, ...).
     pub live: Option<&'a serde_json::Value>,
+    /// What each network output (Redis, syslog) delivered and dropped so far.
+    pub outputs: &'a [NamedDelivery],
 }
 
 pub enum Event<'a> {
@@ -81,6 +84,13 @@ pub trait Sink {
     /// Called once after the last capture.
     fn close(&mut self) -> Result<(), SinkError> {
         Ok(())
+    }
+    /// A network output: wait (bounded) until what was handed to it is delivered or
+    /// dropped, before the final statistics report it.
+    fn settle(&mut self) {}
+    /// A network output's name and counters.
+    fn delivery(&self) -> Option<NamedDelivery> {
+        None
     }
 }
 
@@ -247,6 +257,12 @@ impl<'a> Fanout<'a> {
     ) -> Result<(), SinkError> {
         let rollups = std::mem::replace(&mut self.rollups, Rollups::new(&[]));
         let files = std::mem::take(&mut self.files);
+        if last {
+            for s in &mut self.sinks {
+                s.settle();
+            }
+        }
+        let outputs = self.deliveries();
         let ev = Event::Stats(StatsEvent {
             last,
             stats,
@@ -256,6 +272,7 @@ impl<'a> Fanout<'a> {
             files: &files,
             rollups: &rollups,
             live,
+            outputs: &outputs,
         });
         let sent = self.send(&ev);
         self.rollups = rollups;
@@ -270,12 +287,22 @@ impl<'a> Fanout<'a> {
         Ok(())
     }
 
+    /// Each network output's counters.
+    pub fn deliveries(&self) -> Vec<NamedDelivery> {
+        self.sinks.iter().filter_map(|s| s.delivery()).collect()
+    }
+
     /// After the last capture: every sink flushes and reports what it could not deliver.
-    pub fn close(&mut self) -> Result<(), SinkError> {
+    /// Returns the number of records the network outputs dropped over the run.
+    pub fn close(&mut self) -> Result<u64, SinkError> {
         for s in &mut self.sinks {
             s.close()?;
         }
-        Ok(())
+        Ok(self
+            .deliveries()
+            .iter()
+            .map(|(_, d): &(&str, Delivery)| d.dropped)
+            .sum())
     }
 }
 
@@ -354,6 +381,7 @@ impl Sink for NdjsonSink<'_> {
                 let mut rec =
                     CaptureStatsRecord::new(capture, s.format, s.stats, s.warnings, s.truncated);
                 rec.files = s.files;
+                rec.outputs = s.outputs.iter().copied().collect();
                 if let Some(live) = s.live {
                     rec.ts = format_ts_us(crate::model::now_us());
                     rec.live = Some(live.clone());
@@ -520,47 +548,6 @@ impl Sink for HumanLinesSink<'_> {
                 );
                 self.out.write_all(line.as_bytes())?;
             }
-        }
-        Ok(())
-    }
-}
-
-/// Each finding (the capture rules' too) to syslog, RFC 5424 with the finding record as
-/// message. A failed send is reported once on stderr and counted; `close` reports the count.
-pub struct SyslogSink<'s> {
-    sender: &'s mut SyslogSender,
-}
-
-impl<'s> SyslogSink<'s> {
-    pub fn new(sender: &'s mut SyslogSender) -> Self {
-        SyslogSink { sender }
-    }
-
-    fn send(&mut self, rec: &serde_json::Value, sev: Severity) {
-        if let Err(e) = self.sender.send(rec, sev) {
-            if self.sender.failed == 1 {
-                crate::output::warn(&format!("syslog {}: {e}", self.sender.target()));
-            }
-        }
-    }
-}
-
-impl Sink for SyslogSink<'_> {
-    fn event(&mut self, capture: &str, ev: &Event<'_>) -> Result<(), SinkError> {
-        match ev {
-            Event::Flow(done) => {
-                if let Some((flow, findings)) = done.full {
-                    for f in findings {
-                        let rec = serde_json::to_value(FindingRecord::new(capture, flow, f))?;
-                        self.send(&rec, f.severity);
-                    }
-                }
-            }
-            Event::CrossFlow { at, finding } => {
-                let rec = serde_json::to_value(FindingRecord::at(capture, at, finding))?;
-                self.send(&rec, finding.severity);
-            }
-            Event::Stats(_) => {}
         }
         Ok(())
     }

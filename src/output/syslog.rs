@@ -9,6 +9,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::delivery::{Delivery, NamedDelivery};
+use super::records::FindingRecord;
+use super::sink::{Event, Sink, SinkError};
+use super::warn;
 use crate::rules::Severity;
 
 /// Facility of every message: local0 (16).
@@ -211,6 +215,15 @@ impl SyslogSender {
         &self.target
     }
 
+    pub fn delivery(&self) -> Delivery {
+        Delivery {
+            delivered: self.sent,
+            dropped: self.failed,
+            queued: 0,
+            truncated: 0,
+        }
+    }
+
     /// Send one finding record; an error is returned (and counted) but the sender stays usable.
     pub fn send(&mut self, record: &Value, severity: Severity) -> io::Result<()> {
         let msg = format_rfc5424(record, severity, &self.hostname, self.procid);
@@ -257,6 +270,65 @@ fn tcp_connect(addr: SocketAddr) -> io::Result<TcpStream> {
     s.set_write_timeout(Some(TCP_TIMEOUT))?;
     s.set_nodelay(true)?;
     Ok(s)
+}
+
+/// Each finding (the capture rules' too) to syslog, RFC 5424 with the finding record as
+/// message. A failed send is reported once on stderr and counted; `close` reports the count.
+pub struct SyslogSink {
+    sender: SyslogSender,
+}
+
+impl SyslogSink {
+    pub fn new(sender: SyslogSender) -> Self {
+        SyslogSink { sender }
+    }
+
+    fn send(&mut self, rec: &serde_json::Value, sev: Severity) {
+        if let Err(e) = self.sender.send(rec, sev) {
+            if self.sender.failed == 1 {
+                warn(&format!("syslog {}: {e}", self.sender.target()));
+            }
+        }
+    }
+}
+
+impl Sink for SyslogSink {
+    fn delivery(&self) -> Option<NamedDelivery> {
+        Some(("syslog", self.sender.delivery()))
+    }
+
+    fn close(&mut self) -> Result<(), SinkError> {
+        self.sender.close();
+        let d = self.sender.delivery();
+        if d.dropped > 0 {
+            warn(&format!(
+                "syslog {}: {} of {} findings not sent",
+                self.sender.target(),
+                d.dropped,
+                d.total()
+            ));
+        }
+        Ok(())
+    }
+
+    fn event(&mut self, capture: &str, ev: &Event<'_>) -> Result<(), SinkError> {
+        match ev {
+            Event::Flow(done) => {
+                if let Some((flow, findings)) = done.full {
+                    for f in findings {
+                        let rec = serde_json::to_value(FindingRecord::new(capture, flow, f))?;
+                        self.send(&rec, f.severity);
+                    }
+                }
+            }
+            Event::CrossFlow { at, finding } => {
+                let rec = serde_json::to_value(FindingRecord::at(capture, at, finding))?;
+                self.send(&rec, finding.severity);
+            }
+            Event::Stats(_) => {}
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
