@@ -522,3 +522,23 @@ fn a_server_restart_mid_run_loses_nothing_silently() {
         );
     }
 }
+
+/// Logstash is not packaged in Debian, so the shipped pipeline cannot be run here; at least
+/// it reads the list that tlstriage writes by default.
+#[test]
+fn the_logstash_example_reads_the_default_list() {
+    let conf = std::fs::read_to_string(root().join("contrib/logstash.conf")).unwrap();
+    let setting = |name: &str| {
+        conf.lines()
+            .map(str::trim)
+            .find_map(|l| l.strip_prefix(name)?.trim().strip_prefix("=>"))
+            .map(|v| v.trim().trim_matches('"').to_string())
+    };
+    assert_eq!(setting("data_type").as_deref(), Some("list"));
+    assert_eq!(setting("key").as_deref(), Some("tlstriage"));
+    assert_eq!(setting("codec").as_deref(), Some("json"));
+    let help = tlstriage(&["read", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("[default: tlstriage]"), "{help}");
+    assert!(help.contains("[default: list]"), "{help}");
+}

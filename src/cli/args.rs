@@ -12,7 +12,7 @@ use crate::flow::{AnalyzerConfig, DEFAULT_TLS_PORTS};
 use crate::output::{
     EcsSink, Fanout, HumanLinesSink, HumanSink, NdjsonSink, RedisConfig, RedisMode, RedisSender,
     RedisSink, RollupBy, SyslogSender, SyslogSink, SyslogTarget, DEFAULT_DRAIN_TIMEOUT,
-    DEFAULT_QUEUE, DEFAULT_STREAM_MAXLEN,
+    DEFAULT_MAX_MESSAGE, DEFAULT_QUEUE, DEFAULT_STREAM_MAXLEN, MIN_MAX_MESSAGE,
 };
 use crate::rules::Severity;
 use crate::trust::{StoreOptions, TrustStore, Validator};
@@ -134,6 +134,11 @@ pub struct OutputArgs {
     /// udp://HOST[:514] or tcp://HOST[:601] (octet-counted framing).
     #[arg(long, value_name = "URL")]
     pub syslog: Option<SyslogTarget>,
+    /// The longest syslog message in bytes (rsyslog's maxMessageSize, 8k by default): a
+    /// longer finding is shortened into valid JSON ("truncated": true), never split.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_MESSAGE,
+          value_parser = parse_max_message, requires = "syslog")]
+    pub syslog_max_message: usize,
     /// Also send every record to Redis, redis://[:PASSWORD@]HOST[:6379][/DB]: the NDJSON
     /// records (or the ECS documents with --format ecs), through a bounded queue; drops
     /// are counted in capture_stats.outputs.redis.
@@ -168,6 +173,16 @@ pub struct OutputArgs {
     /// at the end of each capture in NDJSON; the human summary leads with them.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub summary_by: Vec<RollupBy>,
+}
+
+fn parse_max_message(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of bytes"))?;
+    if n < MIN_MAX_MESSAGE {
+        return Err(format!("at least {MIN_MAX_MESSAGE} bytes"));
+    }
+    Ok(n)
 }
 
 /// Output formats.
@@ -241,7 +256,10 @@ pub struct NetworkOutputs {
 impl NetworkOutputs {
     pub fn connect(out: &OutputArgs) -> Result<Self> {
         let syslog = match &out.syslog {
-            Some(t) => Some(SyslogSender::connect(t).with_context(|| format!("syslog {t}"))?),
+            Some(t) => Some(
+                SyslogSender::connect(t, out.syslog_max_message)
+                    .with_context(|| format!("syslog {t}"))?,
+            ),
             None => None,
         };
         let redis = match &out.redis {

@@ -1,6 +1,7 @@
 //! Output stage: NDJSON records (the contract in `shared/spec/findings.md`, schema in
 //! `schema/tlstriage.schema.json`) and the human triage summary.
 
+mod bound;
 mod delivery;
 mod ecs;
 mod failures;
@@ -15,6 +16,7 @@ mod rollup;
 mod sink;
 mod syslog;
 
+pub use bound::{cut, fit, json_len, not_shown_key, MAX_LIST_ITEMS};
 pub use delivery::{Delivery, NamedDelivery};
 pub use ecs::{ecs_finding, ecs_finding_at, ecs_tls_flow, severity_number, ECS_VERSION};
 pub use file::{AtomicFile, WholeLines};
@@ -37,6 +39,7 @@ pub use sink::{
 };
 pub use syslog::{
     format_rfc5424, syslog_severity, SyslogSender, SyslogSink, SyslogTarget, Transport,
+    DEFAULT_MAX_MESSAGE, MIN_MAX_MESSAGE,
 };
 
 /// A warning on stderr. A stderr that cannot be written is no reason to stop the analysis.
