@@ -375,7 +375,7 @@ fn an_unreachable_tcp_collector_is_an_error() {
 /// The certificate with 10,000 SANs (tests/data, made by scripts/make-big-san-capture.sh)
 /// through an rsyslogd with its default 8k maxMessageSize: exactly one message per finding,
 /// each valid JSON, none over the limit; with a smaller --syslog-max-message the findings
-/// are shortened ("truncated": true) and still one message each.
+/// are shortened ("record_truncated": true) and still one message each.
 #[test]
 fn thousands_of_sans_give_one_valid_message_per_finding() {
     let Some(bin) = rsyslogd_or_skip("thousands_of_sans_give_one_valid_message_per_finding") else {
@@ -425,7 +425,7 @@ fn thousands_of_sans_give_one_valid_message_per_finding() {
         for (line, rec) in got.iter().zip(&printed) {
             assert_eq!(line.msgid, rec["kind"].as_str().unwrap());
             assert!(line.msg.to_string().len() < limit, "{}", line.msg);
-            if line.msg["truncated"] == true {
+            if line.msg["record_truncated"] == true {
                 truncated += 1;
                 assert_eq!(line.msg["flow"], rec["flow"]);
             } else {

@@ -135,7 +135,7 @@ pub struct OutputArgs {
     #[arg(long, value_name = "URL")]
     pub syslog: Option<SyslogTarget>,
     /// The longest syslog message in bytes (rsyslog's maxMessageSize, 8k by default): a
-    /// longer finding is shortened into valid JSON ("truncated": true), never split.
+    /// longer finding is shortened into valid JSON ("record_truncated": true), never split.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_MESSAGE,
           value_parser = parse_max_message, requires = "syslog")]
     pub syslog_max_message: usize,

@@ -236,6 +236,7 @@ fn x509(m: &mut Map<String, Value>, side: &str, c: &CertRecord) {
         sha256,
         signature_algorithm,
         subject,
+        ..
     } = c
     else {
         return;

@@ -1,7 +1,6 @@
 //! Output stage: NDJSON records (the contract in `shared/spec/findings.md`, schema in
 //! `schema/tlstriage.schema.json`) and the human triage summary.
 
-mod bound;
 mod delivery;
 mod ecs;
 mod failures;
@@ -16,7 +15,6 @@ mod rollup;
 mod sink;
 mod syslog;
 
-pub use bound::{cut, fit, json_len, not_shown_key, MAX_LIST_ITEMS};
 pub use delivery::{Delivery, NamedDelivery};
 pub use ecs::{ecs_finding, ecs_finding_at, ecs_tls_flow, severity_number, ECS_VERSION};
 pub use file::{AtomicFile, WholeLines};

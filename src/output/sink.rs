@@ -19,6 +19,7 @@ use super::{
     ecs_finding, ecs_finding_at, ecs_tls_flow, FindingRecord, HumanReport, Rendered, RollupBy,
     Rollups,
 };
+use crate::bounded::{fit, MAX_LINE};
 use crate::capture::InputFormat;
 use crate::config::RuleEnv;
 use crate::flow::{CaptureStats, FlowRecord, FlowRef};
@@ -324,6 +325,13 @@ impl<'w> Lines<'w> {
     fn line(&mut self, v: &impl serde::Serialize) -> Result<(), SinkError> {
         self.buf.clear();
         serde_json::to_writer(&mut self.buf, v)?;
+        if self.buf.len() > MAX_LINE {
+            // Lists and strings are bounded where records are made; this is the last guard.
+            let mut short = serde_json::to_value(v)?;
+            fit(&mut short, MAX_LINE);
+            self.buf.clear();
+            serde_json::to_writer(&mut self.buf, &short)?;
+        }
         self.buf.push(b'\n');
         self.out.write_all(&self.buf)?;
         Ok(())
@@ -595,5 +603,28 @@ impl Sink for &mut Collect {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_line_is_longer_than_the_limit() {
+        let warnings: Vec<String> = (0..5000)
+            .map(|i| format!("warning {i}: {}", "x".repeat(40)))
+            .collect();
+        let rec =
+            serde_json::json!({"type": "capture_stats", "capture": "c", "warnings": warnings});
+        let mut out = Vec::new();
+        Lines::new(&mut out).line(&rec).unwrap();
+        assert!(out.len() <= MAX_LINE + 1, "{}", out.len());
+        assert_eq!(out.last(), Some(&b'\n'));
+        let back: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(back["record_truncated"], true);
+        assert_eq!(back["type"], "capture_stats");
+        let shown = back["warnings"].as_array().unwrap().len() as u64;
+        assert_eq!(shown + back["warnings_not_shown"].as_u64().unwrap(), 5000);
     }
 }

@@ -5,7 +5,7 @@
 //! A message is never longer than `max_message` bytes (default 8192, rsyslog's default
 //! `maxMessageSize`): a collector splits or cuts a longer one into pieces that are not
 //! JSON. A finding that does not fit is shortened into valid JSON instead (lists cut with
-//! `<field>_not_shown` counts, long strings ended with "…", `"truncated": true`), and sent
+//! `<field>_not_shown` counts, long strings ended with "…", `"record_truncated": true`), and sent
 //! as one message; counted in `capture_stats.outputs.syslog.truncated`.
 
 use std::fmt;
@@ -15,11 +15,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::bound::{fit, json_len};
 use super::delivery::{Delivery, NamedDelivery};
 use super::records::FindingRecord;
 use super::sink::{Event, Sink, SinkError};
 use super::warn;
+use crate::bounded::{fit, json_len};
 use crate::rules::Severity;
 
 /// Facility of every message: local0 (16).

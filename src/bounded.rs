@@ -1,11 +1,89 @@
 //! Bounded records: lists cut to a number of items with a count of the rest beside them
-//! (`names` keeps its first items and `names_not_shown` says how many were left out), and a
-//! whole record cut to a byte budget (a syslog message) while staying valid JSON.
+//! (`names` keeps its first items and `names_not_shown` says how many were left out), long
+//! strings ended with "…", and a whole record cut to a byte budget (a syslog message, an
+//! NDJSON line) while staying valid JSON, marked `"record_truncated": true`.
+//!
+//! Rules and outputs both use it: findings are bounded where they are made
+//! ([`bound_finding_text`] on every finding the rules return), records where they are written.
 
 use serde_json::Value;
 
 /// Items a list in a record keeps (evidence lists, a certificate's SANs, offered suites...).
 pub const MAX_LIST_ITEMS: usize = 100;
+/// Characters a string of a finding's evidence keeps.
+pub const MAX_EVIDENCE_STRING: usize = 1024;
+/// Bytes of a finding's evidence as compact JSON.
+pub const MAX_EVIDENCE_BYTES: usize = 32 * 1024;
+/// Characters of a finding's summary.
+pub const MAX_SUMMARY: usize = 2048;
+/// Characters of a finding's explanation.
+pub const MAX_EXPLANATION: usize = 8192;
+/// Bytes of any NDJSON line (a record cut to fit is marked `record_truncated`).
+pub const MAX_LINE: usize = 64 * 1024;
+/// The marker of a record shortened to fit a size limit.
+pub const TRUNCATED_MARKER: &str = "record_truncated";
+
+/// Bound a finding's parts in place: every list of the evidence at [`MAX_LIST_ITEMS`] (with
+/// `<field>_not_shown`), every string at [`MAX_EVIDENCE_STRING`] characters, the whole
+/// evidence at [`MAX_EVIDENCE_BYTES`] (shortened further, with `record_truncated`), the
+/// summary and explanation at their lengths. Frames beyond [`MAX_LIST_ITEMS`] are cut and
+/// counted in `evidence.frames_not_shown`. Returns whether anything was cut.
+pub fn bound_finding_text(
+    evidence: &mut Value,
+    summary: &mut String,
+    explanation: &mut String,
+    frames: &mut Vec<u64>,
+) -> bool {
+    let mut cut_any = cut(evidence, MAX_LIST_ITEMS, Some(MAX_EVIDENCE_STRING));
+    if json_len(evidence) > MAX_EVIDENCE_BYTES {
+        cut_any = true;
+        if !fit(evidence, MAX_EVIDENCE_BYTES) {
+            *evidence = Value::Object(Default::default());
+            evidence[TRUNCATED_MARKER] = Value::Bool(true);
+        }
+    }
+    if frames.len() > MAX_LIST_ITEMS {
+        let rest = (frames.len() - MAX_LIST_ITEMS) as u64;
+        frames.truncate(MAX_LIST_ITEMS);
+        if let Value::Object(map) = evidence {
+            map.insert("frames_not_shown".into(), Value::from(rest));
+        }
+        cut_any = true;
+    }
+    cut_any |= cut_string(summary, MAX_SUMMARY);
+    cut_any |= cut_string(explanation, MAX_EXPLANATION);
+    cut_any
+}
+
+/// `items` cut to [`MAX_LIST_ITEMS`], and how many were left out (None when none).
+pub fn capped<T: Clone>(items: &[T]) -> (Vec<T>, Option<u64>) {
+    if items.len() <= MAX_LIST_ITEMS {
+        return (items.to_vec(), None);
+    }
+    (
+        items[..MAX_LIST_ITEMS].to_vec(),
+        Some((items.len() - MAX_LIST_ITEMS) as u64),
+    )
+}
+
+/// `s` cut to `max` characters, ending with "…".
+pub fn capped_str(s: &str, max: usize) -> String {
+    let mut s = s.to_string();
+    cut_string(&mut s, max);
+    s
+}
+
+/// A list in prose: the first `max` items, then "and N more".
+pub fn listed(items: &[String], max: usize) -> String {
+    if items.len() <= max {
+        return items.join(", ");
+    }
+    format!(
+        "{}, and {} more",
+        items[..max].join(", "),
+        items.len() - max
+    )
+}
 
 /// The key that counts what was cut from the list `key`.
 pub fn not_shown_key(key: &str) -> String {
@@ -56,7 +134,8 @@ pub fn cut(v: &mut Value, max_items: usize, max_chars: Option<usize>) -> bool {
     }
 }
 
-fn cut_string(s: &mut String, max_chars: usize) -> bool {
+/// Cut `s` to `max_chars` characters, ending with "…"; whether it was longer.
+pub fn cut_string(s: &mut String, max_chars: usize) -> bool {
     match s.char_indices().nth(max_chars) {
         Some((at, _)) => {
             s.truncate(at);
@@ -100,8 +179,8 @@ pub fn json_len(v: &Value) -> usize {
 }
 
 /// Shorten the record `rec` (an object) until its compact JSON is at most `budget` bytes:
-/// lists and strings outside the identifying fields are cut in steps, and `truncated: true`
-/// is set; last, nested objects and lists inside the other fields are removed. Returns
+/// lists and strings outside the identifying fields are cut in steps, and
+/// `record_truncated: true` is set; last, nested objects and lists inside the other fields are removed. Returns
 /// false when even that does not fit (the record is then left cut as far as it goes).
 pub fn fit(rec: &mut Value, budget: usize) -> bool {
     if json_len(rec) <= budget {
@@ -111,7 +190,7 @@ pub fn fit(rec: &mut Value, budget: usize) -> bool {
         let Value::Object(map) = &mut *rec else {
             return false;
         };
-        map.insert("truncated".into(), Value::Bool(true));
+        map.insert(TRUNCATED_MARKER.into(), Value::Bool(true));
         let mut counts = Vec::new();
         for (k, child) in map.iter_mut() {
             if KEEP_WHOLE.contains(&k.as_str()) {
@@ -183,7 +262,7 @@ mod tests {
         let text = serde_json::to_string(&rec).unwrap();
         assert!(text.len() <= 8000, "{}", text.len());
         let back: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(back["truncated"], true);
+        assert_eq!(back[TRUNCATED_MARKER], true);
         assert_eq!(back["kind"], "certificate_name_mismatch");
         assert_eq!(back["evidence"]["sni"], "www.other.example");
         let shown = back["evidence"]["names"].as_array().unwrap().len() as u64;
