@@ -382,6 +382,9 @@ fn handshake_ms(flow: &FlowRecord) -> Option<f64> {
 }
 
 /// One certificate of a chain in a `tls_flow` record (fields in serialized order).
+// A chain holds at most 10 and lives for one record: boxing the common variant would buy
+// nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(untagged)]
 pub enum CertRecord {
