@@ -3,6 +3,7 @@
 
 mod delivery;
 mod ecs;
+mod ecs_template;
 mod failures;
 mod fastjson;
 mod file;
@@ -16,7 +17,10 @@ mod sink;
 mod syslog;
 
 pub use delivery::{Delivery, NamedDelivery};
-pub use ecs::{ecs_finding, ecs_finding_at, ecs_tls_flow, severity_number, ECS_VERSION};
+pub use ecs::{
+    ecs_finding, ecs_finding_at, ecs_rollup, ecs_tls_flow, severity_number, ECS_VERSION,
+};
+pub use ecs_template::{ecs_fields, ecs_template, ECS_FIELDS};
 pub use file::{AtomicFile, WholeLines};
 pub use html::{esc, ladder_steps, ladder_svg, render_report, ReportCapture, Step};
 pub use human::HumanReport;

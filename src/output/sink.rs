@@ -16,8 +16,8 @@ use thiserror::Error;
 use super::delivery::{Delivery, NamedDelivery};
 use super::records::{write_finding_parts, CaptureFileRecord, CaptureStatsRecord, TlsFlowRecord};
 use super::{
-    ecs_finding, ecs_finding_at, ecs_tls_flow, FindingRecord, HumanReport, Rendered, RollupBy,
-    Rollups,
+    ecs_finding, ecs_finding_at, ecs_rollup, ecs_tls_flow, FindingRecord, HumanReport, Rendered,
+    RollupBy, Rollups,
 };
 use crate::bounded::{fit, MAX_LINE};
 use crate::capture::InputFormat;
@@ -406,8 +406,9 @@ impl Sink for NdjsonSink<'_> {
     }
 }
 
-/// Elastic Common Schema: one document per finding (the capture rules' too), and one per
-/// flow with `--flows`. Capture statistics and roll-ups have no ECS event.
+/// Elastic Common Schema: one document per finding (the capture rules' too), one per flow
+/// with `--flows`, and one per roll-up with `--summary-by`. Capture statistics have no ECS
+/// event.
 pub struct EcsSink<'w> {
     w: Lines<'w>,
     flows: bool,
@@ -439,7 +440,13 @@ impl Sink for EcsSink<'_> {
             Event::CrossFlow { at, finding } => {
                 self.w.line(&ecs_finding_at(capture, at, finding))?;
             }
-            Event::Stats(_) => {}
+            Event::Stats(s) => {
+                if s.last {
+                    for rec in s.rollups.records(capture) {
+                        self.w.line(&ecs_rollup(&rec))?;
+                    }
+                }
+            }
         }
         Ok(())
     }
