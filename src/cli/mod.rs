@@ -10,6 +10,7 @@ pub mod args;
 mod explain;
 mod follow;
 pub mod live;
+pub mod metrics;
 mod read;
 mod report;
 mod set;

@@ -9,6 +9,7 @@
 //! capture rules' sightings; the full record travels to the reading thread only when some
 //! sink needs more than those lines.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use thiserror::Error;
@@ -98,6 +99,7 @@ pub trait Sink {
 /// What the reading thread gets of a finished flow from where it finished.
 pub struct FlowDigest {
     worst: Option<Severity>,
+    kinds: Vec<&'static str>,
     sightings: Vec<Sighting>,
     full: Option<Box<(FlowRecord, Vec<Finding>)>>,
 }
@@ -128,6 +130,7 @@ impl Prepare {
         }
         FlowDigest {
             worst: findings.iter().map(|f| f.severity).max(),
+            kinds: findings.iter().map(|f| f.kind.as_str()).collect(),
             sightings: sightings(&flow, &findings),
             full: self.full.then(|| Box::new((flow, findings))),
         }
@@ -146,6 +149,8 @@ pub struct Fanout<'a> {
     rollups: Rollups,
     files: Vec<CaptureFileRecord>,
     worst: Option<Severity>,
+    /// Findings reported over the run, by kind (for `live --metrics`).
+    found: BTreeMap<&'static str, u64>,
 }
 
 impl<'a> Fanout<'a> {
@@ -160,7 +165,13 @@ impl<'a> Fanout<'a> {
             rollups: Rollups::new(summary_by),
             files: Vec::new(),
             worst: None,
+            found: BTreeMap::new(),
         }
+    }
+
+    /// Findings reported so far in the run, by kind.
+    pub fn findings_by_kind(&self) -> &BTreeMap<&'static str, u64> {
+        &self.found
     }
 
     pub fn add(&mut self, sink: impl Sink + 'a) {
@@ -199,6 +210,9 @@ impl<'a> Fanout<'a> {
     /// A finished flow, numbered `tcp_stream`, with its NDJSON finding lines.
     pub fn flow(&mut self, d: FlowDigest, tcp_stream: u64, ndjson: &[u8]) -> Result<(), SinkError> {
         self.worst = self.worst.max(d.worst);
+        for k in &d.kinds {
+            *self.found.entry(k).or_default() += 1;
+        }
         self.capture_rules.add(d.sightings, tcp_stream);
         let full = d.full.map(|b| {
             let (mut flow, findings) = *b;
@@ -241,6 +255,7 @@ impl<'a> Fanout<'a> {
         found.retain(|(_, f)| f.severity >= self.min_severity);
         for (at, finding) in &found {
             self.worst = self.worst.max(Some(finding.severity));
+            *self.found.entry(finding.kind.as_str()).or_default() += 1;
             self.send(&Event::CrossFlow { at, finding })?;
         }
         Ok(notes)
