@@ -542,3 +542,99 @@ fn the_logstash_example_reads_the_default_list() {
     assert!(help.contains("[default: tlstriage]"), "{help}");
     assert!(help.contains("[default: list]"), "{help}");
 }
+
+/// `live --redis`: findings of a live capture on loopback (refused connections) and its final
+/// capture_stats reach the list, counted in capture_stats.outputs.redis. Needs the `live`
+/// feature and root (skipped with a notice otherwise, except under CI=true).
+#[cfg(feature = "live")]
+#[test]
+fn live_sends_its_records_to_redis() {
+    let Some(bin) = redis_server_or_skip("live_sends_its_records_to_redis") else {
+        return;
+    };
+    let root_user = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !root_user {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        assert!(!ci, "live_sends_its_records_to_redis: CI=true but not root");
+        eprintln!("SKIPPED live_sends_its_records_to_redis: not root");
+        return;
+    }
+    let server = Server::start(&bin, false);
+    let url = server.url();
+    let closed = free_port();
+    let filter = format!("tcp port {closed}");
+    let mut child = Command::new(BIN)
+        .args([
+            "live",
+            "-i",
+            "lo",
+            "--bpf",
+            &filter,
+            "--redis",
+            &url,
+            "--redis-key",
+            "live",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it captures: its first stderr line says so.
+    let mut stderr = child.stderr.take().unwrap();
+    let mut first = Vec::new();
+    let mut byte = [0u8; 1];
+    while !first.ends_with(b"\n") && stderr.read(&mut byte).unwrap_or(0) == 1 {
+        first.push(byte[0]);
+    }
+    assert!(String::from_utf8_lossy(&first).contains("capturing on lo"));
+    for _ in 0..3 {
+        assert!(TcpStream::connect(("127.0.0.1", closed)).is_err());
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while llen(&server, "live") < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the findings never reached Redis"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let mut out = Vec::new();
+    child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let stdout = lines(&out);
+    let stored = server.list("live");
+    let n = stored.len();
+    assert_eq!(n, stdout.len());
+    assert_eq!(
+        stored[..n - 1],
+        stdout[..n - 1],
+        "Redis holds the live output, record for record"
+    );
+    // A live capture_stats is stamped with the wall clock when each output writes it.
+    let unstamped = |l: &str| {
+        let mut v: Value = serde_json::from_str(l).unwrap();
+        v.as_object_mut().unwrap().remove("ts");
+        v
+    };
+    assert_eq!(unstamped(&stored[n - 1]), unstamped(&stdout[n - 1]));
+    let stats: Value = serde_json::from_str(stored.last().unwrap()).unwrap();
+    assert_eq!(stats["live"]["final"], true, "{stats}");
+    assert_eq!(
+        stats["outputs"]["redis"]["delivered"],
+        stored.len() as u64 - 1
+    );
+    let refused = stored
+        .iter()
+        .filter(|l| l.contains("\"kind\":\"connection_failed\""))
+        .count();
+    assert_eq!(refused, 3);
+}
