@@ -474,6 +474,12 @@ fn a_server_restart_mid_run_loses_nothing_silently() {
     // Records of the outage pile up in the queue (500) and the rest are dropped.
     std::thread::sleep(Duration::from_secs(2));
     server.run();
+    // The queued records of the outage arrive once the sender has reconnected.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while llen(&server, "tlstriage") <= before {
+        assert!(Instant::now() < deadline, "never reconnected");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     for c in &copies[2 * phase..] {
         stdin.write_all(c).unwrap();
     }

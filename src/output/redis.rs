@@ -94,6 +94,9 @@ struct Queue {
     dropped: u64,
     /// Set by `close`: the sender gives up on what is left after this moment.
     deadline: Option<Instant>,
+    /// The server is away (the sender is reconnecting): waiting for the queue to drain
+    /// would only stall the analysis.
+    down: bool,
 }
 
 impl Queue {
@@ -151,6 +154,7 @@ impl RedisSender {
                 delivered: 0,
                 dropped: 0,
                 deadline: None,
+                down: false,
             }),
             work: Condvar::new(),
             idle: Condvar::new(),
@@ -211,11 +215,13 @@ impl RedisSender {
         self.shared.work.notify_one();
     }
 
-    /// Wait (at most `timeout`) until every queued record is acknowledged or dropped.
+    /// Wait (at most `timeout`) until every queued record is acknowledged or dropped; not
+    /// at all while the server is away (a capture of many files with `--each-file` would
+    /// otherwise wait at the end of each).
     pub fn settle(&self, timeout: Duration) {
         let until = Instant::now() + timeout;
         let mut q = self.shared.lock();
-        while q.records.len() as u64 + q.in_flight > 0 {
+        while q.records.len() as u64 + q.in_flight > 0 && !q.down {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return;
@@ -385,10 +391,14 @@ impl Worker {
                         ));
                     }
                     backoff = MIN_BACKOFF;
+                    self.shared.lock().down = false;
                     self.settled(&mut batch, true);
                 }
                 Err(e) if worth_retrying(&e) => {
                     self.conn = None;
+                    self.shared.lock().down = true;
+                    // Wake a `settle` that waits for a queue that will not drain now.
+                    self.shared.idle.notify_all();
                     if down_since.is_none() {
                         down_since = Some(Instant::now());
                         warn(&format!(
