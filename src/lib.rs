@@ -8,6 +8,7 @@
 //! human summary).
 #![forbid(unsafe_code)]
 
+pub mod bounded;
 pub mod capture;
 pub mod cleartext;
 pub mod cli;

@@ -429,6 +429,70 @@ mod loopback {
         )
     }
 
+    /// GET /metrics over loopback, the body.
+    fn scrape(port: u16) -> String {
+        use std::io::{Read, Write};
+        let mut c = TcpStream::connect(("127.0.0.1", port)).expect("metrics endpoint");
+        c.write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .unwrap();
+        let mut text = String::new();
+        c.read_to_string(&mut text).unwrap();
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        text.split_once("\r\n\r\n").unwrap().1.to_string()
+    }
+
+    fn sample(body: &str, name: &str) -> Option<f64> {
+        body.lines()
+            .find(|l| l.starts_with(name) && !l.starts_with('#'))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    }
+
+    #[test]
+    fn metrics_are_scraped_over_loopback() {
+        if !can_run("metrics_are_scraped_over_loopback") {
+            return;
+        }
+        // Nothing listens on `closed`: each connect is refused (connection_failed).
+        let closed = free_port();
+        let metrics = free_port();
+        let filter = format!("tcp port {closed}");
+        let addr = format!("127.0.0.1:{metrics}");
+        let tt = start_tlstriage(&["-i", "lo", "--bpf", &filter, "--metrics", &addr]);
+        for _ in 0..3 {
+            assert!(TcpStream::connect(("127.0.0.1", closed)).is_err());
+        }
+        let until = Instant::now() + Duration::from_secs(15);
+        let body = loop {
+            let body = scrape(metrics);
+            let refused = sample(
+                &body,
+                "tlstriage_findings_total{interface=\"lo\",kind=\"connection_failed\"}",
+            );
+            if refused.is_some_and(|n| n >= 3.0) {
+                break body;
+            }
+            assert!(
+                Instant::now() < until,
+                "no 3 connection_failed findings in\n{body}"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        };
+        assert!(
+            sample(&body, "tlstriage_packets_total").is_some_and(|n| n >= 6.0),
+            "{body}"
+        );
+        assert_eq!(
+            sample(&body, "tlstriage_pcap_dropped_total"),
+            Some(0.0),
+            "{body}"
+        );
+        assert!(sample(&body, "tlstriage_resident_memory_bytes").is_some_and(|n| n > 0.0));
+        assert!(sample(&body, "tlstriage_open_flows").is_some(), "{body}");
+        let mut seen = Vec::new();
+        assert_eq!(tt.terminate(&mut seen), 0);
+    }
+
     #[test]
     fn sigterm_flushes_pending_flows() {
         if !can_run("sigterm_flushes_pending_flows") {

@@ -79,6 +79,11 @@ impl Drop for Rsyslogd {
 
 impl Rsyslogd {
     fn start(bin: &Path) -> Rsyslogd {
+        Self::start_with(bin, "64k")
+    }
+
+    /// With `maxMessageSize` set to `max_message` (rsyslog's default is 8k).
+    fn start_with(bin: &Path, max_message: &str) -> Rsyslogd {
         static N: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "tlstriage-rsyslog-{}-{}",
@@ -98,7 +103,8 @@ impl Rsyslogd {
             .replace("@WORKDIR@", dir.to_str().unwrap())
             .replace("@UDP_PORT@", &udp.to_string())
             .replace("@TCP_PORT@", &tcp.to_string())
-            .replace("@OUTFILE@", out.to_str().unwrap());
+            .replace("@OUTFILE@", out.to_str().unwrap())
+            .replace("@MAX_MESSAGE@", max_message);
         assert!(!conf.contains('@'), "unreplaced placeholder in\n{conf}");
         let conf_path = dir.join("rsyslog.conf");
         std::fs::write(&conf_path, conf).unwrap();
@@ -364,4 +370,83 @@ fn an_unreachable_tcp_collector_is_an_error() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("udp://HOST"));
+}
+
+/// The certificate with 10,000 SANs (tests/data, made by scripts/make-big-san-capture.sh)
+/// through an rsyslogd with its default 8k maxMessageSize: exactly one message per finding,
+/// each valid JSON, none over the limit; with a smaller --syslog-max-message the findings
+/// are shortened ("record_truncated": true) and still one message each.
+#[test]
+fn thousands_of_sans_give_one_valid_message_per_finding() {
+    let Some(bin) = rsyslogd_or_skip("thousands_of_sans_give_one_valid_message_per_finding") else {
+        return;
+    };
+    for max in ["8192", "1500"] {
+        let rs = Rsyslogd::start_with(&bin, "8k");
+        let url = format!("tcp://127.0.0.1:{}", rs.tcp);
+        let out = tlstriage(&[
+            "read",
+            "--format",
+            "ndjson",
+            "--syslog",
+            &url,
+            "--syslog-max-message",
+            max,
+            "tests/data/cert-10000-sans.pcap",
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let records: Vec<Value> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let printed: Vec<&Value> = records.iter().filter(|r| r["type"] == "finding").collect();
+        assert!(printed.len() >= 3, "{printed:?}");
+        let got = rs.wait_for(printed.len());
+        // Anything split would arrive as more lines, not valid JSON (Line::parse panics).
+        std::thread::sleep(Duration::from_millis(500));
+        let all: Vec<String> = rs
+            .lines()
+            .into_iter()
+            .filter(|l| !l.contains("|probe|"))
+            .collect();
+        assert_eq!(
+            all.len(),
+            printed.len(),
+            "one message per finding (max {max})"
+        );
+        let limit: usize = max.parse().unwrap();
+        let mut truncated = 0;
+        for (line, rec) in got.iter().zip(&printed) {
+            assert_eq!(line.msgid, rec["kind"].as_str().unwrap());
+            assert!(line.msg.to_string().len() < limit, "{}", line.msg);
+            if line.msg["record_truncated"] == true {
+                truncated += 1;
+                assert_eq!(line.msg["flow"], rec["flow"]);
+            } else {
+                assert_eq!(&line.msg, *rec);
+            }
+        }
+        let stats = records.last().unwrap();
+        assert_eq!(
+            stats["outputs"]["syslog"]["delivered"],
+            printed.len() as u64
+        );
+        assert_eq!(stats["outputs"]["syslog"]["dropped"], 0);
+        let counted = stats["outputs"]["syslog"]["truncated"]
+            .as_u64()
+            .unwrap_or(0);
+        assert_eq!(counted, truncated, "{stats}");
+        if max == "1500" {
+            assert!(
+                truncated >= 1,
+                "the certificate findings do not fit in 1500 bytes"
+            );
+        }
+    }
 }

@@ -5,13 +5,14 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::config::{RuleEnv, DEFAULT_EXPIRY_WARNING_DAYS};
 use crate::flow::{AnalyzerConfig, DEFAULT_TLS_PORTS};
 use crate::output::{
-    EcsSink, Fanout, HumanLinesSink, HumanSink, NdjsonSink, RollupBy, SyslogSender, SyslogSink,
-    SyslogTarget,
+    EcsSink, Fanout, HumanLinesSink, HumanSink, NdjsonSink, RedisConfig, RedisMode, RedisSender,
+    RedisSink, RollupBy, SyslogSender, SyslogSink, SyslogTarget, DEFAULT_DRAIN_TIMEOUT,
+    DEFAULT_MAX_MESSAGE, DEFAULT_QUEUE, DEFAULT_STREAM_MAXLEN, MIN_MAX_MESSAGE,
 };
 use crate::rules::Severity;
 use crate::trust::{StoreOptions, TrustStore, Validator};
@@ -133,6 +134,38 @@ pub struct OutputArgs {
     /// udp://HOST[:514] or tcp://HOST[:601] (octet-counted framing).
     #[arg(long, value_name = "URL")]
     pub syslog: Option<SyslogTarget>,
+    /// The longest syslog message in bytes (rsyslog's maxMessageSize, 8k by default): a
+    /// longer finding is shortened into valid JSON ("record_truncated": true), never split.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_MESSAGE,
+          value_parser = parse_max_message, requires = "syslog")]
+    pub syslog_max_message: usize,
+    /// Also send every record to Redis, redis://[:PASSWORD@]HOST[:6379][/DB]: the NDJSON
+    /// records (or the ECS documents with --format ecs), through a bounded queue; drops
+    /// are counted in capture_stats.outputs.redis.
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+    /// The Redis list, channel or stream the records go to.
+    #[arg(
+        long,
+        value_name = "KEY",
+        default_value = "tlstriage",
+        requires = "redis"
+    )]
+    pub redis_key: String,
+    /// list: RPUSH; channel: PUBLISH; stream: XADD with MAXLEN ~ --redis-maxlen.
+    #[arg(long, value_enum, default_value = "list", requires = "redis")]
+    pub redis_mode: RedisMode,
+    /// Records held in memory while Redis is slow or away; beyond, records are dropped
+    /// (and counted).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_QUEUE, requires = "redis")]
+    pub redis_queue: usize,
+    /// With --redis-mode stream: the approximate length the stream is capped at.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_STREAM_MAXLEN, requires = "redis")]
+    pub redis_maxlen: u64,
+    /// Seconds the queue gets to empty at the end of the run before what is left is
+    /// counted as dropped.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_DRAIN_TIMEOUT.as_secs(), requires = "redis")]
+    pub redis_drain_timeout: u64,
     /// In human output, also list flows with only informational findings.
     #[arg(short, long)]
     pub verbose: bool,
@@ -140,6 +173,16 @@ pub struct OutputArgs {
     /// at the end of each capture in NDJSON; the human summary leads with them.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub summary_by: Vec<RollupBy>,
+}
+
+fn parse_max_message(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of bytes"))?;
+    if n < MIN_MAX_MESSAGE {
+        return Err(format!("at least {MIN_MAX_MESSAGE} bytes"));
+    }
+    Ok(n)
 }
 
 /// Output formats.
@@ -203,8 +246,39 @@ pub enum Mode {
     Live,
 }
 
-/// The fan-out of the outputs chosen by `out`, writing to `w` (and to `syslog`); `rules`
-/// are the run's (its [`AnalyzerConfig::rules`]).
+/// The network outputs of a run, connected before the analysis starts (an unreachable
+/// collector is an error then, not a silent loss later).
+pub struct NetworkOutputs {
+    syslog: Option<SyslogSender>,
+    redis: Option<RedisSender>,
+}
+
+impl NetworkOutputs {
+    pub fn connect(out: &OutputArgs) -> Result<Self> {
+        let syslog = match &out.syslog {
+            Some(t) => Some(
+                SyslogSender::connect(t, out.syslog_max_message)
+                    .with_context(|| format!("syslog {t}"))?,
+            ),
+            None => None,
+        };
+        let redis = match &out.redis {
+            Some(url) => Some(RedisSender::connect(RedisConfig {
+                url: url.clone(),
+                key: out.redis_key.clone(),
+                mode: out.redis_mode,
+                queue: out.redis_queue,
+                stream_maxlen: out.redis_maxlen,
+                drain_timeout: std::time::Duration::from_secs(out.redis_drain_timeout),
+            })?),
+            None => None,
+        };
+        Ok(NetworkOutputs { syslog, redis })
+    }
+}
+
+/// The fan-out of the outputs chosen by `out`, writing to `w` and to the network outputs;
+/// `rules` are the run's (its [`AnalyzerConfig::rules`]).
 pub fn fanout<'a>(
     analysis: &AnalysisArgs,
     rules: &RuleEnv,
@@ -212,7 +286,7 @@ pub fn fanout<'a>(
     format: Format,
     mode: Mode,
     w: &'a mut dyn Write,
-    syslog: Option<&'a mut SyslogSender>,
+    net: NetworkOutputs,
 ) -> Fanout<'a> {
     let mut fan = Fanout::new(analysis.min_severity(), &out.summary_by, rules);
     match (format, mode) {
@@ -221,8 +295,11 @@ pub fn fanout<'a>(
         (Format::Human, Mode::Read) => fan.add(HumanSink::new(w, out.verbose)),
         (Format::Human, Mode::Live) => fan.add(HumanLinesSink::new(w)),
     }
-    if let Some(s) = syslog {
+    if let Some(s) = net.syslog {
         fan.add(SyslogSink::new(s));
+    }
+    if let Some(r) = net.redis {
+        fan.add(RedisSink::new(r, format == Format::Ecs, out.flows));
     }
     fan
 }

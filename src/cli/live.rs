@@ -85,6 +85,11 @@ pub struct LiveArgs {
     /// the last packets of each flow are kept in a ring until the flow is decided.
     #[arg(long)]
     pub write_pcap: Option<PathBuf>,
+    /// Serve the sensor's counters (packets, drops, open flows, findings by kind, RSS,
+    /// output queues) in the Prometheus text format at http://ADDR/metrics, refreshed
+    /// every second, e.g. 127.0.0.1:9108.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// `--write-pcap`: packets kept per flow (the most recent ones).
@@ -179,12 +184,13 @@ mod imp {
         RING_MAX_TOTAL_BYTES, RING_PACKETS_PER_FLOW,
     };
     use crate::capture::Packet;
-    use crate::cli::args::{fanout, Format, Mode};
+    use crate::cli::args::{fanout, Format, Mode, NetworkOutputs};
+    use crate::cli::metrics::{render, MetricsServer, Snapshot};
     use crate::cli::EXIT_ERROR;
     use crate::decode::{decode, Decoded};
     use crate::flow::{Analyzer, Endpoint, FlowRecord};
     use crate::model::{now_us, TimestampUs};
-    use crate::output::{Fanout, Prepare, Rendered, SyslogSender};
+    use crate::output::{Fanout, Prepare, Rendered};
     use crate::rules::evaluate_with;
     use crate::rules::Severity;
 
@@ -387,6 +393,7 @@ mod imp {
     }
 
     struct Live<'a> {
+        metrics: Option<MetricsServer>,
         rings: Option<FlowRings>,
         iface: String,
         started: Instant,
@@ -415,6 +422,25 @@ mod imp {
             Ok(())
         }
 
+        /// The metrics page, when served.
+        fn publish(&self, analyzer: &Analyzer, pcap: Option<pcap::Stat>) {
+            let Some(m) = &self.metrics else { return };
+            let outputs = self.fan.deliveries();
+            m.set(render(&Snapshot {
+                interface: &self.iface,
+                uptime_s: self.started.elapsed().as_secs_f64(),
+                stats: analyzer.stats(),
+                pcap_received: pcap.map(|p| u64::from(p.received)),
+                pcap_dropped: pcap.map(|p| u64::from(p.dropped)),
+                pcap_if_dropped: pcap.map(|p| u64::from(p.if_dropped)),
+                open_flows: analyzer.open_flows(),
+                max_flows: analyzer.config().max_flows,
+                rss_bytes: rss_bytes(),
+                findings: self.fan.findings_by_kind(),
+                outputs: &outputs,
+            }));
+        }
+
         /// Statistics to every output; `last` ends the capture (capture rules, roll-ups).
         fn stats(
             &mut self,
@@ -438,6 +464,7 @@ mod imp {
             let s = analyzer.stats();
             if last {
                 self.fan.end(s, None, &[], false, Some(&live))?;
+                // What the network outputs dropped is said on stderr and in capture_stats.
                 self.fan.close()?;
             } else {
                 self.fan.stats(false, s, None, &[], false, Some(&live))?;
@@ -551,10 +578,7 @@ mod imp {
         };
         let out = SharedOut(Rc::new(RefCell::new(Out::open(args.output.clone())?)));
         let mut writer = out.clone();
-        let mut syslog = match &args.out.syslog {
-            Some(t) => Some(SyslogSender::connect(t).with_context(|| format!("syslog {t}"))?),
-            None => None,
-        };
+        let net = NetworkOutputs::connect(&args.out)?;
         let format = args.out.format.unwrap_or(Format::Ndjson);
         let config = analyzer_config(args)?;
         let mut fan = fanout(
@@ -564,10 +588,17 @@ mod imp {
             format,
             Mode::Live,
             &mut writer,
-            syslog.as_mut(),
+            net,
         );
         fan.begin(&format!("live:{iface}"));
+        let metrics = match args.metrics {
+            Some(addr) => {
+                Some(MetricsServer::start(addr).with_context(|| format!("--metrics {addr}"))?)
+            }
+            None => None,
+        };
         let mut live = Live {
+            metrics,
             rings,
             iface: iface.clone(),
             started: Instant::now(),
@@ -581,6 +612,9 @@ mod imp {
              filter {:?}); Ctrl-C or SIGTERM to stop",
             args.snaplen, args.buffer_size, args.bpf
         );
+        if let Some(m) = &live.metrics {
+            eprintln!("tlstriage: metrics at http://{}/metrics", m.local_addr());
+        }
 
         let mut analyzer = Analyzer::new(config);
         let deadline = args
@@ -632,7 +666,9 @@ mod imp {
             }
             if last_tick.elapsed() >= Duration::from_secs(1) {
                 last_tick = Instant::now();
-                drops.check(cap.stats().ok());
+                let st = cap.stats().ok();
+                drops.check(st);
+                live.publish(&analyzer, st);
                 let now = now_us();
                 analyzer.tick(now);
                 live.drain(&mut analyzer)?;
@@ -656,17 +692,6 @@ mod imp {
         live.stats(&analyzer, st, true)?;
         drop(live);
         out.0.borrow_mut().flush()?;
-        if let Some(s) = syslog.as_mut() {
-            s.close();
-            if s.failed > 0 {
-                crate::cli::error(&format!(
-                    "syslog {}: {} of {} findings not sent",
-                    s.target(),
-                    s.failed,
-                    s.failed + s.sent
-                ));
-            }
-        }
         match failure {
             Some(e) => {
                 crate::cli::error(&format!("{e:#}"));

@@ -10,6 +10,7 @@ pub mod args;
 mod explain;
 mod follow;
 pub mod live;
+pub mod metrics;
 mod read;
 mod report;
 mod set;
@@ -52,12 +53,20 @@ pub enum Command {
     },
     /// Capture live from a network interface (libpcap; cargo feature `live`).
     Live(live::LiveArgs),
+    /// Print the Elasticsearch index template for `--format ecs` documents (also
+    /// contrib/ecs-template.json): `PUT _index_template/tlstriage` with it.
+    EcsTemplate,
 }
 
 /// Run the CLI; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Rules => print(&rules_listing()).map(|()| 0),
+        Command::EcsTemplate => {
+            let text = serde_json::to_string_pretty(&crate::output::ecs_template())
+                .map_err(anyhow::Error::from);
+            text.and_then(|t| print(&format!("{t}\n"))).map(|()| 0)
+        }
         Command::Explain { kind } => explain::explain(kind.as_deref()),
         Command::Live(args) => Ok(live::run(&args)),
         Command::Report(args) => report::report(&args),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::args::{fanout, AnalysisArgs, FailOn, Format, Mode, OutputArgs};
+use super::args::{fanout, AnalysisArgs, FailOn, Format, Mode, NetworkOutputs, OutputArgs};
 use super::follow::{follow, FollowArgs};
 use super::set::{read_set, Inputs};
 use super::{error, EXIT_ERROR, EXIT_FINDINGS};
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::capture::{AfterRead, CaptureError, CaptureReader};
 use crate::filter::Filter;
 use crate::flow::AnalyzerConfig;
-use crate::output::{AtomicFile, Fanout, SyslogSender, WholeLines};
+use crate::output::{AtomicFile, Fanout, WholeLines};
 use crate::pipeline;
 
 #[derive(clap::Args, Debug)]
@@ -128,10 +128,7 @@ pub fn read(args: &ReadArgs) -> Result<i32> {
         config.filter = Some(Arc::new(Filter::parse(expr)?));
     }
     let threads = args.threads.map_or_else(default_threads, usize::from);
-    let mut syslog = match &args.output.syslog {
-        Some(t) => Some(SyslogSender::connect(t).with_context(|| format!("syslog {t}"))?),
-        None => None,
-    };
+    let net = NetworkOutputs::connect(&args.output)?;
     let target = match &args.output_file {
         Some(path) => Target::File(
             AtomicFile::create(path).with_context(|| format!("creating {}", path.display()))?,
@@ -151,7 +148,7 @@ pub fn read(args: &ReadArgs) -> Result<i32> {
             format,
             Mode::Read,
             &mut out,
-            syslog.as_mut(),
+            net,
         );
         if let Some(dir) = &args.follow {
             let after = match (&args.move_after, args.delete_after) {
@@ -193,24 +190,14 @@ pub fn read(args: &ReadArgs) -> Result<i32> {
                 }
             }
         }
-        fan.close()?;
+        if fan.close()? > 0 {
+            errors += 1;
+        }
         fan.worst()
     };
     out.flush().context("writing output")?;
     if let Target::File(file) = out.get_mut() {
         file.commit().context("writing output")?;
-    }
-    if let Some(s) = syslog.as_mut() {
-        s.close();
-        if s.failed > 0 {
-            error(&format!(
-                "syslog {}: {} of {} findings not sent",
-                s.target(),
-                s.failed,
-                s.failed + s.sent
-            ));
-            errors += 1;
-        }
     }
     if errors > 0 {
         return Ok(EXIT_ERROR);

@@ -7,9 +7,10 @@
 use serde_json::{json, Map, Value};
 
 use super::records::{CertRecord, TlsFlowRecord, SCHEMA_VERSION};
+use super::rollup::RollupRecord;
 use crate::flow::{Endpoint, FlowRecord, FlowRef};
 use crate::model::format_ts_us;
-use crate::rules::{Finding, Severity};
+use crate::rules::{Finding, Kind, Severity};
 
 /// The ECS version the documents follow.
 pub const ECS_VERSION: &str = "8.11.0";
@@ -65,6 +66,67 @@ fn common_names(dn: &str) -> Vec<String> {
                 .then(|| v.trim().to_string())
         })
         .collect()
+}
+
+/// Hashes and serial numbers as ECS wants them: upper-case hex without separators.
+fn upper_hex(s: &str) -> String {
+    s.chars()
+        .filter(|c| *c != ':')
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+/// `related.ip`, `related.hosts` (SNI, certificate names) and `related.hash` (certificate
+/// SHA-256s, JA3/JA3S), as ECS asks for pivoting, from what the document already holds.
+fn related(m: &mut Map<String, Value>) {
+    let doc = Value::Object(m.clone());
+    let text = |p: &str| doc.pointer(p).and_then(Value::as_str).map(str::to_string);
+    let list = |p: &str| -> Vec<String> {
+        doc.pointer(p)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut ips: Vec<String> = ["/source/ip", "/destination/ip"]
+        .iter()
+        .filter_map(|p| text(p))
+        .collect();
+    ips.dedup();
+    let mut hosts: Vec<String> = Vec::new();
+    hosts.extend(text("/tls/client/server_name"));
+    for side in ["server", "client"] {
+        hosts.extend(list(&format!("/tls/{side}/x509/subject/common_name")));
+        hosts.extend(list(&format!("/tls/{side}/x509/alternative_names")));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    hosts.retain(|h| seen.insert(h.clone()));
+    hosts.truncate(crate::bounded::MAX_LIST_ITEMS);
+    let mut hashes: Vec<String> = list("/tlstriage/tls/cert_chain_sha256");
+    for p in [
+        "/tls/client/hash/sha256",
+        "/tls/client/ja3",
+        "/tls/server/ja3s",
+    ] {
+        hashes.extend(text(p));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    hashes.retain(|h| seen.insert(h.clone()));
+    put(m, "related.ip", json!(ips));
+    put(m, "related.hosts", json!(hosts));
+    put(m, "related.hash", json!(hashes));
+}
+
+/// Whether a finding is about the connection itself (it failed or was cut), not only about
+/// what it carried.
+fn is_connection_failure(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::HandshakeAborted | Kind::ConnectionFailed | Kind::ProxyConnectFailed
+    )
 }
 
 /// Insert `v` at a dotted path, creating objects on the way; nulls are left out.
@@ -204,11 +266,11 @@ fn tls_fields(m: &mut Map<String, Value>, r: &TlsFlowRecord<'_>) {
     if let Some(leaf) = r.client_cert_chain.first() {
         x509(m, "tls.client", leaf);
     }
-    let hashes: Vec<&str> = r
+    let hashes: Vec<String> = r
         .cert_chain
         .iter()
         .filter_map(|c| match c {
-            CertRecord::Parsed { sha256, .. } => Some(sha256.as_str()),
+            CertRecord::Parsed { sha256, .. } => Some(upper_hex(sha256)),
             CertRecord::Broken { .. } => None,
         })
         .collect();
@@ -236,6 +298,7 @@ fn x509(m: &mut Map<String, Value>, side: &str, c: &CertRecord) {
         sha256,
         signature_algorithm,
         subject,
+        ..
     } = c
     else {
         return;
@@ -244,7 +307,7 @@ fn x509(m: &mut Map<String, Value>, side: &str, c: &CertRecord) {
     put(m, &format!("{side}.issuer"), json!(issuer));
     put(m, &format!("{side}.not_before"), json!(not_before));
     put(m, &format!("{side}.not_after"), json!(not_after));
-    put(m, &format!("{side}.hash.sha256"), json!(sha256));
+    put(m, &format!("{side}.hash.sha256"), json!(upper_hex(sha256)));
     let x = format!("{side}.x509");
     put(
         m,
@@ -262,7 +325,7 @@ fn x509(m: &mut Map<String, Value>, side: &str, c: &CertRecord) {
         &format!("{x}.issuer.common_name"),
         json!(common_names(issuer)),
     );
-    put(m, &format!("{x}.serial_number"), json!(serial));
+    put(m, &format!("{x}.serial_number"), json!(upper_hex(serial)));
     put(m, &format!("{x}.not_before"), json!(not_before));
     put(m, &format!("{x}.not_after"), json!(not_after));
     put(m, &format!("{x}.alternative_names"), json!(san));
@@ -289,11 +352,22 @@ pub fn ecs_finding_at(capture: &str, at: &FlowRef, f: &Finding) -> Value {
 
 fn finding_doc(s: &Subject<'_>, f: &Finding) -> Value {
     let mut m = common(s, &format_ts_us(f.ts_us), "tlstriage.finding");
-    let mut types = vec!["protocol"];
-    if f.severity > Severity::Info {
-        types.push("error");
+    // ECS allows for category network only access, allowed, connection, denied, end, info,
+    // protocol and start: never "error". A failed connection is a connection event with
+    // outcome failure; any other finding is information about the protocol.
+    let types = if is_connection_failure(f.kind) {
+        put(&mut m, "event.outcome", json!("failure"));
+        vec!["connection", "protocol"]
     } else {
-        types.push("info");
+        vec!["protocol", "info"]
+    };
+    if f.kind == Kind::TlsInterceptionSuspected {
+        // Also an intrusion-detection signal (ECS allows info there).
+        put(
+            &mut m,
+            "event.category",
+            json!(["network", "intrusion_detection"]),
+        );
     }
     put(&mut m, "message", json!(f.summary));
     put(&mut m, "event.kind", json!("alert"));
@@ -314,6 +388,12 @@ fn finding_doc(s: &Subject<'_>, f: &Finding) -> Value {
     if let Some(c) = m.get_mut("tls").and_then(|t| t.get_mut("client")) {
         c.as_object_mut().map(|c| c.remove("supported_ciphers"));
     }
+    if let Some(sni) = f.evidence.get("sni").and_then(Value::as_str) {
+        if !m.contains_key("tls") {
+            put(&mut m, "tls.client.server_name", json!(sni));
+        }
+    }
+    related(&mut m);
     Value::Object(m)
 }
 
@@ -390,6 +470,99 @@ pub fn ecs_tls_flow(capture: &str, flow: &FlowRecord, findings: &[Finding]) -> V
     put(&mut m, "tlstriage.end", json!(rec.end));
     put(&mut m, "tlstriage.closed_by", json!(rec.closed_by));
     put(&mut m, "tlstriage.midstream", json!(rec.midstream));
+    related(&mut m);
+    Value::Object(m)
+}
+
+/// One roll-up (`--summary-by`) as an ECS metric document: the group's counters under
+/// `tlstriage.rollup`, its key as the ECS field it is (`server.*`, `client.ip`,
+/// `tls.client.server_name`).
+pub fn ecs_rollup(rec: &RollupRecord<'_>) -> Value {
+    let mut m = Map::new();
+    put(&mut m, "@timestamp", json!(rec.ts));
+    put(&mut m, "ecs.version", json!(ECS_VERSION));
+    put(&mut m, "event.module", json!("tlstriage"));
+    put(&mut m, "event.dataset", json!("tlstriage.rollup"));
+    put(&mut m, "event.kind", json!("metric"));
+    put(&mut m, "event.category", json!(["network"]));
+    put(&mut m, "event.type", json!(["info"]));
+    put(&mut m, "event.start", json!(rec.first_ts));
+    put(&mut m, "event.end", json!(rec.last_ts));
+    if let Some(sev) = rec.severity {
+        put(&mut m, "log.level", json!(sev));
+    }
+    put(&mut m, "message", json!(rec.summary));
+    put(&mut m, "observer.product", json!("tlstriage"));
+    put(&mut m, "observer.type", json!("sensor"));
+    match rec.by {
+        "server" => {
+            if let Some((ip, port)) = rec.key.rsplit_once(':') {
+                let ip = ip.trim_start_matches('[').trim_end_matches(']');
+                if ip.parse::<std::net::IpAddr>().is_ok() {
+                    put(&mut m, "server.ip", json!(ip));
+                    put(&mut m, "server.address", json!(ip));
+                    put(&mut m, "destination.ip", json!(ip));
+                }
+                if let Ok(port) = port.parse::<u16>() {
+                    put(&mut m, "server.port", json!(port));
+                }
+            }
+        }
+        "client" => {
+            if rec.key.parse::<std::net::IpAddr>().is_ok() {
+                put(&mut m, "client.ip", json!(rec.key));
+                put(&mut m, "client.address", json!(rec.key));
+                put(&mut m, "source.ip", json!(rec.key));
+            }
+        }
+        _ => put(&mut m, "tls.client.server_name", json!(rec.key)),
+    }
+    let r = "tlstriage.rollup";
+    put(&mut m, &format!("{r}.by"), json!(rec.by));
+    put(&mut m, &format!("{r}.key"), json!(rec.key));
+    put(&mut m, &format!("{r}.flows"), json!(rec.flows));
+    put(
+        &mut m,
+        &format!("{r}.flows_with_findings"),
+        json!(rec.flows_with_findings),
+    );
+    put(
+        &mut m,
+        &format!("{r}.aborted_handshakes"),
+        json!(rec.aborted_handshakes),
+    );
+    put(&mut m, &format!("{r}.findings"), json!(rec.findings));
+    put(
+        &mut m,
+        &format!("{r}.likely_causes"),
+        json!(rec.likely_causes),
+    );
+    put(
+        &mut m,
+        &format!("{r}.client_max_versions"),
+        json!(rec.client_max_versions),
+    );
+    put(
+        &mut m,
+        &format!("{r}.distinct_ja3"),
+        json!(rec.distinct_ja3),
+    );
+    put(
+        &mut m,
+        &format!("{r}.distinct_peers"),
+        json!(rec.distinct_peers),
+    );
+    put(&mut m, &format!("{r}.tcp_streams"), json!(rec.tcp_streams));
+    put(&mut m, "tlstriage.capture", json!(rec.capture));
+    put(&mut m, "tlstriage.type", json!("rollup"));
+    put(&mut m, "tlstriage.schema", json!(rec.schema));
+    put(&mut m, "tlstriage.severity", json!(rec.severity));
+    put(
+        &mut m,
+        "tlstriage.wireshark_filter",
+        json!(rec.wireshark_filter),
+    );
+    related(&mut m);
     Value::Object(m)
 }
 

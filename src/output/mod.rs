@@ -1,7 +1,9 @@
 //! Output stage: NDJSON records (the contract in `shared/spec/findings.md`, schema in
 //! `schema/tlstriage.schema.json`) and the human triage summary.
 
+mod delivery;
 mod ecs;
+mod ecs_template;
 mod failures;
 mod fastjson;
 mod file;
@@ -9,11 +11,16 @@ mod html;
 mod human;
 mod printable;
 mod records;
+mod redis;
 mod rollup;
 mod sink;
 mod syslog;
 
-pub use ecs::{ecs_finding, ecs_finding_at, ecs_tls_flow, severity_number, ECS_VERSION};
+pub use delivery::{Delivery, NamedDelivery};
+pub use ecs::{
+    ecs_finding, ecs_finding_at, ecs_rollup, ecs_tls_flow, severity_number, ECS_VERSION,
+};
+pub use ecs_template::{ecs_fields, ecs_template, ECS_FIELDS};
 pub use file::{AtomicFile, WholeLines};
 pub use html::{esc, ladder_steps, ladder_svg, render_report, ReportCapture, Step};
 pub use human::HumanReport;
@@ -23,12 +30,19 @@ pub use records::{
     write_finding_parts, CaptureFileRecord, CaptureStatsRecord, CertRecord, FindingRecord,
     FlowJson, Rendered, TlsFlowRecord, SCHEMA_VERSION,
 };
+pub use redis::{
+    RedisConfig, RedisMode, RedisOutputError, RedisSender, RedisSink, DEFAULT_DRAIN_TIMEOUT,
+    DEFAULT_QUEUE, DEFAULT_STREAM_MAXLEN,
+};
 pub use rollup::{RollupBy, Rollups};
 pub use sink::{
     Collect, Collected, EcsSink, Event, Fanout, FlowDigest, FlowDone, HumanLinesSink, HumanSink,
-    NdjsonSink, Prepare, Sink, SinkError, StatsEvent, SyslogSink,
+    NdjsonSink, Prepare, Sink, SinkError, StatsEvent,
 };
-pub use syslog::{format_rfc5424, syslog_severity, SyslogSender, SyslogTarget, Transport};
+pub use syslog::{
+    format_rfc5424, syslog_severity, SyslogSender, SyslogSink, SyslogTarget, Transport,
+    DEFAULT_MAX_MESSAGE, MIN_MAX_MESSAGE,
+};
 
 /// A warning on stderr. A stderr that cannot be written is no reason to stop the analysis.
 pub fn warn(msg: &str) {

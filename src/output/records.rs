@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
+use super::delivery::Delivery;
 use super::fastjson::format_u64;
+use crate::bounded::{capped, capped_str, MAX_EVIDENCE_STRING};
 use crate::capture::InputFormat;
 use crate::decode::{Tunnel, Unopened};
 use crate::fingerprint::{ja3, ja3s, ja4, ja4s};
@@ -381,6 +383,9 @@ fn handshake_ms(flow: &FlowRecord) -> Option<f64> {
 }
 
 /// One certificate of a chain in a `tls_flow` record (fields in serialized order).
+// A chain holds at most 10 and lives for one record: boxing the common variant would buy
+// nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(untagged)]
 pub enum CertRecord {
@@ -391,6 +396,9 @@ pub enum CertRecord {
         not_after: String,
         not_before: String,
         san: Vec<String>,
+        /// SANs beyond the first 100.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        san_not_shown: Option<u64>,
         serial: String,
         sha256: String,
         signature_algorithm: String,
@@ -403,18 +411,22 @@ pub enum CertRecord {
 impl CertRecord {
     fn new(c: &Result<crate::tls::types::CertInfo, String>) -> Self {
         match c {
-            Ok(c) => CertRecord::Parsed {
-                issuer: c.issuer.clone(),
-                key_bits: c.key_bits,
-                key_type: c.key_type.clone(),
-                not_after: format_secs(c.not_after),
-                not_before: format_secs(c.not_before),
-                san: c.san.clone(),
-                serial: c.serial.clone(),
-                sha256: c.sha256.clone(),
-                signature_algorithm: c.signature_algorithm.clone(),
-                subject: c.subject.clone(),
-            },
+            Ok(c) => {
+                let (san, san_not_shown) = capped(&c.san);
+                CertRecord::Parsed {
+                    issuer: capped_str(&c.issuer, MAX_EVIDENCE_STRING),
+                    key_bits: c.key_bits,
+                    key_type: c.key_type.clone(),
+                    not_after: format_secs(c.not_after),
+                    not_before: format_secs(c.not_before),
+                    san,
+                    san_not_shown,
+                    serial: c.serial.clone(),
+                    sha256: c.sha256.clone(),
+                    signature_algorithm: c.signature_algorithm.clone(),
+                    subject: capped_str(&c.subject, MAX_EVIDENCE_STRING),
+                }
+            }
             Err(e) => CertRecord::Broken { error: e.clone() },
         }
     }
@@ -426,6 +438,8 @@ impl CertRecord {
 pub struct TlsFlowRecord<'a> {
     pub alpn: Option<String>,
     pub alpn_offered: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpn_offered_not_shown: Option<u64>,
     pub bytes_client: u64,
     pub bytes_server: u64,
     pub capture: &'a str,
@@ -433,7 +447,11 @@ pub struct TlsFlowRecord<'a> {
     pub cipher: Option<String>,
     pub client_cert_chain: Vec<CertRecord>,
     pub client_ciphers: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_ciphers_not_shown: Option<u64>,
     pub client_versions: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_versions_not_shown: Option<u64>,
     pub closed_by: Option<String>,
     pub duration_ms: f64,
     pub end: crate::flow::EndReason,
@@ -490,7 +508,7 @@ impl<'a> TlsFlowRecord<'a> {
         });
         let mut kinds: Vec<&'static str> = findings.iter().map(|f| f.kind.as_str()).collect();
         kinds.dedup();
-        let client_versions = ch.map(|c| {
+        let client_versions: Option<Vec<String>> = ch.map(|c| {
             let mut v: Vec<u16> = c
                 .supported_versions
                 .iter()
@@ -502,16 +520,23 @@ impl<'a> TlsFlowRecord<'a> {
             }
             v.into_iter().map(version_name).collect()
         });
-        let client_ciphers = ch.map(|c| {
+        let client_ciphers: Option<Vec<String>> = ch.map(|c| {
             c.ciphers
                 .iter()
                 .filter(|x| !is_grease(**x))
                 .map(|x| cipher_name(*x))
                 .collect()
         });
+        let (alpn_offered, alpn_offered_not_shown) =
+            capped(ch.map(|c| c.alpn.as_slice()).unwrap_or_default());
+        let (client_ciphers, client_ciphers_not_shown) =
+            capped(&client_ciphers.unwrap_or_default());
+        let (client_versions, client_versions_not_shown) =
+            capped(&client_versions.unwrap_or_default());
         TlsFlowRecord {
             alpn: sh.and_then(|s| s.alpn.clone()),
-            alpn_offered: ch.map(|c| c.alpn.clone()).unwrap_or_default(),
+            alpn_offered,
+            alpn_offered_not_shown,
             bytes_client: flow.payload_bytes[Dir::ToServer.index()],
             bytes_server: flow.payload_bytes[Dir::ToClient.index()],
             capture,
@@ -520,8 +545,10 @@ impl<'a> TlsFlowRecord<'a> {
                 .filter(|s| s.version != 0x0002)
                 .map(|s| cipher_name(s.cipher)),
             client_cert_chain: flow.client_certs.iter().map(CertRecord::new).collect(),
-            client_ciphers: client_ciphers.unwrap_or_default(),
-            client_versions: client_versions.unwrap_or_default(),
+            client_ciphers,
+            client_ciphers_not_shown,
+            client_versions,
+            client_versions_not_shown,
             closed_by: flow
                 .first_close()
                 .map(|(side, how, _)| format!("{}:{}", Side::as_str(side), how)),
@@ -607,6 +634,9 @@ pub struct CaptureStatsRecord<'a> {
     pub live: Option<Value>,
     pub non_tcp_packets: u64,
     pub out_of_order: u64,
+    /// Only with a network output (`--redis`, `--syslog`): what each delivered and dropped.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<&'static str, Delivery>,
     pub packets: u64,
     pub reassembly_gap_bytes: u64,
     pub reassembly_gaps: u64,
@@ -665,6 +695,7 @@ impl<'a> CaptureStatsRecord<'a> {
             live: None,
             non_tcp_packets: stats.non_tcp_packets,
             out_of_order: stats.out_of_order,
+            outputs: BTreeMap::new(),
             packets: stats.packets,
             reassembly_gap_bytes: stats.reassembly_gap_bytes,
             reassembly_gaps: stats.reassembly_gaps,

@@ -9,15 +9,18 @@
 //! capture rules' sightings; the full record travels to the reading thread only when some
 //! sink needs more than those lines.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use thiserror::Error;
 
+use super::delivery::{Delivery, NamedDelivery};
 use super::records::{write_finding_parts, CaptureFileRecord, CaptureStatsRecord, TlsFlowRecord};
 use super::{
-    ecs_finding, ecs_finding_at, ecs_tls_flow, FindingRecord, HumanReport, Rendered, RollupBy,
-    Rollups, SyslogSender,
+    ecs_finding, ecs_finding_at, ecs_rollup, ecs_tls_flow, FindingRecord, HumanReport, Rendered,
+    RollupBy, Rollups,
 };
+use crate::bounded::{fit, MAX_LINE};
 use crate::capture::InputFormat;
 use crate::config::RuleEnv;
 use crate::flow::{CaptureStats, FlowRecord, FlowRef};
@@ -55,6 +58,8 @@ pub struct StatsEvent<'a> {
     pub rollups: &'a Rollups,
     /// `live` only: the `live` object of the capture_stats record (drops, uptime, ...).
     pub live: Option<&'a serde_json::Value>,
+    /// What each network output (Redis, syslog) delivered and dropped so far.
+    pub outputs: &'a [NamedDelivery],
 }
 
 pub enum Event<'a> {
@@ -82,11 +87,19 @@ pub trait Sink {
     fn close(&mut self) -> Result<(), SinkError> {
         Ok(())
     }
+    /// A network output: wait (bounded) until what was handed to it is delivered or
+    /// dropped, before the final statistics report it.
+    fn settle(&mut self) {}
+    /// A network output's name and counters.
+    fn delivery(&self) -> Option<NamedDelivery> {
+        None
+    }
 }
 
 /// What the reading thread gets of a finished flow from where it finished.
 pub struct FlowDigest {
     worst: Option<Severity>,
+    kinds: Vec<&'static str>,
     sightings: Vec<Sighting>,
     full: Option<Box<(FlowRecord, Vec<Finding>)>>,
 }
@@ -117,6 +130,7 @@ impl Prepare {
         }
         FlowDigest {
             worst: findings.iter().map(|f| f.severity).max(),
+            kinds: findings.iter().map(|f| f.kind.as_str()).collect(),
             sightings: sightings(&flow, &findings),
             full: self.full.then(|| Box::new((flow, findings))),
         }
@@ -135,6 +149,8 @@ pub struct Fanout<'a> {
     rollups: Rollups,
     files: Vec<CaptureFileRecord>,
     worst: Option<Severity>,
+    /// Findings reported over the run, by kind (for `live --metrics`).
+    found: BTreeMap<&'static str, u64>,
 }
 
 impl<'a> Fanout<'a> {
@@ -149,7 +165,13 @@ impl<'a> Fanout<'a> {
             rollups: Rollups::new(summary_by),
             files: Vec::new(),
             worst: None,
+            found: BTreeMap::new(),
         }
+    }
+
+    /// Findings reported so far in the run, by kind.
+    pub fn findings_by_kind(&self) -> &BTreeMap<&'static str, u64> {
+        &self.found
     }
 
     pub fn add(&mut self, sink: impl Sink + 'a) {
@@ -188,6 +210,9 @@ impl<'a> Fanout<'a> {
     /// A finished flow, numbered `tcp_stream`, with its NDJSON finding lines.
     pub fn flow(&mut self, d: FlowDigest, tcp_stream: u64, ndjson: &[u8]) -> Result<(), SinkError> {
         self.worst = self.worst.max(d.worst);
+        for k in &d.kinds {
+            *self.found.entry(k).or_default() += 1;
+        }
         self.capture_rules.add(d.sightings, tcp_stream);
         let full = d.full.map(|b| {
             let (mut flow, findings) = *b;
@@ -231,6 +256,7 @@ impl<'a> Fanout<'a> {
         found.retain(|(_, f)| f.severity >= self.min_severity);
         for (at, finding) in &found {
             self.worst = self.worst.max(Some(finding.severity));
+            *self.found.entry(finding.kind.as_str()).or_default() += 1;
             self.send(&Event::CrossFlow { at, finding })?;
         }
         Ok(notes)
@@ -248,6 +274,12 @@ impl<'a> Fanout<'a> {
     ) -> Result<(), SinkError> {
         let rollups = std::mem::replace(&mut self.rollups, Rollups::new(&[]));
         let files = std::mem::take(&mut self.files);
+        if last {
+            for s in &mut self.sinks {
+                s.settle();
+            }
+        }
+        let outputs = self.deliveries();
         let ev = Event::Stats(StatsEvent {
             last,
             stats,
@@ -257,6 +289,7 @@ impl<'a> Fanout<'a> {
             files: &files,
             rollups: &rollups,
             live,
+            outputs: &outputs,
         });
         let sent = self.send(&ev);
         self.rollups = rollups;
@@ -271,12 +304,22 @@ impl<'a> Fanout<'a> {
         Ok(())
     }
 
+    /// Each network output's counters.
+    pub fn deliveries(&self) -> Vec<NamedDelivery> {
+        self.sinks.iter().filter_map(|s| s.delivery()).collect()
+    }
+
     /// After the last capture: every sink flushes and reports what it could not deliver.
-    pub fn close(&mut self) -> Result<(), SinkError> {
+    /// Returns the number of records the network outputs dropped over the run.
+    pub fn close(&mut self) -> Result<u64, SinkError> {
         for s in &mut self.sinks {
             s.close()?;
         }
-        Ok(())
+        Ok(self
+            .deliveries()
+            .iter()
+            .map(|(_, d): &(&str, Delivery)| d.dropped)
+            .sum())
     }
 }
 
@@ -298,6 +341,13 @@ impl<'w> Lines<'w> {
     fn line(&mut self, v: &impl serde::Serialize) -> Result<(), SinkError> {
         self.buf.clear();
         serde_json::to_writer(&mut self.buf, v)?;
+        if self.buf.len() > MAX_LINE {
+            // Lists and strings are bounded where records are made; this is the last guard.
+            let mut short = serde_json::to_value(v)?;
+            fit(&mut short, MAX_LINE);
+            self.buf.clear();
+            serde_json::to_writer(&mut self.buf, &short)?;
+        }
         self.buf.push(b'\n');
         self.out.write_all(&self.buf)?;
         Ok(())
@@ -355,6 +405,7 @@ impl Sink for NdjsonSink<'_> {
                 let mut rec =
                     CaptureStatsRecord::new(capture, s.format, s.stats, s.warnings, s.truncated);
                 rec.files = s.files;
+                rec.outputs = s.outputs.iter().copied().collect();
                 if let Some(live) = s.live {
                     rec.ts = format_ts_us(crate::model::now_us());
                     rec.live = Some(live.clone());
@@ -371,8 +422,9 @@ impl Sink for NdjsonSink<'_> {
     }
 }
 
-/// Elastic Common Schema: one document per finding (the capture rules' too), and one per
-/// flow with `--flows`. Capture statistics and roll-ups have no ECS event.
+/// Elastic Common Schema: one document per finding (the capture rules' too), one per flow
+/// with `--flows`, and one per roll-up with `--summary-by`. Capture statistics have no ECS
+/// event.
 pub struct EcsSink<'w> {
     w: Lines<'w>,
     flows: bool,
@@ -404,7 +456,13 @@ impl Sink for EcsSink<'_> {
             Event::CrossFlow { at, finding } => {
                 self.w.line(&ecs_finding_at(capture, at, finding))?;
             }
-            Event::Stats(_) => {}
+            Event::Stats(s) => {
+                if s.last {
+                    for rec in s.rollups.records(capture) {
+                        self.w.line(&ecs_rollup(&rec))?;
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -526,47 +584,6 @@ impl Sink for HumanLinesSink<'_> {
     }
 }
 
-/// Each finding (the capture rules' too) to syslog, RFC 5424 with the finding record as
-/// message. A failed send is reported once on stderr and counted; `close` reports the count.
-pub struct SyslogSink<'s> {
-    sender: &'s mut SyslogSender,
-}
-
-impl<'s> SyslogSink<'s> {
-    pub fn new(sender: &'s mut SyslogSender) -> Self {
-        SyslogSink { sender }
-    }
-
-    fn send(&mut self, rec: &serde_json::Value, sev: Severity) {
-        if let Err(e) = self.sender.send(rec, sev) {
-            if self.sender.failed == 1 {
-                crate::output::warn(&format!("syslog {}: {e}", self.sender.target()));
-            }
-        }
-    }
-}
-
-impl Sink for SyslogSink<'_> {
-    fn event(&mut self, capture: &str, ev: &Event<'_>) -> Result<(), SinkError> {
-        match ev {
-            Event::Flow(done) => {
-                if let Some((flow, findings)) = done.full {
-                    for f in findings {
-                        let rec = serde_json::to_value(FindingRecord::new(capture, flow, f))?;
-                        self.send(&rec, f.severity);
-                    }
-                }
-            }
-            Event::CrossFlow { at, finding } => {
-                let rec = serde_json::to_value(FindingRecord::at(capture, at, finding))?;
-                self.send(&rec, finding.severity);
-            }
-            Event::Stats(_) => {}
-        }
-        Ok(())
-    }
-}
-
 /// Everything of each capture, kept for the HTML report written at the end.
 #[derive(Default)]
 pub struct Collect {
@@ -609,5 +626,28 @@ impl Sink for &mut Collect {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_line_is_longer_than_the_limit() {
+        let warnings: Vec<String> = (0..5000)
+            .map(|i| format!("warning {i}: {}", "x".repeat(40)))
+            .collect();
+        let rec =
+            serde_json::json!({"type": "capture_stats", "capture": "c", "warnings": warnings});
+        let mut out = Vec::new();
+        Lines::new(&mut out).line(&rec).unwrap();
+        assert!(out.len() <= MAX_LINE + 1, "{}", out.len());
+        assert_eq!(out.last(), Some(&b'\n'));
+        let back: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(back["record_truncated"], true);
+        assert_eq!(back["type"], "capture_stats");
+        let shown = back["warnings"].as_array().unwrap().len() as u64;
+        assert_eq!(shown + back["warnings_not_shown"].as_u64().unwrap(), 5000);
     }
 }

@@ -1,6 +1,12 @@
 //! `--syslog udp://host:514` / `tcp://host:601`: each finding as an RFC 5424 message whose
 //! MSG is the finding's NDJSON record. UDP sends one datagram per message (RFC 5426); TCP
 //! uses octet-counting framing (RFC 6587 3.4.1), which rsyslog's imtcp and syslog-ng accept.
+//!
+//! A message is never longer than `max_message` bytes (default 8192, rsyslog's default
+//! `maxMessageSize`): a collector splits or cuts a longer one into pieces that are not
+//! JSON. A finding that does not fit is shortened into valid JSON instead (lists cut with
+//! `<field>_not_shown` counts, long strings ended with "…", `"record_truncated": true`), and sent
+//! as one message; counted in `capture_stats.outputs.syslog.truncated`.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -9,6 +15,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::delivery::{Delivery, NamedDelivery};
+use super::records::FindingRecord;
+use super::sink::{Event, Sink, SinkError};
+use super::warn;
+use crate::bounded::{fit, json_len};
 use crate::rules::Severity;
 
 /// Facility of every message: local0 (16).
@@ -17,6 +28,11 @@ const APP_NAME: &str = "tlstriage";
 /// Private enterprise number reserved for documentation (RFC 5612), as SD-ID suffix.
 const SD_ID: &str = "tlstriage@32473";
 const TCP_TIMEOUT: Duration = Duration::from_secs(5);
+/// rsyslog's default `maxMessageSize`.
+pub const DEFAULT_MAX_MESSAGE: usize = 8192;
+/// The smallest `--syslog-max-message`: room for the header and a finding's identifying
+/// fields.
+pub const MIN_MAX_MESSAGE: usize = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
@@ -170,14 +186,17 @@ pub struct SyslogSender {
     conn: Conn,
     hostname: String,
     procid: u32,
+    max_message: usize,
     /// Messages that could not be sent.
     pub failed: u64,
     pub sent: u64,
+    /// Messages shortened to fit `max_message` (counted in `sent` too).
+    pub truncated: u64,
 }
 
 impl SyslogSender {
     /// Resolve the target and open the socket (a TCP connect must succeed now).
-    pub fn connect(target: &SyslogTarget) -> io::Result<Self> {
+    pub fn connect(target: &SyslogTarget, max_message: usize) -> io::Result<Self> {
         let addr = target
             .authority
             .to_socket_addrs()?
@@ -202,8 +221,10 @@ impl SyslogSender {
             conn,
             hostname: local_hostname(),
             procid: std::process::id(),
+            max_message: max_message.max(MIN_MAX_MESSAGE),
             failed: 0,
             sent: 0,
+            truncated: 0,
         })
     }
 
@@ -211,9 +232,33 @@ impl SyslogSender {
         &self.target
     }
 
+    pub fn delivery(&self) -> Delivery {
+        Delivery {
+            delivered: self.sent,
+            dropped: self.failed,
+            queued: 0,
+            truncated: self.truncated,
+        }
+    }
+
     /// Send one finding record; an error is returned (and counted) but the sender stays usable.
     pub fn send(&mut self, record: &Value, severity: Severity) -> io::Result<()> {
-        let msg = format_rfc5424(record, severity, &self.hostname, self.procid);
+        let mut msg = format_rfc5424(record, severity, &self.hostname, self.procid);
+        if msg.len() > self.max_message {
+            // The header does not change when the record is shortened.
+            let header = msg.len() - json_len(record);
+            let mut short = record.clone();
+            if !fit(&mut short, self.max_message.saturating_sub(header)) {
+                self.failed += 1;
+                return Err(io::Error::other(format!(
+                    "a {} finding does not fit in {} bytes even shortened",
+                    record["kind"].as_str().unwrap_or("?"),
+                    self.max_message
+                )));
+            }
+            msg = format_rfc5424(&short, severity, &self.hostname, self.procid);
+            self.truncated += 1;
+        }
         let r = self.send_raw(msg.as_bytes());
         match &r {
             Ok(()) => self.sent += 1,
@@ -257,6 +302,65 @@ fn tcp_connect(addr: SocketAddr) -> io::Result<TcpStream> {
     s.set_write_timeout(Some(TCP_TIMEOUT))?;
     s.set_nodelay(true)?;
     Ok(s)
+}
+
+/// Each finding (the capture rules' too) to syslog, RFC 5424 with the finding record as
+/// message. A failed send is reported once on stderr and counted; `close` reports the count.
+pub struct SyslogSink {
+    sender: SyslogSender,
+}
+
+impl SyslogSink {
+    pub fn new(sender: SyslogSender) -> Self {
+        SyslogSink { sender }
+    }
+
+    fn send(&mut self, rec: &serde_json::Value, sev: Severity) {
+        if let Err(e) = self.sender.send(rec, sev) {
+            if self.sender.failed == 1 {
+                warn(&format!("syslog {}: {e}", self.sender.target()));
+            }
+        }
+    }
+}
+
+impl Sink for SyslogSink {
+    fn delivery(&self) -> Option<NamedDelivery> {
+        Some(("syslog", self.sender.delivery()))
+    }
+
+    fn close(&mut self) -> Result<(), SinkError> {
+        self.sender.close();
+        let d = self.sender.delivery();
+        if d.dropped > 0 {
+            warn(&format!(
+                "syslog {}: {} of {} findings not sent",
+                self.sender.target(),
+                d.dropped,
+                d.total()
+            ));
+        }
+        Ok(())
+    }
+
+    fn event(&mut self, capture: &str, ev: &Event<'_>) -> Result<(), SinkError> {
+        match ev {
+            Event::Flow(done) => {
+                if let Some((flow, findings)) = done.full {
+                    for f in findings {
+                        let rec = serde_json::to_value(FindingRecord::new(capture, flow, f))?;
+                        self.send(&rec, f.severity);
+                    }
+                }
+            }
+            Event::CrossFlow { at, finding } => {
+                let rec = serde_json::to_value(FindingRecord::at(capture, at, finding))?;
+                self.send(&rec, finding.severity);
+            }
+            Event::Stats(_) => {}
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -312,7 +416,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let t: SyslogTarget = format!("tcp://127.0.0.1:{port}").parse().unwrap();
-        let mut s = SyslogSender::connect(&t).unwrap();
+        let mut s = SyslogSender::connect(&t, DEFAULT_MAX_MESSAGE).unwrap();
         let (mut conn, _) = listener.accept().unwrap();
         s.send(&record(), Severity::High).unwrap();
         s.send(&record(), Severity::Low).unwrap();
@@ -333,7 +437,7 @@ mod tests {
         let t: SyslogTarget = format!("udp://{}", rx.local_addr().unwrap())
             .parse()
             .unwrap();
-        let mut s = SyslogSender::connect(&t).unwrap();
+        let mut s = SyslogSender::connect(&t, DEFAULT_MAX_MESSAGE).unwrap();
         s.send(&record(), Severity::Medium).unwrap();
         let mut buf = [0u8; 4096];
         let n = rx.recv(&mut buf).unwrap();

@@ -194,7 +194,8 @@ fn check_name(ctx: &mut RuleCtx<'_>) {
         leaf.san.clone()
     };
     let (frame, ts) = certificate_event(ctx);
-    let listed = names.join(", ");
+    // The evidence keeps 100 names; the sentence ten.
+    let listed = crate::bounded::listed(&names, 10);
     let sni = sni.to_string();
     ctx.push(
         Finding::new(Kind::CertificateNameMismatch, Severity::High, ts)

@@ -91,6 +91,17 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// Cut its lists, strings and frames to the sizes of [`crate::bounded`], so that no
+    /// output carries a 10,000-name certificate whole.
+    pub fn bound(&mut self) {
+        crate::bounded::bound_finding_text(
+            &mut self.evidence,
+            &mut self.summary,
+            &mut self.explanation,
+            &mut self.frames,
+        );
+    }
+
     pub fn new(kind: Kind, severity: Severity, ts_us: TimestampUs) -> Self {
         Finding {
             kind,
@@ -231,6 +242,9 @@ pub fn evaluate_with(flow: &FlowRecord, env: &RuleEnv) -> Vec<Finding> {
     }
     let mut findings = ctx.findings;
     collapse_identical(&mut findings);
+    for f in &mut findings {
+        f.bound();
+    }
     findings
 }
 

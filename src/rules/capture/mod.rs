@@ -98,7 +98,10 @@ impl CaptureRules {
                 "capture rule {} raised a kind it does not declare",
                 rule.name
             );
-            out.extend(found);
+            out.extend(found.into_iter().map(|(at, mut f)| {
+                f.bound();
+                (at, f)
+            }));
         }
         out
     }
