@@ -234,7 +234,10 @@ fn wrapped_samples_give_the_bare_samples_findings() {
     for name in SAMPLES {
         let bare = sample(name);
         let (want, bare_analysis) = finding_lines(&bare);
-        assert!(!want.is_empty(), "{name} has findings or TLS flows to compare");
+        assert!(
+            !want.is_empty(),
+            "{name} has findings or TLS flows to compare"
+        );
         let frames = records(&bare);
         for (i, (tunnel, wrap)) in encapsulations().iter().enumerate() {
             let wrapped: Vec<_> = frames.iter().map(|(ts, f)| (*ts, wrap(f))).collect();

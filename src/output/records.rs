@@ -14,7 +14,9 @@ use crate::fingerprint::{ja3, ja3s, ja4, ja4s};
 use crate::flow::{CaptureStats, FlowRecord, FlowRef};
 use crate::model::{format_secs, format_ts_us, Dir, Side};
 use crate::rules::Finding;
-use crate::tls::names::{alert_description_name, cipher_name, group_name, is_grease, version_name};
+use crate::tls::names::{
+    alert_description_name, cipher_name, group_name, is_grease, is_tls13, version_name,
+};
 use crate::tls::TlsEventKind;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -364,9 +366,7 @@ fn handshake_ms(flow: &FlowRecord) -> Option<f64> {
         .events
         .iter()
         .find(|e| matches!(e.kind, TlsEventKind::Handshake(t) if t.0 == 1))?;
-    let tls13 = tls
-        .negotiated_version()
-        .is_some_and(|v| v == 0x0304 || v & 0xff00 == 0x7f00);
+    let tls13 = tls.negotiated_version().is_some_and(is_tls13);
     let end = if tls13 {
         tls.events.iter().find(|e| {
             e.dir == Dir::ToServer

@@ -11,7 +11,7 @@ use super::version::offered_versions;
 use super::{Cause, Finding, Kind, Rule, RuleCtx, Severity, KINDS};
 use crate::flow::{EndReason, FlowRecord};
 use crate::model::{Dir, FrameNo, Side, TimestampUs};
-use crate::tls::names::{alert_description_name, version_name};
+use crate::tls::names::{alert_description_name, is_tls13, version_name};
 use crate::tls::wire::hs;
 use crate::tls::{TlsConn, TlsEventKind};
 
@@ -403,9 +403,7 @@ fn diagnose_named(ctx: &RuleCtx<'_>, tls: &TlsConn, end: &Ending) -> (&'static s
         stage: tls.stage.as_str(),
         by_client: end.by == Some(Side::Client),
         by_server: end.by == Some(Side::Server),
-        tls13: tls
-            .negotiated_version()
-            .is_some_and(|v| v == 0x0304 || v & 0xff00 == 0x7f00),
+        tls13: tls.negotiated_version().is_some_and(is_tls13),
         // In the order of the registry: an expired certificate explains more than a weak one.
         cert_problem: KINDS
             .iter()

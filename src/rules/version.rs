@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::{Finding, Kind, Rule, RuleCtx, Severity};
-use crate::tls::names::{alert_description_name, is_grease, version_name};
+use crate::tls::names::{alert_description_name, is_grease, is_tls13, version_name};
 use crate::tls::types::ClientHello;
 use crate::tls::{TlsConn, TlsEventKind};
 
@@ -27,7 +27,7 @@ pub const OBSOLETE_VERSION: Rule = Rule {
 pub fn version_rank(v: u16) -> u16 {
     match v {
         0x0002 => 0x0200,
-        v if v & 0xff00 == 0x7f00 => 0x0304,
+        v if is_tls13(v) => 0x0304,
         v => v,
     }
 }

@@ -7,9 +7,11 @@ pub fn is_grease(v: u16) -> bool {
     (v & 0x0f0f) == 0x0a0a && (v >> 8) == (v & 0xff)
 }
 
-/// True for TLS 1.3 and its drafts (0x7fNN).
+/// True for TLS 1.3 and the versions that negotiate its semantics: the IETF drafts
+/// (0x7fNN), Google's 2017 experiments (0x7e01-0x7e03, Chrome's deployment trials) and
+/// Facebook's fizz drafts (0xfb17 = draft 23, 0xfb1a = draft 26), all named so in Wireshark.
 pub fn is_tls13(v: u16) -> bool {
-    v == 0x0304 || (v & 0xff00) == 0x7f00
+    v == 0x0304 || (v & 0xff00) == 0x7f00 || matches!(v, 0x7e01..=0x7e03 | 0xfb17 | 0xfb1a)
 }
 
 /// "SSLv2", "SSLv3", "TLSv1.0" .. "TLSv1.3", "TLSv1.3-draft<N>", else "0x....".
@@ -22,6 +24,8 @@ pub fn version_name(v: u16) -> String {
         0x0303 => "TLSv1.2".to_string(),
         0x0304 => "TLSv1.3".to_string(),
         v if (v & 0xff00) == 0x7f00 => format!("TLSv1.3-draft{}", v & 0xff),
+        0x7e01..=0x7e03 => format!("TLSv1.3-google-experiment{}", v & 0xff),
+        0xfb17 | 0xfb1a => format!("TLSv1.3-facebook-draft{}", v & 0xff),
         v => format!("0x{v:04x}"),
     }
 }
@@ -277,6 +281,10 @@ mod tests {
         assert_eq!(version_name(0x7f0e), "TLSv1.3-draft14");
         assert_eq!(version_name(0x1234), "0x1234");
         assert!(is_tls13(0x7f17) && is_tls13(0x0304) && !is_tls13(0x0303));
+        assert!(is_tls13(0x7e02) && is_tls13(0xfb1a) && !is_tls13(0x7e04) && !is_tls13(0xfb00));
+        assert_eq!(version_name(0x7e02), "TLSv1.3-google-experiment2");
+        assert_eq!(version_name(0xfb17), "TLSv1.3-facebook-draft23");
+        assert_eq!(version_name(0x1234), "0x1234");
     }
 
     #[test]

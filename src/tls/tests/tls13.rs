@@ -68,6 +68,35 @@ fn tls13_handshake_established_by_client_finished() {
     assert!(c.malformed.is_empty());
 }
 
+/// Google's experiments and Facebook's fizz drafts negotiate TLS 1.3 semantics under their
+/// own version numbers (issue #19 item 6): established by the client's Finished like 1.3,
+/// never an abort of a session that carried data.
+#[test]
+fn experimental_tls13_versions_are_tls13() {
+    for version in [0x7e01, 0x7e02, 0xfb17, 0xfb1a] {
+        let mut c = TlsConn::new();
+        c.feed(ToServer, &hs_rec(1, &tls13_client_hello()), 1, 0);
+        let sh = server_hello_body(
+            &[0x66; 32],
+            &[0x44; 32],
+            0x1301,
+            &[ext(43, &be16(version)), ext_server_key_share(29)],
+        );
+        let mut s = hs_rec(2, &sh);
+        s.extend_from_slice(&rec(20, 0x0303, &[1]));
+        s.extend_from_slice(&rec(23, 0x0303, &[0; 2000]));
+        c.feed(ToClient, &s, 2, 0);
+        assert_eq!(c.stage, HandshakeStage::ServerEncryptedFlight, "{version:#x}");
+        let mut cl = rec(20, 0x0303, &[1]);
+        cl.extend_from_slice(&rec(23, 0x0303, &[0; 53]));
+        c.feed(ToServer, &cl, 3, 0);
+        c.feed(ToServer, &rec(23, 0x0303, &[0; 400]), 4, 0);
+        assert!(c.established, "{version:#x}");
+        assert_eq!(c.negotiated_version(), Some(version));
+        assert!(c.malformed.is_empty(), "{version:#x}");
+    }
+}
+
 /// Mutual TLS refused: the client's flight (empty Certificate, Finished), then the server's
 /// only record is alert-sized. The handshake did not complete; the client's later request
 /// stays its data and does not complete it again.
