@@ -133,7 +133,10 @@ impl Ja4Parts {
             .filter(|&v| !is_grease(v))
             .collect();
         let sni = if exts.contains(&EXT_SNI) { 'd' } else { 'i' };
-        let alpn = alpn_chars(ch.alpn.first().map(String::as_str));
+        let alpn = alpn_chars(raw_or(
+            &ch.alpn_first_raw,
+            ch.alpn.first().map(String::as_str),
+        ));
         let a = format!(
             "t{}{}{:02}{:02}{}{}",
             version_code(version),
@@ -171,7 +174,7 @@ impl Ja4Parts {
 }
 
 fn ja4s_parts(sh: &ServerHello) -> (String, String) {
-    let alpn = alpn_chars(sh.alpn.as_deref());
+    let alpn = alpn_chars(raw_or(&sh.alpn_raw, sh.alpn.as_deref()));
     let head = format!(
         "t{}{:02}{}{}_{:04x}",
         version_code(sh.negotiated_version()),
@@ -198,10 +201,19 @@ fn version_code(v: u16) -> &'static str {
     }
 }
 
-fn alpn_chars(first: Option<&str>) -> [char; 2] {
+/// The ALPN bytes as sent, or the name's when they were not kept (hellos built in code).
+fn raw_or<'a>(raw: &'a [u8], name: Option<&'a str>) -> Option<&'a [u8]> {
+    if raw.is_empty() {
+        name.map(str::as_bytes)
+    } else {
+        Some(raw)
+    }
+}
+
+fn alpn_chars(first: Option<&[u8]>) -> [char; 2] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let b = match first {
-        Some(s) if !s.is_empty() => s.as_bytes(),
+        Some(b) if !b.is_empty() => b,
         _ => return ['0', '0'],
     };
     let (first, last) = (b[0], b[b.len() - 1]);
@@ -372,7 +384,7 @@ pub(crate) mod tests {
     #[test]
     fn ja4_alpn_rules() {
         let a = |s: &str| {
-            let c = alpn_chars(Some(s));
+            let c = alpn_chars(Some(s.as_bytes()));
             format!("{}{}", c[0], c[1])
         };
         assert_eq!(a("h2"), "h2");
@@ -382,6 +394,8 @@ pub(crate) mod tests {
         assert_eq!(a("x"), "xx");
         assert_eq!(a(""), "00");
         assert_eq!(alpn_chars(None), ['0', '0']);
+        // Not UTF-8: the bytes as sent (ff .. 61), not the replacement character's.
+        assert_eq!(alpn_chars(Some(&[0xff, 0x61])), ['f', '1']);
         // Non-alphanumeric first or last byte: hex of first and last byte.
         assert_eq!(a("\u{e9}"), "c9"); // c3 a9
         assert_eq!(a("0\u{e9}"), "39"); // 30 c3 a9

@@ -152,6 +152,7 @@ pub(crate) fn parse_client_hello(
             }
             ext::ALPN => match tls_parser::parse_tls_client_hello_extension(e.whole) {
                 Ok((_, TlsExtension::ALPN(p))) => {
+                    out.alpn_first_raw = p.first().map(|p| p.to_vec()).unwrap_or_default();
                     out.alpn = p
                         .iter()
                         .map(|p| String::from_utf8_lossy(p).into_owned())
@@ -244,14 +245,20 @@ pub(crate) fn parse_server_hello(body: &[u8]) -> (Option<ServerHello>, Vec<Strin
         out.session_id = sh.session_id.unwrap_or_default().to_vec();
         out.cipher = sh.cipher.0;
         out.compression = sh.compression.0;
-        // SSLv3 ServerHellos are parsed without extensions; what follows is not an error.
+        // tls-parser reads SSLv3 ServerHellos without extensions; servers that send some
+        // anyway (renegotiation_info, mostly) leave them in `rest`, and JA3S counts them as
+        // Zeek, Suricata and Wireshark do.
+        let sslv3_exts = match be16(rest, 0) {
+            Some(n) if version == 0x0300 && rest.len() == usize::from(n) + 2 => Some(&rest[2..]),
+            _ => None,
+        };
         if !rest.is_empty() && version != 0x0300 {
             errs.push(format!(
                 "ServerHello extensions length does not match the message ({} bytes left)",
                 rest.len()
             ));
         }
-        ext_block = sh.ext.unwrap_or_default();
+        ext_block = sh.ext.or(sslv3_exts).unwrap_or_default();
     }
     out.is_hello_retry_request = out.random == HRR_RANDOM;
     for e in walk_extensions("ServerHello", ext_block, &mut errs) {
@@ -263,6 +270,7 @@ pub(crate) fn parse_server_hello(body: &[u8]) -> (Option<ServerHello>, Vec<Strin
             },
             ext::ALPN => match tls_parser::parse_tls_server_hello_extension(e.whole) {
                 Ok((_, TlsExtension::ALPN(p))) => {
+                    out.alpn_raw = p.first().map(|p| p.to_vec()).unwrap_or_default();
                     out.alpn = p.first().map(|p| String::from_utf8_lossy(p).into_owned())
                 }
                 _ => errs.push(

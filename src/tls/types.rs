@@ -30,6 +30,10 @@ pub struct ClientHello {
     pub signature_algorithms: Vec<u16>,
     /// ALPN protocol names (0x0010), wire order.
     pub alpn: Vec<String>,
+    /// The first ALPN name's bytes as sent (JA4 hashes bytes, and a name that is not UTF-8
+    /// is not the same in `alpn`).
+    #[serde(skip)]
+    pub alpn_first_raw: Vec<u8>,
     /// key_share groups offered (0x0033).
     pub key_share_groups: Vec<u16>,
     /// pre_shared_key extension present (TLS 1.3 resumption attempt).
@@ -53,6 +57,9 @@ pub struct ServerHello {
     pub extensions: Vec<u16>,
     /// ALPN protocol the server chose.
     pub alpn: Option<String>,
+    /// Its bytes as sent (for JA4S).
+    #[serde(skip)]
+    pub alpn_raw: Vec<u8>,
     /// key_share group chosen (TLS 1.3), or the curve of a ServerKeyExchange (TLS <= 1.2) when known.
     pub group: Option<u16>,
     /// True when this is a HelloRetryRequest (special random value).

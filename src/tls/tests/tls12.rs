@@ -61,6 +61,33 @@ fn tls12_full_handshake() {
     assert_eq!(c.alerts().count(), 0);
 }
 
+/// JA4 reads the first ALPN name's bytes as sent: a name that is not UTF-8 gives the hex
+/// of its first and last byte (FoxIO's rule), not of a replacement character.
+#[test]
+fn ja4_alpn_of_a_name_that_is_not_utf8() {
+    let alpn = ext(16, &with_len16(&[2, 0xff, 0x61]));
+    let ch = client_hello_body(&[], &[0xc02f], &[ext_sni("a.example"), alpn]);
+    let mut c = TlsConn::new();
+    c.feed(ToServer, &hs_rec(1, &ch), 1, 0);
+    let ch = c.client_hello.as_ref().unwrap();
+    assert_eq!(ch.alpn_first_raw, [0xff, 0x61]);
+    assert_eq!(&crate::fingerprint::ja4(ch)[..10], "t12d0102f1");
+}
+
+/// An SSL 3.0 ServerHello with extensions: JA3S lists them (as Zeek, Suricata and
+/// Wireshark do), and they are no parse error.
+#[test]
+fn sslv3_server_hello_extensions_count_in_ja3s() {
+    let mut sh = server_hello_body(&[0x55; 32], &[], 0x000a, &[ext(0xff01, &[0])]);
+    sh[..2].copy_from_slice(&be16(0x0300));
+    let mut c = TlsConn::new();
+    c.feed(ToClient, &hs_rec(2, &sh), 1, 0);
+    let sh = c.server_hello.as_ref().unwrap();
+    assert_eq!(sh.extensions, [0xff01]);
+    assert_eq!(crate::fingerprint::ja3s(sh).text, "768,10,65281");
+    assert!(c.malformed.is_empty());
+}
+
 #[test]
 fn byte_by_byte_equals_all_at_once() {
     let flights = tls12_full();

@@ -86,7 +86,11 @@ fn experimental_tls13_versions_are_tls13() {
         s.extend_from_slice(&rec(20, 0x0303, &[1]));
         s.extend_from_slice(&rec(23, 0x0303, &[0; 2000]));
         c.feed(ToClient, &s, 2, 0);
-        assert_eq!(c.stage, HandshakeStage::ServerEncryptedFlight, "{version:#x}");
+        assert_eq!(
+            c.stage,
+            HandshakeStage::ServerEncryptedFlight,
+            "{version:#x}"
+        );
         let mut cl = rec(20, 0x0303, &[1]);
         cl.extend_from_slice(&rec(23, 0x0303, &[0; 53]));
         c.feed(ToServer, &cl, 3, 0);
