@@ -10,8 +10,8 @@ use anyhow::Result;
 use crate::config::{RuleEnv, DEFAULT_EXPIRY_WARNING_DAYS};
 use crate::flow::{AnalyzerConfig, DEFAULT_TLS_PORTS};
 use crate::output::{
-    EcsSink, Fanout, HumanLinesSink, HumanSink, NdjsonSink, RollupBy, SyslogSender, SyslogSink,
-    SyslogTarget,
+    Detail, EcsSink, Fanout, HumanLinesSink, HumanSink, NdjsonSink, RollupBy, SyslogSender,
+    SyslogSink, SyslogTarget,
 };
 use crate::rules::Severity;
 use crate::trust::{StoreOptions, TrustStore, Validator};
@@ -133,13 +133,29 @@ pub struct OutputArgs {
     /// udp://HOST[:514] or tcp://HOST[:601] (octet-counted framing).
     #[arg(long, value_name = "URL")]
     pub syslog: Option<SyslogTarget>,
-    /// In human output, also list flows with only informational findings.
+    /// In human output, list every flow after the summary (worst first, then by time),
+    /// including flows with only informational findings.
     #[arg(short, long)]
     pub verbose: bool,
-    /// Aggregate findings per server, client and/or SNI (comma separated): "rollup" records
+    /// In human output, list every flow with a problem after the summary (worst first, then
+    /// by time).
+    #[arg(long)]
+    pub flows_detail: bool,
+    /// Aggregate findings per server, client, SNI and/or cause (comma separated): "rollup" records
     /// at the end of each capture in NDJSON; the human summary leads with them.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub summary_by: Vec<RollupBy>,
+}
+
+impl OutputArgs {
+    /// How much of every flow the human summary lists.
+    pub fn detail(&self) -> Detail {
+        match (self.verbose, self.flows_detail) {
+            (true, _) => Detail::All,
+            (false, true) => Detail::Flows,
+            (false, false) => Detail::Summary,
+        }
+    }
 }
 
 /// Output formats.
@@ -218,7 +234,7 @@ pub fn fanout<'a>(
     match (format, mode) {
         (Format::Ndjson, _) => fan.add(NdjsonSink::new(w, out.flows)),
         (Format::Ecs, _) => fan.add(EcsSink::new(w, out.flows)),
-        (Format::Human, Mode::Read) => fan.add(HumanSink::new(w, out.verbose)),
+        (Format::Human, Mode::Read) => fan.add(HumanSink::new(w, out.detail())),
         (Format::Human, Mode::Live) => fan.add(HumanLinesSink::new(w)),
     }
     if let Some(s) = syslog {

@@ -5,6 +5,8 @@ mod ecs;
 mod failures;
 mod fastjson;
 mod file;
+mod fix;
+mod groups;
 mod html;
 mod human;
 mod printable;
@@ -15,8 +17,10 @@ mod syslog;
 
 pub use ecs::{ecs_finding, ecs_finding_at, ecs_tls_flow, severity_number, ECS_VERSION};
 pub use file::{AtomicFile, WholeLines};
+pub use fix::{cause_fix, finding_fix, kind_fix, reason_fix};
+pub use groups::{cause_words, headline, Group, GroupKey, Triage};
 pub use html::{esc, ladder_steps, ladder_svg, render_report, ReportCapture, Step};
-pub use human::HumanReport;
+pub use human::{Detail, HumanReport};
 pub use printable::{is_unsafe, printable};
 pub use records::{
     capture_stats_record, finding_record, flow_json, tls_flow_record, write_finding,

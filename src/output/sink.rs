@@ -15,8 +15,8 @@ use thiserror::Error;
 
 use super::records::{write_finding_parts, CaptureFileRecord, CaptureStatsRecord, TlsFlowRecord};
 use super::{
-    ecs_finding, ecs_finding_at, ecs_tls_flow, FindingRecord, HumanReport, Rendered, RollupBy,
-    Rollups, SyslogSender,
+    ecs_finding, ecs_finding_at, ecs_tls_flow, Detail, FindingRecord, HumanReport, Rendered,
+    RollupBy, Rollups, SyslogSender,
 };
 use crate::capture::InputFormat;
 use crate::config::RuleEnv;
@@ -417,16 +417,16 @@ impl Sink for EcsSink<'_> {
 /// The human triage summary, written at the end of each capture.
 pub struct HumanSink<'w> {
     out: &'w mut dyn Write,
-    verbose: bool,
+    detail: Detail,
     report: HumanReport,
 }
 
 impl<'w> HumanSink<'w> {
-    pub fn new(out: &'w mut dyn Write, verbose: bool) -> Self {
+    pub fn new(out: &'w mut dyn Write, detail: Detail) -> Self {
         HumanSink {
             out,
-            verbose,
-            report: HumanReport::new(verbose),
+            detail,
+            report: HumanReport::new(detail),
         }
     }
 }
@@ -441,8 +441,7 @@ impl Sink for HumanSink<'_> {
             }
             Event::CrossFlow { at, finding } => self.report.add_at(at, finding),
             Event::Stats(s) if s.last => {
-                let mut report =
-                    std::mem::replace(&mut self.report, HumanReport::new(self.verbose));
+                let mut report = std::mem::replace(&mut self.report, HumanReport::new(self.detail));
                 report.set_rollups(s.rollups.lines());
                 let text = report.render(capture, s.stats, s.warnings);
                 self.out.write_all(text.as_bytes())?;
