@@ -797,7 +797,13 @@ impl Analyzer {
         self.idle_queue.clear();
         rest.sort_by_key(|f| f.h.first_frame);
         for flow in rest {
-            self.finish_flow(*flow, EndReason::CaptureEnd);
+            // Both FINs seen, the last ACK not captured (yet): closed all the same.
+            let end = if flow.h.fin.iter().all(Option::is_some) {
+                EndReason::Closed
+            } else {
+                EndReason::CaptureEnd
+            };
+            self.finish_flow(*flow, end);
         }
     }
 
@@ -850,10 +856,15 @@ impl Analyzer {
         expired.sort_unstable_by_key(|(first, _)| *first);
         for (_, key) in expired {
             if let Some(slot) = self.remove(&key) {
-                if matches!(slot, Slot::Open(_)) {
-                    self.stats.flows_timed_out += 1;
-                }
-                self.finish_slot(slot, EndReason::Timeout);
+                let end = match &slot {
+                    Slot::Open(f) if f.h.fin.iter().all(Option::is_some) => EndReason::Closed,
+                    Slot::Open(_) => {
+                        self.stats.flows_timed_out += 1;
+                        EndReason::Timeout
+                    }
+                    Slot::Finished => EndReason::Timeout,
+                };
+                self.finish_slot(slot, end);
             }
         }
     }
@@ -1144,7 +1155,11 @@ impl Analyzer {
         if pkt.flags & tcp_flags::FIN != 0 {
             h.fin[d].get_or_insert(event);
         }
-        let done = h.rst.iter().any(Option::is_some) || h.fin.iter().all(Option::is_some);
+        // After both FINs the flow waits for the ACK of the last one, so that its frame
+        // range is the one `tcp.stream eq N` selects in Wireshark (the last ACK included).
+        let fins = h.fin.iter().all(Option::is_some);
+        let last_ack = fins && pkt.flags & tcp_flags::FIN == 0 && pkt.payload.is_empty();
+        let done = h.rst.iter().any(Option::is_some) || last_ack;
         if done {
             let first_frame = h.first_frame;
             if let Some(flow) = self.flows.remove(&key) {

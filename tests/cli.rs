@@ -118,7 +118,7 @@ Problems, worst first (1 group):
   [high] version mismatch (handshake_aborted) at localhost (127.0.0.1:4433): 1 flow, 1 client
     when: 2026-11-25 03:05:15.345
     what: TLS handshake aborted by the server after the client's ClientHello (alert protocol_version): version mismatch.
-    example: tcp.stream 0  127.0.0.1:35340 -> 127.0.0.1:4433  frames 1-9, cited 4, 6  (Wireshark: tcp.stream eq 0)
+    example: tcp.stream 0  127.0.0.1:35340 -> 127.0.0.1:4433  frames 1-10, cited 4, 6  (Wireshark: tcp.stream eq 0)
     why: The server answered the ClientHello with a fatal protocol_version alert: the client offered at most TLSv1.0 and the server accepts none of them: it requires a version newer than TLS 1.0 (in practice TLS 1.2 or newer). Upgrade or reconfigure the client (e.g. enable TLS 1.2/1.3), or, if you must, enable the version on the server. Offer vs choice: Client offers TLS 1.0 only (frame 4); server answered protocol_version (frame 6): it requires a version newer than TLS 1.0 (in practice TLS 1.2 or newer).
     fix: enable a TLS version both ends share: TLS 1.2 or 1.3 on the client, or the client's version on the server
     also on these flows: 1 obsolete_version, 1 tls_alert, 1 version_mismatch
@@ -147,7 +147,7 @@ Findings: 4
             "",
             "Every flow, worst first, then by time:",
             "",
-            "  tcp.stream 0  127.0.0.1:35340 -> 127.0.0.1:4433  sni=localhost  (frames 1-9)",
+            "  tcp.stream 0  127.0.0.1:35340 -> 127.0.0.1:4433  sni=localhost  (frames 1-10)",
             "    [high] version_mismatch: The server rejected the client's TLS versions (at most TLSv1.0) with a protocol_version alert.  (frames 4, 6)",
         ]
     );
