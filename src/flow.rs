@@ -189,6 +189,8 @@ pub struct FlowRecord {
     pub zero_window: [u64; 2],
     pub syn: Option<FrameNo>,
     pub syn_ack: Option<FrameNo>,
+    /// Capture time of the first SYN-ACK (the report's ladder draws it at its time).
+    pub syn_ack_ts_us: Option<TimestampUs>,
     /// SYNs (without ACK) from the client, retransmissions included, and the capture times
     /// of the first and the last.
     pub syns: u32,
@@ -465,6 +467,7 @@ struct FlowHeader {
     zero_window: [u64; 2],
     syn: Option<FrameNo>,
     syn_ack: Option<FrameNo>,
+    syn_ack_ts_us: Option<TimestampUs>,
     syns: u32,
     syn_times: Option<(TimestampUs, TimestampUs)>,
     icmp_count: u64,
@@ -562,6 +565,7 @@ impl Flow {
             zero_window: h.zero_window,
             syn: h.syn,
             syn_ack: h.syn_ack,
+            syn_ack_ts_us: h.syn_ack_ts_us,
             syns: h.syns,
             syn_times: h.syn_times,
             icmp: std::mem::take(&mut live.icmp),
@@ -1034,6 +1038,7 @@ impl Analyzer {
                 zero_window: [0; 2],
                 syn: None,
                 syn_ack: None,
+                syn_ack_ts_us: None,
                 syns: 0,
                 syn_times: None,
                 icmp_count: 0,
@@ -1124,7 +1129,10 @@ impl Analyzer {
                     t.1 = ts_us;
                 }
             } else {
-                h.syn_ack.get_or_insert(frame);
+                if h.syn_ack.is_none() {
+                    h.syn_ack = Some(frame);
+                    h.syn_ack_ts_us = Some(ts_us);
+                }
             }
             live.streams[d].set_isn(pkt.seq);
         }

@@ -1,7 +1,9 @@
-//! `tlstriage report`: one self-contained HTML file with the summary, the failing flows and a
-//! handshake ladder per failing flow; rendered in headless Chromium (screenshot kept under
-//! target/tmp/report/report.png), captured strings escaped. The browser test is skipped with a notice
-//! when chromium is absent, except under CI=true (`.ci/run` installs it).
+//! `tlstriage report`: one self-contained HTML file with the verdict, the failure groups (one
+//! handshake ladder per group), the summary and the failing flows; rendered in headless
+//! Chromium (screenshot kept under target/tmp/report/report.png), captured strings escaped;
+//! a generated capture of thousands of flows gives a report of a fixed size that renders in
+//! seconds. The browser tests are skipped with a notice when chromium is absent, except under
+//! CI=true (`.ci/run` installs it).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -114,8 +116,33 @@ fn assert_self_contained(html: &str) {
     assert!(lower.contains("content-security-policy"));
 }
 
+/// The sum of the "Failing flows (N)" headings (one per capture).
+fn failing_flows_listed(html: &str) -> usize {
+    html.split("Failing flows (")
+        .skip(1)
+        .map(|rest| {
+            let n = rest.split_once(')').expect("heading").0;
+            n.replace(',', "").parse::<usize>().expect("a count")
+        })
+        .sum()
+}
+
+/// Each group section: (has a ladder, is a cross-flow finding without a flow to draw).
+fn groups(html: &str) -> Vec<(bool, bool)> {
+    html.split("<section class=\"group\"")
+        .skip(1)
+        .map(|sec| {
+            let sec = sec.split("</section>").next().unwrap_or("");
+            (
+                sec.contains("<svg class=\"ladder\""),
+                sec.contains("<div class=\"diag cross\">"),
+            )
+        })
+        .collect()
+}
+
 #[test]
-fn report_has_summary_failing_flows_and_a_ladder_per_failing_flow() {
+fn report_has_verdict_groups_summary_and_failing_flows() {
     let dir = artifact_dir("all-samples");
     let files = all_samples();
     let html = report(&files, &[], &dir.join("report.html"));
@@ -126,21 +153,37 @@ fn report_has_summary_failing_flows_and_a_ladder_per_failing_flow() {
     for k in &exp.kinds {
         assert!(html.contains(&format!("<code>{k}</code>")), "kind {k}");
     }
-    assert!(html.contains(&format!("Failing flows ({})", exp.flows.len())));
-    assert_eq!(
-        html.matches("<svg class=\"ladder\"").count(),
-        exp.flows.len()
-    );
-    assert_eq!(
-        html.matches("<section class=\"flow\"").count(),
-        exp.flows.len()
-    );
+    // One verdict per capture.
+    assert_eq!(html.matches("<p class=\"verdict").count(), files.len());
+    assert!(html.contains(
+        "<p class=\"verdict\">samples/version-mismatch.pcap: 1 of 1 connection failed: 100% version mismatch at 1 server.</p>"
+    ));
+    assert_eq!(failing_flows_listed(&html), exp.flows.len());
     for (_, client) in &exp.flows {
         assert!(html.contains(client), "flow of {client} missing");
     }
     for c in &exp.causes {
         assert!(html.contains(&format!("<b>{c}</b>")), "cause {c}");
     }
+    // Every group draws its example flow, except a cross-flow finding's; one ladder each.
+    let groups = groups(&html);
+    assert!(
+        groups.len() >= exp.flows.len() / 2,
+        "{} groups",
+        groups.len()
+    );
+    for (ladder, cross) in &groups {
+        assert!(
+            ladder ^ cross,
+            "a group with {ladder} ladder, {cross} cross"
+        );
+    }
+    assert_eq!(
+        html.matches("<svg class=\"ladder\"").count(),
+        groups.iter().filter(|g| g.0).count()
+    );
+    assert!(html.contains("<b>fix:</b> renew the certificate"));
+    assert!(html.contains("<svg class=\"timeline\""));
     // The ladder speaks TCP and TLS, with frame numbers and time offsets.
     for label in [
         ">SYN<",
@@ -152,6 +195,7 @@ fn report_has_summary_failing_flows_and_a_ladder_per_failing_flow() {
         ">FIN<",
         ">#1<",
         "+0.000 ms",
+        ">RST (TTL 64: a middlebox)<",
     ] {
         assert!(html.contains(label), "ladder label {label}");
     }
@@ -301,16 +345,17 @@ fn report_renders_in_headless_chromium() {
     // The page as the browser built it: every failing flow, its ladder and its diagnosis.
     let exp = expected(&files, &[]);
     assert!(dom.contains("Summary by kind and severity"), "{dom}");
-    assert!(dom.contains(&format!("Failing flows ({})", exp.flows.len())));
+    assert_eq!(failing_flows_listed(&dom), exp.flows.len());
     for (_, client) in &exp.flows {
         assert!(dom.contains(client), "flow of {client} not in the DOM");
     }
     for c in &exp.causes {
         assert!(dom.contains(c), "cause {c} not in the DOM");
     }
+    let groups = groups(&dom);
     assert_eq!(
         dom.matches("<svg class=\"ladder\"").count(),
-        exp.flows.len()
+        groups.iter().filter(|g| g.0).count()
     );
     assert!(dom.contains(">ClientHello</text>"));
     assert!(

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use super::args::AnalysisArgs;
 use super::read::read_one;
 use super::{error, EXIT_ERROR};
-use crate::output::{render_report, AtomicFile, Collect, Fanout, ReportCapture};
+use crate::output::{render_report, AtomicFile, Fanout, ReportSink};
 
 #[derive(clap::Args, Debug)]
 pub struct ReportArgs {
@@ -27,7 +27,7 @@ pub struct ReportArgs {
 /// it was read (exit 2).
 pub fn report(args: &ReportArgs) -> Result<i32> {
     let config = args.analysis.config()?;
-    let mut collect = Collect::default();
+    let mut collect = ReportSink::default();
     let mut errors = Vec::new();
     let mut code = 0;
     {
@@ -46,17 +46,10 @@ pub fn report(args: &ReportArgs) -> Result<i32> {
             }
         }
     }
-    let captures: Vec<ReportCapture<'_>> = collect
-        .captures
-        .iter()
-        .zip(errors)
-        .map(|(c, error)| ReportCapture {
-            name: &c.name,
-            capture: c,
-            error,
-        })
-        .collect();
-    let html = render_report(&captures);
+    for (c, error) in collect.captures.iter_mut().zip(errors) {
+        c.error = error;
+    }
+    let html = render_report(&mut collect.captures);
     if args.output.as_os_str() == "-" {
         io::stdout()
             .write_all(html.as_bytes())

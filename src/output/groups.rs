@@ -8,7 +8,8 @@
 //!
 //! The state is bounded: at most [`MAX_GROUPS`] groups (the flows of any further group are
 //! counted, not kept), distinct clients and servers counted up to [`MAX_DISTINCT`] per group
-//! and per cause, and the per-minute timeline up to [`MAX_MINUTES`] minutes.
+//! and per cause, and the failure timeline in at most [`MAX_BUCKETS`] buckets (wider ones
+//! as the capture grows longer).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
@@ -22,8 +23,12 @@ use crate::rules::{Finding, Kind, Severity};
 pub const MAX_GROUPS: usize = 2_000;
 /// Distinct clients and servers counted exactly per group and per cause.
 pub const MAX_DISTINCT: usize = 10_000;
-/// Minutes of the failure timeline kept (a week); later failures are counted as dropped.
-pub const MAX_MINUTES: usize = 7 * 24 * 60;
+/// Buckets of the failure timeline; past it, the buckets widen.
+pub const MAX_BUCKETS: usize = 2048;
+/// Bucket widths of the timeline, in seconds.
+const WIDTHS: &[i64] = &[
+    1, 5, 10, 30, 60, 300, 600, 1800, 3600, 21_600, 86_400, 604_800, 2_592_000, 31_536_000,
+];
 /// Example streams kept per group (for a Wireshark filter over several).
 const STREAMS: usize = 10;
 
@@ -157,10 +162,79 @@ pub struct Triage {
     pub failed: u64,
     /// Failed connections per cause in words.
     pub causes: HashMap<String, CauseTally>,
-    /// Failed connections per minute (unix minute) and cause in words.
-    pub timeline: BTreeMap<i64, BTreeMap<String, u64>>,
-    /// Failures past [`MAX_MINUTES`] distinct minutes.
-    pub timeline_dropped: u64,
+    /// Failed connections over time, by cause in words.
+    pub timeline: Timeline,
+}
+
+/// Failures counted per time bucket and cause; buckets start as seconds and widen (to 5 s,
+/// 10 s, 30 s, a minute, ...) whenever there would be more than [`MAX_BUCKETS`].
+#[derive(Debug, Default)]
+pub struct Timeline {
+    width_index: usize,
+    /// Bucket start (unix seconds, a multiple of the width) -> cause -> failures.
+    buckets: BTreeMap<i64, BTreeMap<String, u64>>,
+}
+
+impl Timeline {
+    pub fn add(&mut self, ts_us: TimestampUs, cause: &str) {
+        let width = self.width();
+        let start = ts_us.div_euclid(1_000_000).div_euclid(width) * width;
+        let per_cause = self.buckets.entry(start).or_default();
+        match per_cause.get_mut(cause) {
+            Some(n) => *n += 1,
+            None => {
+                per_cause.insert(cause.to_string(), 1);
+            }
+        }
+        while self.buckets.len() > MAX_BUCKETS && self.width_index + 1 < WIDTHS.len() {
+            self.width_index += 1;
+            self.buckets = rebucket(std::mem::take(&mut self.buckets), self.width());
+        }
+    }
+
+    /// The bucket width in seconds.
+    pub fn width(&self) -> i64 {
+        WIDTHS[self.width_index]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buckets.is_empty()
+    }
+
+    /// The buckets widened until there are at most `bars` over the span (first to last
+    /// bucket), and their width: (width in seconds, bucket start -> cause -> failures).
+    pub fn bars(&self, bars: usize) -> (i64, BTreeMap<i64, BTreeMap<String, u64>>) {
+        let (Some(first), Some(last)) = (
+            self.buckets.keys().next().copied(),
+            self.buckets.keys().next_back().copied(),
+        ) else {
+            return (self.width(), BTreeMap::new());
+        };
+        let mut i = self.width_index;
+        while i + 1 < WIDTHS.len() && (last - first) / WIDTHS[i] + 1 > bars as i64 {
+            i += 1;
+        }
+        let out = self
+            .buckets
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect::<BTreeMap<_, _>>();
+        (WIDTHS[i], rebucket(out, WIDTHS[i]))
+    }
+}
+
+fn rebucket(
+    buckets: BTreeMap<i64, BTreeMap<String, u64>>,
+    width: i64,
+) -> BTreeMap<i64, BTreeMap<String, u64>> {
+    let mut out: BTreeMap<i64, BTreeMap<String, u64>> = BTreeMap::new();
+    for (start, causes) in buckets {
+        let into = out.entry(start.div_euclid(width) * width).or_default();
+        for (cause, n) in causes {
+            *into.entry(cause).or_default() += n;
+        }
+    }
+    out
 }
 
 fn server_text(ep: Endpoint) -> String {
@@ -290,17 +364,7 @@ impl Triage {
         }
         self.failed += 1;
         let words = key.cause_words();
-        let minute = head.ts_us.div_euclid(60_000_000);
-        if self.timeline.len() < MAX_MINUTES || self.timeline.contains_key(&minute) {
-            *self
-                .timeline
-                .entry(minute)
-                .or_default()
-                .entry(words.clone())
-                .or_default() += 1;
-        } else {
-            self.timeline_dropped += 1;
-        }
+        self.timeline.add(head.ts_us, &words);
         let c = self.causes.entry(words).or_default();
         c.flows += 1;
         c.clients.insert(client);
@@ -578,5 +642,22 @@ mod tests {
         );
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(percent(1, 1000), "<1%");
+    }
+
+    #[test]
+    fn the_timeline_widens_its_buckets_and_stays_bounded() {
+        let mut t = Timeline::default();
+        // Ten hours, one failure every 7 seconds.
+        for i in 0..(10 * 3600 / 7) {
+            t.add(i64::from(i) * 7_000_000, if i % 3 == 0 { "a" } else { "b" });
+        }
+        assert!(t.buckets.len() <= MAX_BUCKETS);
+        assert_eq!(t.width(), 30);
+        let total: u64 = t.buckets.values().flat_map(|c| c.values()).sum();
+        assert_eq!(total, 10 * 3600 / 7);
+        let (width, bars) = t.bars(120);
+        assert_eq!(width, 300);
+        assert_eq!(bars.len(), 120);
+        assert_eq!(bars.values().flat_map(|c| c.values()).sum::<u64>(), total);
     }
 }

@@ -18,8 +18,11 @@ mod syslog;
 pub use ecs::{ecs_finding, ecs_finding_at, ecs_tls_flow, severity_number, ECS_VERSION};
 pub use file::{AtomicFile, WholeLines};
 pub use fix::{cause_fix, finding_fix, kind_fix, reason_fix};
-pub use groups::{cause_words, headline, Group, GroupKey, Triage};
-pub use html::{esc, ladder_steps, ladder_svg, render_report, ReportCapture, Step};
+pub use groups::{cause_words, headline, Group, GroupKey, Timeline, Triage, MAX_GROUPS};
+pub use html::{
+    esc, ladder_steps, ladder_svg, render_report, timeline_svg, CaptureReport, FlowRow, Step,
+    GROUPS_DRAWN, MAX_FLOW_ROWS,
+};
 pub use human::{Detail, HumanReport};
 pub use printable::{is_unsafe, printable};
 pub use records::{
@@ -29,8 +32,8 @@ pub use records::{
 };
 pub use rollup::{RollupBy, Rollups};
 pub use sink::{
-    Collect, Collected, EcsSink, Event, Fanout, FlowDigest, FlowDone, HumanLinesSink, HumanSink,
-    NdjsonSink, Prepare, Sink, SinkError, StatsEvent, SyslogSink,
+    EcsSink, Event, Fanout, FlowDigest, FlowDone, HumanLinesSink, HumanSink, NdjsonSink, Prepare,
+    ReportSink, Sink, SinkError, StatsEvent, SyslogSink,
 };
 pub use syslog::{format_rfc5424, syslog_severity, SyslogSender, SyslogTarget, Transport};
 
