@@ -21,6 +21,8 @@ const W: i64 = 900;
 const H: i64 = 150;
 const LEFT: i64 = 48;
 const TOP: i64 = 10;
+/// The widest a bar is drawn.
+const MAX_BAR_W: f64 = 24.0;
 
 fn width_words(secs: i64) -> String {
     match secs {
@@ -69,7 +71,8 @@ pub fn timeline_svg(t: &Timeline) -> Option<String> {
         .unwrap_or(1)
         .max(1);
     let plot_w = W - LEFT - 10;
-    let bar_w = (plot_w as f64 / n_bars as f64).max(1.0);
+    // A few bars stay bars, not a wall of colour.
+    let bar_w = (plot_w as f64 / n_bars as f64).clamp(1.0, MAX_BAR_W);
     let legend_rows = causes.len().min(COLOURS.len() + 1).div_ceil(3) as i64;
     let total_h = TOP + H + 34 + 18 * legend_rows;
     let mut s = String::new();
@@ -113,13 +116,11 @@ pub fn timeline_svg(t: &Timeline) -> Option<String> {
     }
     let _ = write!(
         s,
-        r#"<text x="{LEFT}" y="{y}" class="tick">{}</text><text x="{x2}" y="{y}" class="tick" text-anchor="end">{}</text><text x="{mid}" y="{y}" class="tick" text-anchor="middle">one bar per {}</text>"#,
+        r#"<text x="{LEFT}" y="{y}" class="tick">{} .. {}, one bar per {}</text>"#,
         esc(&clock(first)),
         esc(&clock(last + width)),
         esc(&width_words(width)),
         y = TOP + H + 16,
-        x2 = W - 10,
-        mid = LEFT + plot_w / 2,
     );
     let mut legend: Vec<(String, &str, u64)> = causes
         .iter()
