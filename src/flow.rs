@@ -223,6 +223,8 @@ pub struct FlowRecord {
     pub zero_window: [u64; 2],
     pub syn: Option<FrameNo>,
     pub syn_ack: Option<FrameNo>,
+    /// Capture time of the first SYN-ACK (the report's ladder draws it at its time).
+    pub syn_ack_ts_us: Option<TimestampUs>,
     /// SYNs (without ACK) from the client, retransmissions included, and the capture times
     /// of the first and the last.
     pub syns: u32,
@@ -523,6 +525,7 @@ struct FlowHeader {
     zero_window: [u64; 2],
     syn: Option<FrameNo>,
     syn_ack: Option<FrameNo>,
+    syn_ack_ts_us: Option<TimestampUs>,
     syns: u32,
     syn_times: Option<(TimestampUs, TimestampUs)>,
     icmp_count: u64,
@@ -619,6 +622,7 @@ impl Flow {
             zero_window: h.zero_window,
             syn: h.syn,
             syn_ack: h.syn_ack,
+            syn_ack_ts_us: h.syn_ack_ts_us,
             syns: h.syns,
             syn_times: h.syn_times,
             icmp: std::mem::take(&mut live.icmp),
@@ -854,7 +858,13 @@ impl Analyzer {
         self.idle_queue.clear();
         rest.sort_by_key(|f| f.h.first_frame);
         for flow in rest {
-            self.finish_flow(*flow, EndReason::CaptureEnd);
+            // Both FINs seen, the last ACK not captured (yet): closed all the same.
+            let end = if flow.h.fin.iter().all(Option::is_some) {
+                EndReason::Closed
+            } else {
+                EndReason::CaptureEnd
+            };
+            self.finish_flow(*flow, end);
         }
     }
 
@@ -907,10 +917,15 @@ impl Analyzer {
         expired.sort_unstable_by_key(|(first, _)| *first);
         for (_, key) in expired {
             if let Some(slot) = self.remove(&key) {
-                if matches!(slot, Slot::Open(_)) {
-                    self.stats.flows_timed_out += 1;
-                }
-                self.finish_slot(slot, EndReason::Timeout);
+                let end = match &slot {
+                    Slot::Open(f) if f.h.fin.iter().all(Option::is_some) => EndReason::Closed,
+                    Slot::Open(_) => {
+                        self.stats.flows_timed_out += 1;
+                        EndReason::Timeout
+                    }
+                    Slot::Finished => EndReason::Timeout,
+                };
+                self.finish_slot(slot, end);
             }
         }
     }
@@ -1107,6 +1122,7 @@ impl Analyzer {
                 zero_window: [0; 2],
                 syn: None,
                 syn_ack: None,
+                syn_ack_ts_us: None,
                 syns: 0,
                 syn_times: None,
                 icmp_count: 0,
@@ -1214,7 +1230,10 @@ impl Analyzer {
                     t.1 = ts_us;
                 }
             } else {
-                h.syn_ack.get_or_insert(frame);
+                if h.syn_ack.is_none() {
+                    h.syn_ack = Some(frame);
+                    h.syn_ack_ts_us = Some(ts_us);
+                }
             }
             live.streams[d].set_isn(pkt.seq);
         }
@@ -1245,7 +1264,11 @@ impl Analyzer {
         if pkt.flags & tcp_flags::FIN != 0 {
             h.fin[d].get_or_insert(event);
         }
-        let done = h.rst.iter().any(Option::is_some) || h.fin.iter().all(Option::is_some);
+        // After both FINs the flow waits for the ACK of the last one, so that its frame
+        // range is the one `tcp.stream eq N` selects in Wireshark (the last ACK included).
+        let fins = h.fin.iter().all(Option::is_some);
+        let last_ack = fins && pkt.flags & tcp_flags::FIN == 0 && pkt.payload.is_empty();
+        let done = h.rst.iter().any(Option::is_some) || last_ack;
         if done {
             let first_frame = h.first_frame;
             if let Some(flow) = self.flows.remove(&key) {

@@ -104,15 +104,53 @@ fn reads_standard_input() {
 }
 
 #[test]
-fn human_summary_names_the_failing_flow() {
+fn human_summary_is_verdict_then_groups_then_counts() {
     let out = tlstriage(&["read", "--format", "human", "samples/version-mismatch.pcap"]);
+    assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("handshake_aborted"), "{text}");
-    assert!(
-        text.contains("aborted by the server at client_hello"),
-        "{text}"
+    let expected = "\
+== samples/version-mismatch.pcap: 10 packets, 1 TCP flows (1 TLS), 0.002 s of traffic
+
+1 of 1 connection failed: 100% version mismatch at 1 server.
+
+Problems, worst first (1 group):
+
+  [high] version mismatch (handshake_aborted) at localhost (127.0.0.1:4433): 1 flow, 1 client
+    when: 2026-11-25 03:05:15.345
+    what: TLS handshake aborted by the server after the client's ClientHello (alert protocol_version): version mismatch.
+    example: tcp.stream 0  127.0.0.1:35340 -> 127.0.0.1:4433  frames 1-10, cited 4, 6  (Wireshark: tcp.stream eq 0)
+    why: The server answered the ClientHello with a fatal protocol_version alert: the client offered at most TLSv1.0 and the server accepts none of them: it requires a version newer than TLS 1.0 (in practice TLS 1.2 or newer). Upgrade or reconfigure the client (e.g. enable TLS 1.2/1.3), or, if you must, enable the version on the server. Offer vs choice: Client offers TLS 1.0 only (frame 4); server answered protocol_version (frame 6): it requires a version newer than TLS 1.0 (in practice TLS 1.2 or newer).
+    fix: enable a TLS version both ends share: TLS 1.2 or 1.3 on the client, or the client's version on the server
+    also on these flows: 1 obsolete_version, 1 tls_alert, 1 version_mismatch
+
+Findings: 4
+  high         1  handshake_aborted
+  high         1  version_mismatch
+  medium       1  obsolete_version
+  medium       1  tls_alert
+";
+    assert_eq!(text, expected);
+
+    // --flows-detail adds every flow with a problem after the summary, worst first.
+    let out = tlstriage(&[
+        "read",
+        "--format",
+        "human",
+        "--flows-detail",
+        "samples/version-mismatch.pcap",
+    ]);
+    let detail = String::from_utf8_lossy(&out.stdout);
+    let tail = detail.strip_prefix(expected).expect(&detail);
+    assert_eq!(
+        tail.lines().take(5).collect::<Vec<_>>(),
+        [
+            "",
+            "Every flow, worst first, then by time:",
+            "",
+            "  tcp.stream 0  127.0.0.1:35340 -> 127.0.0.1:4433  sni=localhost  (frames 1-10)",
+            "    [high] version_mismatch: The server rejected the client's TLS versions (at most TLSv1.0) with a protocol_version alert.  (frames 4, 6)",
+        ]
     );
-    assert!(text.contains("tcp.stream 0"), "{text}");
 }
 
 fn assert_one_line_error(out: &Output, needle: &str) {

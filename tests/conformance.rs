@@ -2149,3 +2149,44 @@ fn last_alert_is_the_visible_unknown_ca() {
     let rec = tlstriage::output::tls_flow_record("x", f, findings);
     assert_eq!(rec["last_alert"], "unknown_ca");
 }
+
+/// zeek/tls13-draft16-firefox-aborted-protocol-version (issue #20): the version_mismatch
+/// explanation and the offer-vs-choice verdict say the same thing about what the server
+/// requires. The TLS 1.2-only retry is refused by a server that requires TLS 1.3; the
+/// first attempt offers TLS 1.0 up to draft-16, so the server wants another TLS 1.3 version,
+/// not "TLS 1.2 or newer" (which the client offers).
+#[test]
+fn firefox_draft16_explanations_do_not_contradict_themselves() {
+    let Some(dir) = corpus() else {
+        return;
+    };
+    let a = analyze(
+        &dir,
+        "zeek/tls13-draft16-firefox-aborted-protocol-version.pcap",
+    );
+    let explanation = |port: u16| -> String {
+        let (_, findings) = a
+            .flows
+            .iter()
+            .find(|(f, _)| f.client.port == port)
+            .expect("flow");
+        findings
+            .iter()
+            .find(|f| f.kind.as_str() == "handshake_aborted")
+            .expect("handshake_aborted")
+            .explanation
+            .clone()
+    };
+    let retry = explanation(54982);
+    assert!(
+        retry.contains("it requires TLS 1.3. Enable TLS 1.3 on the client"),
+        "{retry}"
+    );
+    assert!(!retry.contains("TLS 1.2 or newer"), "{retry}");
+    let first = explanation(54980);
+    assert!(
+        first.contains("it requires a version the client does not offer. The server most likely speaks only another TLS 1.3 version"),
+        "{first}"
+    );
+    assert!(!first.contains("TLS 1.2 or newer"), "{first}");
+}

@@ -141,8 +141,20 @@ fn wireshark_filter_selects_exactly_the_flows_packets() {
                 );
             }
             // All of it: the same first frame, and every packet the analyzer counted up to
-            // the flow's last frame. Wireshark also counts the bare ACK/RST that follow the
-            // close, which the analyzer does not attribute to the finished flow.
+            // the flow's last frame. A flow closed by two FINs ends with the ACK of the last
+            // one, as `tcp.stream eq N` shows it (issue #20); only what follows a close by
+            // RST, or a stray packet after that last ACK, is not the flow's.
+            let last_fin = flow.fin.iter().flatten().map(|e| e.frame).max();
+            if let (Some(last_fin), true) = (last_fin, flow.fin.iter().all(Option::is_some)) {
+                let ack = rows.iter().find(|r| r.0 > last_fin && r.4 & 0x01 == 0);
+                if let Some(&(ack, ..)) = ack {
+                    assert!(
+                        ack <= flow.last_frame,
+                        "{name}: {filter}: the ACK of the last FIN (frame {ack}) is past the flow's last frame {}",
+                        flow.last_frame
+                    );
+                }
+            }
             assert_eq!(
                 rows[0].0, flow.first_frame,
                 "{name}: first frame of {filter}"

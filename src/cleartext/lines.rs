@@ -1,8 +1,9 @@
 //! Text helpers shared by the line-based protocols, and the command/reply count that
 //! SMTP, POP3 and FTP use to find the answer to their upgrade command.
 
-/// Escapes bytes for evidence: printable ASCII as is, `\r` `\n` `\t`, a
-/// backslash doubled (so the output stays unambiguous), everything else `\xNN`.
+/// Escapes bytes for evidence: printable ASCII as is (a backslash too: text that is
+/// already escaped, such as a server echoing `\x16\x03` back in an HTTP 400 page, reads as
+/// it was sent instead of as `\\x16`), `\r` `\n` `\t`, everything else `\xNN`.
 /// At most `max` input bytes are rendered.
 pub fn escape_bytes(bytes: &[u8], max: usize) -> String {
     let bytes = &bytes[..bytes.len().min(max)];
@@ -12,7 +13,6 @@ pub fn escape_bytes(bytes: &[u8], max: usize) -> String {
             b'\r' => s.push_str("\\r"),
             b'\n' => s.push_str("\\n"),
             b'\t' => s.push_str("\\t"),
-            b'\\' => s.push_str("\\\\"),
             0x20..=0x7e => s.push(char::from(b)),
             _ => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -143,7 +143,7 @@ mod tests {
             escape_bytes(&[0x16, 0x03, 0xff, b'a'], 64),
             "\\x16\\x03\\xffa"
         );
-        assert_eq!(escape_bytes(b"a\\b", 64), "a\\\\b");
+        assert_eq!(escape_bytes(b"a\\x00b", 64), "a\\x00b");
         assert_eq!(escape_bytes(b"abcdef", 3), "abc");
         assert_eq!(escape_bytes(b"", 3), "");
         assert_eq!(escape_bytes(&[0u8; 100], 64).len(), 64 * 4);

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use crate::config::{RuleEnv, DEFAULT_EXPIRY_WARNING_DAYS};
 use crate::flow::{AnalyzerConfig, DEFAULT_TLS_PORTS};
 use crate::output::{
-    EcsSink, Fanout, HumanLinesSink, HumanSink, NdjsonSink, RedisConfig, RedisMode, RedisSender,
+    Detail, EcsSink, Fanout, HumanLinesSink, HumanSink, NdjsonSink, RedisConfig, RedisMode, RedisSender,
     RedisSink, RollupBy, SyslogSender, SyslogSink, SyslogTarget, DEFAULT_DRAIN_TIMEOUT,
     DEFAULT_MAX_MESSAGE, DEFAULT_QUEUE, DEFAULT_STREAM_MAXLEN, MIN_MAX_MESSAGE,
 };
@@ -166,10 +166,15 @@ pub struct OutputArgs {
     /// counted as dropped.
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_DRAIN_TIMEOUT.as_secs(), requires = "redis")]
     pub redis_drain_timeout: u64,
-    /// In human output, also list flows with only informational findings.
+    /// In human output, list every flow after the summary (worst first, then by time),
+    /// including flows with only informational findings.
     #[arg(short, long)]
     pub verbose: bool,
-    /// Aggregate findings per server, client and/or SNI (comma separated): "rollup" records
+    /// In human output, list every flow with a problem after the summary (worst first, then
+    /// by time).
+    #[arg(long)]
+    pub flows_detail: bool,
+    /// Aggregate findings per server, client, SNI and/or cause (comma separated): "rollup" records
     /// at the end of each capture in NDJSON; the human summary leads with them.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub summary_by: Vec<RollupBy>,
@@ -183,6 +188,17 @@ fn parse_max_message(s: &str) -> Result<usize, String> {
         return Err(format!("at least {MIN_MAX_MESSAGE} bytes"));
     }
     Ok(n)
+}
+
+impl OutputArgs {
+    /// How much of every flow the human summary lists.
+    pub fn detail(&self) -> Detail {
+        match (self.verbose, self.flows_detail) {
+            (true, _) => Detail::All,
+            (false, true) => Detail::Flows,
+            (false, false) => Detail::Summary,
+        }
+    }
 }
 
 /// Output formats.
@@ -292,7 +308,7 @@ pub fn fanout<'a>(
     match (format, mode) {
         (Format::Ndjson, _) => fan.add(NdjsonSink::new(w, out.flows)),
         (Format::Ecs, _) => fan.add(EcsSink::new(w, out.flows)),
-        (Format::Human, Mode::Read) => fan.add(HumanSink::new(w, out.verbose)),
+        (Format::Human, Mode::Read) => fan.add(HumanSink::new(w, out.detail())),
         (Format::Human, Mode::Live) => fan.add(HumanLinesSink::new(w)),
     }
     if let Some(s) = net.syslog {

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use super::args::AnalysisArgs;
-use super::read::read_one;
+use super::read::{default_threads, read_one, MAX_THREADS};
 use super::{error, EXIT_ERROR};
-use crate::output::{render_report, AtomicFile, Collect, Fanout, ReportCapture};
+use crate::output::{render_report, AtomicFile, Fanout, ReportSink};
 
 #[derive(clap::Args, Debug)]
 pub struct ReportArgs {
@@ -19,6 +19,9 @@ pub struct ReportArgs {
     /// renamed once complete.
     #[arg(short, long, default_value = "report.html")]
     pub output: PathBuf,
+    /// Threads, flows sharded as for `read` (default: all cores; 1 = single-threaded).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_THREADS))]
+    pub threads: Option<u16>,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
 }
@@ -27,7 +30,8 @@ pub struct ReportArgs {
 /// it was read (exit 2).
 pub fn report(args: &ReportArgs) -> Result<i32> {
     let config = args.analysis.config()?;
-    let mut collect = Collect::default();
+    let threads = args.threads.map_or_else(default_threads, usize::from);
+    let mut collect = ReportSink::default();
     let mut errors = Vec::new();
     let mut code = 0;
     {
@@ -36,7 +40,7 @@ pub fn report(args: &ReportArgs) -> Result<i32> {
         for path in &args.files {
             let name = path.display().to_string();
             fan.begin(&name);
-            match read_one(path, &config, 1, &mut fan).with_context(|| name.clone())? {
+            match read_one(path, &config, threads, &mut fan).with_context(|| name.clone())? {
                 None => errors.push(None),
                 Some(e) => {
                     error(&format!("{name}: {e}"));
@@ -46,17 +50,10 @@ pub fn report(args: &ReportArgs) -> Result<i32> {
             }
         }
     }
-    let captures: Vec<ReportCapture<'_>> = collect
-        .captures
-        .iter()
-        .zip(errors)
-        .map(|(c, error)| ReportCapture {
-            name: &c.name,
-            capture: c,
-            error,
-        })
-        .collect();
-    let html = render_report(&captures);
+    for (c, error) in collect.captures.iter_mut().zip(errors) {
+        c.error = error;
+    }
+    let html = render_report(&mut collect.captures);
     if args.output.as_os_str() == "-" {
         io::stdout()
             .write_all(html.as_bytes())

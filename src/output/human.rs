@@ -1,17 +1,40 @@
-//! The human triage summary: counts per kind and severity, then each failing flow with its
-//! one-line diagnosis and the frames to look at.
+//! The human triage summary, top down: a one-line verdict over the whole capture, then the
+//! failure groups (one block per kind, cause and target, with counts, first and last time,
+//! one example flow with its frames and Wireshark filter, and the fix), the connection
+//! failures per server:port, the counts per kind; then, with `--flows-detail` (or `-v`, which
+//! adds the flows with only informational findings), every flow, worst first, then by time.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::failures::Failures;
+use super::groups::{headline, thousands, Group, Triage};
 use super::printable;
 use crate::flow::{CaptureStats, FlowRecord, FlowRef};
+use crate::model::{format_ts_us, TimestampUs};
 use crate::rules::{Finding, Kind, Severity};
 
+/// Failure groups shown; the rest are counted in one line.
+const GROUPS_SHOWN: usize = 20;
+
 struct FlowLine {
+    worst: Severity,
+    ts_us: TimestampUs,
+    tcp_stream: u64,
     title: String,
     findings: Vec<Finding>,
+}
+
+/// What the flow list shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Detail {
+    /// No flow list: the verdict and the groups.
+    #[default]
+    Summary,
+    /// Every flow with a finding at or above low.
+    Flows,
+    /// Every flow with a finding (`-v`).
+    All,
 }
 
 /// Collects findings while a capture is read, renders the summary at the end.
@@ -19,17 +42,52 @@ struct FlowLine {
 pub struct HumanReport {
     counts: BTreeMap<(&'static str, Severity), usize>,
     flows: Vec<FlowLine>,
-    verbose: bool,
-    /// Roll-up sentences (`--summary-by`), biggest first: they lead the summary.
+    detail: Detail,
+    /// Roll-up sentences (`--summary-by`), biggest first.
     rollups: Vec<String>,
-    /// Flows whose only problem is a failed connection, counted per server:port.
+    triage: Triage,
+    /// Flows whose headline is a failed connection, counted per server:port.
     failures: Failures,
 }
 
+/// "2021-06-01 12:00:00.123".
+fn short_ts(ts: TimestampUs) -> String {
+    let full = format_ts_us(ts);
+    let (date, time) = full.split_once('T').unwrap_or((&full, ""));
+    format!("{date} {}", time.get(..12).unwrap_or(time))
+}
+
+/// "12:00:00.123 .. 12:05:10.456" (the date said once when both are on the same day).
+fn time_span(first: TimestampUs, last: TimestampUs) -> String {
+    let (a, b) = (short_ts(first), short_ts(last));
+    if first == last {
+        return a;
+    }
+    match (a.split_once(' '), b.split_once(' ')) {
+        (Some((da, _)), Some((db, tb))) if da == db => format!("{a} .. {tb}"),
+        _ => format!("{a} .. {b}"),
+    }
+}
+
+fn endpoint_text(ep: crate::flow::Endpoint) -> String {
+    match ep.ip {
+        std::net::IpAddr::V6(ip) => format!("[{ip}]:{}", ep.port),
+        ip => format!("{ip}:{}", ep.port),
+    }
+}
+
+fn frames_text(frames: &[u64]) -> String {
+    frames
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl HumanReport {
-    pub fn new(verbose: bool) -> Self {
+    pub fn new(detail: Detail) -> Self {
         HumanReport {
-            verbose,
+            detail,
             ..Default::default()
         }
     }
@@ -41,16 +99,19 @@ impl HumanReport {
                 .entry((f.kind.as_str(), f.severity))
                 .or_default() += 1;
         }
-        let worst = findings.iter().map(|f| f.severity).max();
-        if worst.is_none_or(|s| s < Severity::Low) && !self.verbose {
-            return;
+        self.triage.add(flow, findings);
+        let head = headline(findings);
+        if let Some(h) = head.filter(|h| h.kind == Kind::ConnectionFailed) {
+            self.failures.add(flow, h);
         }
-        // Verbose lists every flow; otherwise a scan's thousand failures are a few lines.
-        if let (false, [f]) = (self.verbose, findings) {
-            if f.kind == Kind::ConnectionFailed {
-                self.failures.add(flow, f);
-                return;
-            }
+        let worst = findings.iter().map(|f| f.severity).max();
+        let listed = match self.detail {
+            Detail::Summary => false,
+            Detail::Flows => head.is_some(),
+            Detail::All => worst.is_some(),
+        };
+        if !listed {
+            return;
         }
         let sni = flow
             .sni()
@@ -63,19 +124,23 @@ impl HumanReport {
             format!("  [capture: {quality}]")
         };
         let title = format!(
-            "tcp.stream {}  {}:{} -> {}:{}{}  (frames {}-{}){quality}",
+            "tcp.stream {}  {} -> {}{}  (frames {}-{}){quality}",
             flow.tcp_stream,
-            flow.client.ip,
-            flow.client.port,
-            flow.server.ip,
-            flow.server.port,
+            endpoint_text(flow.client),
+            endpoint_text(flow.server),
             sni,
             flow.first_frame,
             flow.last_frame
         );
         let mut findings = findings.to_vec();
         findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
-        self.flows.push(FlowLine { title, findings });
+        self.flows.push(FlowLine {
+            worst: worst.unwrap_or(Severity::Info),
+            ts_us: flow.first_ts_us,
+            tcp_stream: flow.tcp_stream,
+            title,
+            findings,
+        });
     }
 
     /// The roll-up lines (`--summary-by`), biggest first.
@@ -89,11 +154,20 @@ impl HumanReport {
             .counts
             .entry((f.kind.as_str(), f.severity))
             .or_default() += 1;
+        self.triage.add_at(at, f);
+        if self.detail == Detail::Summary {
+            return;
+        }
         let title = format!(
-            "tcp.stream {}  {}:{} -> {}:{}  (cross-flow)",
-            at.tcp_stream, at.client.ip, at.client.port, at.server.ip, at.server.port
+            "tcp.stream {}  {} -> {}  (cross-flow)",
+            at.tcp_stream,
+            endpoint_text(at.client),
+            endpoint_text(at.server)
         );
         self.flows.push(FlowLine {
+            worst: f.severity,
+            ts_us: f.ts_us,
+            tcp_stream: at.tcp_stream,
             title,
             findings: vec![f.clone()],
         });
@@ -114,25 +188,21 @@ impl HumanReport {
             stats.tls_flows,
             duration
         );
-        if stats.bad_checksums > 0 || stats.reassembly_gaps > 0 || stats.decode_errors > 0 {
-            let _ = writeln!(
-                out,
-                "   capture quality: {} bad checksums (normal for loopback/offload captures), {} reassembly gaps, {} undecodable frames",
-                stats.bad_checksums, stats.reassembly_gaps, stats.decode_errors
-            );
-        }
+        quality_line(&mut out, stats);
         for w in warnings {
             let _ = writeln!(out, "   warning: {}", printable(w));
         }
+        let _ = writeln!(out, "\n{}", printable(&self.triage.verdict(stats.flows)));
         if !self.rollups.is_empty() {
             let _ = writeln!(out, "\nRoll-ups (biggest first):");
             for line in &self.rollups {
                 let _ = writeln!(out, "  {}", printable(line));
             }
         }
+        self.render_groups(&mut out);
+        self.failures.render(&mut out);
         let total: usize = self.counts.values().sum();
         if total == 0 {
-            let _ = writeln!(out, "No findings.");
             return out;
         }
         let _ = writeln!(out, "\nFindings: {total}");
@@ -141,28 +211,201 @@ impl HumanReport {
         for ((kind, sev), n) in rows {
             let _ = writeln!(out, "  {:<8} {:>5}  {kind}", sev.as_str(), n);
         }
-        self.failures.render(&mut out);
-        if !self.flows.is_empty() {
-            let _ = writeln!(out, "\nFlows with problems:");
+        self.render_flows(&mut out);
+        out
+    }
+
+    fn render_groups(&self, out: &mut String) {
+        let groups: Vec<&Group> = self
+            .triage
+            .ranked()
+            .into_iter()
+            .filter(|g| g.key.kind != Kind::ConnectionFailed)
+            .collect();
+        if groups.is_empty() {
+            return;
         }
-        for fl in &self.flows {
+        let _ = writeln!(
+            out,
+            "\nProblems, worst first ({}):",
+            if groups.len() == 1 {
+                "1 group".to_string()
+            } else {
+                format!("{} groups", groups.len())
+            }
+        );
+        for g in groups.iter().take(GROUPS_SHOWN) {
+            render_group(out, g);
+        }
+        let hidden = &groups[groups.len().min(GROUPS_SHOWN)..];
+        let untracked = self.triage.untracked_flows;
+        if hidden.is_empty() && untracked == 0 {
+            return;
+        }
+        // The rest, one line per kind and cause: the same problem at many other targets.
+        let mut rest: BTreeMap<(&str, &str), (Severity, u64, u64)> = BTreeMap::new();
+        for g in hidden {
+            let e = rest
+                .entry((g.key.kind.as_str(), g.key.cause.as_str()))
+                .or_insert((g.severity, 0, 0));
+            e.0 = e.0.max(g.severity);
+            e.1 += g.flows;
+            e.2 += 1;
+        }
+        let mut rest: Vec<_> = rest.into_iter().collect();
+        rest.sort_by(|a, b| (b.1 .0, b.1 .1).cmp(&(a.1 .0, a.1 .1)).then(a.0.cmp(&b.0)));
+        let flows: u64 = hidden.iter().map(|g| g.flows).sum::<u64>() + untracked;
+        let _ = writeln!(
+            out,
+            "\n  ... {} more flow(s) in {}{} other group(s) (--flows-detail lists every flow):",
+            thousands(flows),
+            hidden.len(),
+            if untracked > 0 { "+" } else { "" }
+        );
+        for ((kind, cause), (sev, n, targets)) in rest.iter().take(GROUPS_SHOWN) {
+            let words = super::groups::cause_words(
+                crate::rules::Kind::parse(kind).unwrap_or(Kind::HandshakeAborted),
+                cause,
+            );
+            let kind = if cause.is_empty() {
+                String::new()
+            } else {
+                format!(" ({kind})")
+            };
+            let _ = writeln!(
+                out,
+                "  [{}] {words}{kind}: {} at {} other target(s)",
+                sev.as_str(),
+                if *n == 1 {
+                    "1 flow".to_string()
+                } else {
+                    format!("{} flows", thousands(*n))
+                },
+                thousands(*targets)
+            );
+        }
+        if rest.len() > GROUPS_SHOWN {
+            let _ = writeln!(
+                out,
+                "  ... and {} other kind(s) and cause(s)",
+                rest.len() - GROUPS_SHOWN
+            );
+        }
+        if untracked > 0 {
+            let _ = writeln!(
+                out,
+                "  ... and {} flow(s) past the {} groups tracked",
+                thousands(untracked),
+                super::groups::MAX_GROUPS
+            );
+        }
+    }
+
+    fn render_flows(&self, out: &mut String) {
+        if self.flows.is_empty() {
+            return;
+        }
+        let mut flows: Vec<&FlowLine> = self.flows.iter().collect();
+        flows.sort_by_key(|f| (std::cmp::Reverse(f.worst), f.ts_us, f.tcp_stream));
+        let _ = writeln!(out, "\nEvery flow, worst first, then by time:");
+        for fl in flows {
             let _ = writeln!(out, "\n  {}", fl.title);
             for f in &fl.findings {
-                let frames: Vec<String> = f.frames.iter().map(u64::to_string).collect();
                 let _ = writeln!(
                     out,
                     "    [{}] {}: {}  (frames {})",
                     f.severity.as_str(),
                     f.kind,
                     printable(&f.summary),
-                    frames.join(", ")
+                    frames_text(&f.frames)
                 );
                 if f.kind == Kind::HandshakeAborted {
                     let _ = writeln!(out, "        why: {}", printable(&f.explanation));
                 }
             }
         }
-        out
+    }
+}
+
+/// The capture quality line, when it matters: reassembly gaps or undecodable frames, and
+/// bad checksums only beside retransmissions or gaps (alone they are what loopback and
+/// offloading hosts capture, and change nothing).
+fn quality_line(out: &mut String, stats: &CaptureStats) {
+    let suspicious_checksums =
+        stats.bad_checksums > 0 && (stats.retransmissions > 0 || stats.reassembly_gaps > 0);
+    if stats.reassembly_gaps == 0 && stats.decode_errors == 0 && !suspicious_checksums {
+        return;
+    }
+    let mut parts = vec![
+        format!("{} reassembly gaps", stats.reassembly_gaps),
+        format!("{} undecodable frames", stats.decode_errors),
+    ];
+    if suspicious_checksums {
+        parts.push(format!(
+            "{} bad checksums (normal on loopback and offloading hosts; with {} retransmissions they may be real corruption)",
+            stats.bad_checksums, stats.retransmissions
+        ));
+    }
+    let _ = writeln!(out, "   capture quality: {}", parts.join(", "));
+}
+
+fn render_group(out: &mut String, g: &Group) {
+    let target = printable(&g.key.target);
+    let servers = if g.servers.count() == 1 && target != endpoint_text(g.example.server) {
+        format!(" ({})", endpoint_text(g.example.server))
+    } else if g.servers.count() > 1 {
+        format!(" ({} servers)", g.servers.text())
+    } else {
+        String::new()
+    };
+    let kind = if g.key.cause.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", g.key.kind)
+    };
+    let _ = writeln!(
+        out,
+        "\n  [{}] {}{kind} at {target}{servers}: {}, {} {}",
+        g.severity.as_str(),
+        g.key.cause_words(),
+        if g.flows == 1 {
+            "1 flow".to_string()
+        } else {
+            format!("{} flows", thousands(g.flows))
+        },
+        g.clients.text(),
+        if g.clients.count() == 1 {
+            "client"
+        } else {
+            "clients"
+        },
+    );
+    let _ = writeln!(out, "    when: {}", time_span(g.first_ts, g.last_ts));
+    let e = &g.example;
+    let _ = writeln!(
+        out,
+        "    {}: {}",
+        if g.flows == 1 { "what" } else { "e.g." },
+        printable(&e.summary)
+    );
+    let _ = writeln!(
+        out,
+        "    example: tcp.stream {}  {} -> {}  frames {}-{}, cited {}  (Wireshark: tcp.stream eq {})",
+        e.tcp_stream,
+        endpoint_text(e.client),
+        endpoint_text(e.server),
+        e.first_frame,
+        e.last_frame,
+        frames_text(&e.frames),
+        e.tcp_stream
+    );
+    if g.key.kind == Kind::HandshakeAborted && !e.explanation.is_empty() {
+        let _ = writeln!(out, "    why: {}", printable(&e.explanation));
+    }
+    let _ = writeln!(out, "    fix: {}", g.fix);
+    if !g.also.is_empty() {
+        let also: Vec<String> = g.also.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let _ = writeln!(out, "    also on these flows: {}", also.join(", "));
     }
 }
 
@@ -187,7 +430,7 @@ mod tests {
         );
         close(&mut f, crate::model::Dir::ToClient, false, 6);
         let findings = crate::rules::evaluate(&f);
-        let mut h = HumanReport::new(true);
+        let mut h = HumanReport::new(Detail::All);
         h.add(&f, &findings);
         let text = h.render("cap\u{1b}.pcap", &CaptureStats::default(), &[]);
         assert!(

@@ -7,6 +7,8 @@ mod ecs_template;
 mod failures;
 mod fastjson;
 mod file;
+mod fix;
+mod groups;
 mod html;
 mod human;
 mod printable;
@@ -22,8 +24,13 @@ pub use ecs::{
 };
 pub use ecs_template::{ecs_fields, ecs_template, ECS_FIELDS};
 pub use file::{AtomicFile, WholeLines};
-pub use html::{esc, ladder_steps, ladder_svg, render_report, ReportCapture, Step};
-pub use human::HumanReport;
+pub use fix::{cause_fix, finding_fix, kind_fix, reason_fix};
+pub use groups::{cause_words, headline, Group, GroupKey, Timeline, Triage, MAX_GROUPS};
+pub use html::{
+    esc, ladder_steps, ladder_svg, render_report, timeline_svg, CaptureReport, FlowRow, Step,
+    GROUPS_DRAWN, MAX_FLOW_ROWS,
+};
+pub use human::{Detail, HumanReport};
 pub use printable::{is_unsafe, printable};
 pub use records::{
     capture_stats_record, finding_record, flow_json, tls_flow_record, write_finding,
@@ -36,8 +43,8 @@ pub use redis::{
 };
 pub use rollup::{RollupBy, Rollups};
 pub use sink::{
-    Collect, Collected, EcsSink, Event, Fanout, FlowDigest, FlowDone, HumanLinesSink, HumanSink,
-    NdjsonSink, Prepare, Sink, SinkError, StatsEvent,
+    EcsSink, Event, Fanout, FlowDigest, FlowDone, HumanLinesSink, HumanSink, NdjsonSink, Prepare,
+    ReportSink, Sink, SinkError, StatsEvent,
 };
 pub use syslog::{
     format_rfc5424, syslog_severity, SyslogSender, SyslogSink, SyslogTarget, Transport,

@@ -28,6 +28,9 @@ pub enum RollupBy {
     Server,
     Client,
     Sni,
+    /// The flow's failure cause: `handshake_aborted`'s likely_cause, `connection_failed`'s
+    /// reason (as `connection_failed:REASON`), else the kind of its headline finding.
+    Cause,
 }
 
 impl RollupBy {
@@ -36,11 +39,22 @@ impl RollupBy {
             RollupBy::Server => "server",
             RollupBy::Client => "client",
             RollupBy::Sni => "sni",
+            RollupBy::Cause => "cause",
         }
     }
 
-    fn key(self, flow: &FlowRecord) -> Option<String> {
+    fn key(self, flow: &FlowRecord, findings: &[Finding]) -> Option<String> {
         Some(match self {
+            RollupBy::Cause => {
+                let head = super::groups::headline(findings)?;
+                match head.kind {
+                    Kind::HandshakeAborted => head.evidence_str("likely_cause")?.to_string(),
+                    Kind::ConnectionFailed => {
+                        format!("connection_failed:{}", head.evidence_str("reason")?)
+                    }
+                    k => k.as_str().to_string(),
+                }
+            }
             RollupBy::Server => match flow.server.ip {
                 std::net::IpAddr::V6(ip) => format!("[{ip}]:{}", flow.server.port),
                 ip => format!("{ip}:{}", flow.server.port),
@@ -70,6 +84,8 @@ struct Group {
     client_max: BTreeMap<String, u64>,
     ja3: BTreeSet<String>,
     peers: BTreeSet<String>,
+    /// For a roll-up by cause: the server:port pairs it happened at.
+    servers: BTreeSet<String>,
     first_ts: Option<TimestampUs>,
     last_ts: Option<TimestampUs>,
     streams: Vec<u64>,
@@ -129,7 +145,7 @@ impl Rollups {
             .collect();
         let ch = flow.tls.as_ref().and_then(|t| t.client_hello.as_ref());
         for &by in &self.by {
-            let Some(key) = by.key(flow) else {
+            let Some(key) = by.key(flow, findings) else {
                 continue;
             };
             let g = self.groups.entry((by, key)).or_default();
@@ -170,6 +186,9 @@ impl Rollups {
             };
             if g.peers.len() < MAX_DISTINCT {
                 g.peers.insert(peer);
+            }
+            if by == RollupBy::Cause && g.servers.len() < MAX_DISTINCT {
+                g.servers.insert(by_server_key(flow));
             }
             if g.streams.len() < MAX_EXAMPLES {
                 g.streams.push(flow.tcp_stream);
@@ -232,7 +251,7 @@ impl Rollups {
 }
 
 fn by_server_key(flow: &FlowRecord) -> String {
-    RollupBy::Server.key(flow).unwrap_or_default()
+    RollupBy::Server.key(flow, &[]).unwrap_or_default()
 }
 
 /// `tcp.stream in {0 3 7}` for the example streams.
@@ -301,6 +320,11 @@ fn sentence(by: RollupBy, key: &str, g: &Group) -> String {
     }
     let peers = match by {
         RollupBy::Client => plural(g.peers.len() as u64, "server:port", "server:ports"),
+        RollupBy::Cause => format!(
+            "{}, {}",
+            plural(g.servers.len() as u64, "server:port", "server:ports"),
+            plural(g.peers.len() as u64, "client", "clients")
+        ),
         _ => plural(g.peers.len() as u64, "client", "clients"),
     };
     parts.push(format!(
@@ -395,5 +419,31 @@ mod tests {
         let ok = healthy12();
         clean.add(&ok, &evaluate(&ok));
         assert!(values(clean.records("x")).is_empty());
+    }
+
+    #[test]
+    fn rollup_by_cause_joins_servers_and_clients() {
+        let mut r = Rollups::new(&[RollupBy::Cause]);
+        for (i, c) in [(0, 1), (1, 2), (2, 2)] {
+            let mut f = refused(i, c);
+            f.server.port = 443 + i as u16;
+            r.add(&f, &evaluate(&f));
+        }
+        let ok = healthy12();
+        r.add(&ok, &evaluate(&ok));
+        let recs = values(r.records("x.pcap"));
+        assert_eq!(recs.len(), 1, "{recs:?}");
+        assert_eq!(recs[0]["by"], "cause");
+        assert_eq!(recs[0]["key"], "version_mismatch");
+        assert_eq!(recs[0]["flows"], 3);
+        assert_eq!(recs[0]["aborted_handshakes"], 3);
+        assert!(
+            recs[0]["summary"]
+                .as_str()
+                .unwrap()
+                .ends_with("; 3 server:ports, 2 clients, 1 distinct client JA3"),
+            "{}",
+            recs[0]["summary"]
+        );
     }
 }

@@ -15,10 +15,11 @@ use std::io::{self, Write};
 use thiserror::Error;
 
 use super::delivery::{Delivery, NamedDelivery};
+use super::html::CaptureReport;
 use super::records::{write_finding_parts, CaptureFileRecord, CaptureStatsRecord, TlsFlowRecord};
 use super::{
-    ecs_finding, ecs_finding_at, ecs_rollup, ecs_tls_flow, FindingRecord, HumanReport, Rendered,
-    RollupBy, Rollups,
+    ecs_finding, ecs_finding_at, ecs_rollup, ecs_tls_flow, Detail, FindingRecord, HumanReport,
+    Rendered, RollupBy, Rollups,
 };
 use crate::bounded::{fit, MAX_LINE};
 use crate::capture::InputFormat;
@@ -476,16 +477,16 @@ impl Sink for EcsSink<'_> {
 /// The human triage summary, written at the end of each capture.
 pub struct HumanSink<'w> {
     out: &'w mut dyn Write,
-    verbose: bool,
+    detail: Detail,
     report: HumanReport,
 }
 
 impl<'w> HumanSink<'w> {
-    pub fn new(out: &'w mut dyn Write, verbose: bool) -> Self {
+    pub fn new(out: &'w mut dyn Write, detail: Detail) -> Self {
         HumanSink {
             out,
-            verbose,
-            report: HumanReport::new(verbose),
+            detail,
+            report: HumanReport::new(detail),
         }
     }
 }
@@ -500,8 +501,7 @@ impl Sink for HumanSink<'_> {
             }
             Event::CrossFlow { at, finding } => self.report.add_at(at, finding),
             Event::Stats(s) if s.last => {
-                let mut report =
-                    std::mem::replace(&mut self.report, HumanReport::new(self.verbose));
+                let mut report = std::mem::replace(&mut self.report, HumanReport::new(self.detail));
                 report.set_rollups(s.rollups.lines());
                 let text = report.render(capture, s.stats, s.warnings);
                 self.out.write_all(text.as_bytes())?;
@@ -584,31 +584,17 @@ impl Sink for HumanLinesSink<'_> {
     }
 }
 
-/// Everything of each capture, kept for the HTML report written at the end.
+/// The HTML report's sink: what the report shows of each capture, bounded (see
+/// [`CaptureReport`]); the page is written at the end.
 #[derive(Default)]
-pub struct Collect {
-    pub captures: Vec<Collected>,
+pub struct ReportSink {
+    pub captures: Vec<CaptureReport>,
 }
 
-/// One capture's flows, findings and counters.
-pub struct Collected {
-    pub name: String,
-    pub flows: Vec<(FlowRecord, Vec<Finding>)>,
-    pub cross: Vec<(FlowRef, Finding)>,
-    pub stats: CaptureStats,
-    pub warnings: Vec<String>,
-}
-
-impl Sink for &mut Collect {
+impl Sink for &mut ReportSink {
     fn event(&mut self, capture: &str, ev: &Event<'_>) -> Result<(), SinkError> {
         if self.captures.last().is_none_or(|c| c.name != capture) {
-            self.captures.push(Collected {
-                name: capture.to_string(),
-                flows: Vec::new(),
-                cross: Vec::new(),
-                stats: CaptureStats::default(),
-                warnings: Vec::new(),
-            });
+            self.captures.push(CaptureReport::new(capture));
         }
         let Some(c) = self.captures.last_mut() else {
             return Ok(());
@@ -616,10 +602,10 @@ impl Sink for &mut Collect {
         match ev {
             Event::Flow(done) => {
                 if let Some((flow, findings)) = done.full {
-                    c.flows.push((flow.clone(), findings.to_vec()));
+                    c.add(flow, findings);
                 }
             }
-            Event::CrossFlow { at, finding } => c.cross.push(((*at).clone(), (*finding).clone())),
+            Event::CrossFlow { at, finding } => c.add_at(at, finding),
             Event::Stats(s) => {
                 c.stats = s.stats.clone();
                 c.warnings = s.warnings.to_vec();

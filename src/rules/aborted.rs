@@ -279,6 +279,8 @@ struct Facts<'a> {
     tls: &'a TlsConn,
     end: &'a Ending,
     stage: &'static str,
+    /// The stage in words: "after the server's certificate".
+    stage_words: &'static str,
     by_client: bool,
     by_server: bool,
     tls13: bool,
@@ -401,6 +403,7 @@ fn diagnose_named(ctx: &RuleCtx<'_>, tls: &TlsConn, end: &Ending) -> (&'static s
         tls,
         end,
         stage: tls.stage.as_str(),
+        stage_words: tls.stage.words(),
         by_client: end.by == Some(Side::Client),
         by_server: end.by == Some(Side::Server),
         tls13: tls.negotiated_version().is_some_and(is_tls13),
@@ -669,10 +672,10 @@ fn heartbleed_probe(x: &Facts<'_>) -> Option<Diag> {
         Cause::HeartbleedProbe,
         "high",
         format!(
-            "The client sent a Heartbleed-style heartbeat request at {} and the connection ended there ({}): \
+            "The client sent a Heartbleed-style heartbeat request {} and the connection ended there ({}): \
              a vulnerability scanner or an attack (CVE-2014-0160), not a client that failed to connect. See \
              the heartbeat finding for whether the server leaked memory.",
-            x.stage, x.end.how
+            x.stage_words, x.end.how
         ),
     )
     .because([format!(
@@ -698,8 +701,8 @@ fn other_fatal_alert(x: &Facts<'_>) -> Option<Diag> {
             Cause::Unknown,
             "medium",
             format!(
-                "The {who} aborted the handshake at {} with a fatal {a} alert. {}",
-                x.stage,
+                "The {who} aborted the handshake {} with a fatal {a} alert. {}",
+                x.stage_words,
                 alert_explanation(a)
             ),
         )
@@ -727,9 +730,9 @@ fn injected_rst_cause(x: &Facts<'_>) -> Option<Diag> {
     let mut d = diag(Cause::Network, confidence, format!(
         "The RST at frame {frame} claims to come from the {side} but carries TTL {ttl}, while the {side}'s \
          other {n} packet(s) of this flow carry {range}: it was most likely injected by a middlebox on the path \
-         (firewall, proxy or IPS), which blocked the connection at {stage}. Check the firewall/IPS logs \
+         (firewall, proxy or IPS), which blocked the connection {stage}. Check the firewall/IPS logs \
          (often an SNI or destination block), or capture on the other side of it.",
-        side = side.as_str(), stage = x.stage))
+        side = side.as_str(), stage = x.stage_words))
     .because([format!("RST at frame {frame} has TTL {ttl}; the {}'s other packets have {range}", side.as_str())]);
     d.middlebox = true;
     Some(d)
@@ -789,11 +792,11 @@ fn stalled_server_flight(x: &Facts<'_>) -> Option<Diag> {
     }
     let mut d = diag(Cause::Network, confidence, format!(
         "The server started its flight but the client never answered it: the server's segments were \
-         retransmitted, lost or held back by a zero window, and the handshake stalled at {} until the \
+         retransmitted, lost or held back by a zero window, and the handshake stalled {} until the \
          connection {}. A large certificate flight that never arrives is the classic symptom of a path MTU \
          black hole (ICMP 'fragmentation needed' filtered, MSS too large on a tunnel/VPN) or a lossy link. \
          Check the MTU/MSS along the path (e.g. `ping -M do -s 1472`), or clamp the MSS.",
-        x.stage,
+        x.stage_words,
         match x.end.how { "timeout" => "timed out", "capture_end" => "was still open at the end of the capture", h => if h == "rst" { "was reset" } else { "was closed" } }))
     .because(facts);
     d.explanation.push_str(&seen);
@@ -834,10 +837,10 @@ fn server_closed(x: &Facts<'_>) -> Option<Diag> {
         return None;
     }
     Some(diag(Cause::ServerClosedWithoutAlert, "medium", format!(
-        "The server closed the connection ({}) at {} without sending an alert. Servers do this when TLS is \
+        "The server closed the connection ({}) {} without sending an alert. Servers do this when TLS is \
          not configured for the name or port (no certificate, SNI not mapped), when a load balancer or firewall \
          in front of them refuses the client, or when the server process crashed or hit a limit. Check the \
-         server's error log at this time.", x.end.how, x.stage))
+         server's error log at this time.", x.end.how, x.stage_words))
     .because(
         last_message_fact(x.tls, Side::Server)
             .or_else(|| Some("no TLS message from the server before it closed".into())),
@@ -862,8 +865,8 @@ fn client_gave_up(x: &Facts<'_>) -> Option<Diag> {
             )
         });
     Some(diag(Cause::ClientGaveUp, "medium", format!(
-        "The client closed the connection ({}) at {} without sending an alert: the client application \
-         gave up (timeout, user cancel, or its TLS library rejected something without saying so).", x.end.how, x.stage))
+        "The client closed the connection ({}) {} without sending an alert: the client application \
+         gave up (timeout, user cancel, or its TLS library rejected something without saying so).", x.end.how, x.stage_words))
     .because(waited.or_else(|| Some("no TLS message from the server before the client closed".into()))))
 }
 
@@ -890,8 +893,8 @@ fn went_quiet(x: &Facts<'_>) -> Diag {
         Cause::Unknown,
         "low",
         format!(
-            "The handshake stopped at {} and the connection went quiet ({}).",
-            x.stage, x.end.how
+            "The handshake stopped {} and the connection went quiet ({}).",
+            x.stage_words, x.end.how
         ),
     )
     .because(
@@ -939,8 +942,15 @@ fn check(ctx: &mut RuleCtx<'_>) {
         .unwrap_or_default()
     )];
     if let Some(f) = end.frame {
-        let sender = end.by.map_or("unknown", Side::as_str);
-        because.push(format!("{how_text} from the {sender} at frame {f}"));
+        match end.by {
+            Some(sender) => because.push(format!(
+                "{how_text} from the {} at frame {f}",
+                sender.as_str()
+            )),
+            None => because.push(format!(
+                "{how_text} at frame {f}; the capture does not show who"
+            )),
+        }
     }
     if let Some((side, alert, f)) = end.reaction {
         because.push(format!(
@@ -956,7 +966,13 @@ fn check(ctx: &mut RuleCtx<'_>) {
     let (quality, issues) = crate::flow::capture_quality(flow);
     let mut confidence = d.confidence;
     let mut explanation = d.explanation;
-    if let Some(o) = offer.as_ref().filter(|o| !o.verdicts.is_empty()) {
+    // A neutral verdict (nothing contradicts) said on every flow is noise, except where
+    // the negotiation is what failed.
+    let negotiation = matches!(d.cause, Cause::VersionMismatch | Cause::CipherMismatch);
+    if let Some(o) = offer
+        .as_ref()
+        .filter(|o| !o.verdicts.is_empty() && (!o.neutral || negotiation))
+    {
         let mut first = o.verdicts.join("; ");
         if let Some(c) = first.get(..1) {
             first.replace_range(..1, &c.to_uppercase());
@@ -973,8 +989,14 @@ fn check(ctx: &mut RuleCtx<'_>) {
         because.extend(issues.iter().map(|i| format!("capture: {i}")));
     }
     let via = flow.preamble.via.map(crate::cleartext::Via::as_str);
+    let who = if by == "unknown" {
+        " (the capture does not show who)".to_string()
+    } else {
+        format!(" by the {by}")
+    };
     let summary = format!(
-        "TLS handshake aborted by the {by} at {stage} ({how_text}): {}.",
+        "TLS handshake aborted{who} {} ({how_text}): {}.",
+        tls.stage.words(),
         d.cause.as_str().replace('_', " ")
     );
     let mut finding = Finding::new(Kind::HandshakeAborted, severity, end.ts_us)

@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use super::cipher::offered_cipher_names;
-use super::version::{describe_offer, offered_versions, version_rank};
+use super::version::{describe_offer, offered_versions, server_requires, version_rank};
 use crate::flow::FlowRecord;
 use crate::model::{FrameNo, Side};
 use crate::tls::names::{alert_description_name, cipher_name, group_name, is_grease};
@@ -15,6 +15,9 @@ use crate::tls::{TlsConn, TlsEventKind};
 /// The comparison: plain-words verdicts (the decisive one first) and the evidence objects.
 pub struct OfferVsChoice {
     pub verdicts: Vec<String>,
+    /// The verdict only says that nothing contradicts (offer and choice agree, or the server
+    /// chose nothing): worth a sentence only where the negotiation is the question.
+    pub neutral: bool,
     pub client_offer: Value,
     pub server_choice: Value,
 }
@@ -203,23 +206,7 @@ pub fn compare(flow: &FlowRecord, tls: &TlsConn) -> Option<OfferVsChoice> {
             }
         }
         (None, Some(("protocol_version", frame))) => {
-            let max = versions.last().copied().unwrap_or(ch.version);
-            let lo = versions.first().copied().unwrap_or(ch.version);
-            let need = if version_rank(lo) >= 0x0304 {
-                "an older version: it does not support TLS 1.3".to_string()
-            } else {
-                match version_rank(max) {
-                    0x0303 => "TLS 1.3".to_string(),
-                    0x0302 => "TLS 1.2 or newer".to_string(),
-                    // Only "newer than the client's best" is proven; servers that refuse
-                    // TLS 1.0 today almost always refuse 1.1 too.
-                    r if r < 0x0302 => format!(
-                        "a version newer than {} (in practice TLS 1.2 or newer)",
-                        short_version(r)
-                    ),
-                    _ => "a version the client does not offer".to_string(),
-                }
-            };
+            let (need, _) = server_requires(&versions, ch.version);
             verdicts.push(format!(
                 "client offers {range} only (frame {ch_frame}); server answered protocol_version (frame {frame}): it requires {need}"
             ));
@@ -326,7 +313,8 @@ pub fn compare(flow: &FlowRecord, tls: &TlsConn) -> Option<OfferVsChoice> {
     }
 
     // Nothing contradicts: say what was agreed, or that the server never chose.
-    if verdicts.is_empty() {
+    let neutral = verdicts.is_empty();
+    if neutral {
         match (sh, server_alert) {
             (Some(s), _) => {
                 let mut extra = Vec::new();
@@ -385,6 +373,7 @@ pub fn compare(flow: &FlowRecord, tls: &TlsConn) -> Option<OfferVsChoice> {
     });
     Some(OfferVsChoice {
         verdicts,
+        neutral,
         client_offer,
         server_choice,
     })

@@ -35,6 +35,7 @@ pub fn flow() -> FlowRecord {
         zero_window: [0, 0],
         syn: Some(1),
         syn_ack: Some(2),
+        syn_ack_ts_us: Some(1_700_000_000_000_100),
         syns: 1,
         syn_times: Some((1_700_000_000_000_000, 1_700_000_000_000_000)),
         icmp: Vec::new(),

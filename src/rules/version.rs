@@ -32,6 +32,50 @@ pub fn version_rank(v: u16) -> u16 {
     }
 }
 
+/// What a server that answered `offered` (oldest first) with protocol_version requires, in
+/// words ("TLS 1.3", "TLS 1.2 or newer"), and the advice that follows from it. One source for
+/// the `version_mismatch` explanation and the offer-vs-choice verdict, so they cannot differ.
+pub fn server_requires(offered: &[u16], legacy: u16) -> (String, &'static str) {
+    let lo = offered.first().copied().unwrap_or(legacy);
+    let max = offered.last().copied().unwrap_or(legacy);
+    if version_rank(lo) >= 0x0304 {
+        return (
+            "an older version: it does not support TLS 1.3".into(),
+            "Enable TLS 1.3 on the server, or let the client offer TLS 1.2 too.",
+        );
+    }
+    match version_rank(max) {
+        0x0303 => (
+            "TLS 1.3".into(),
+            "Enable TLS 1.3 on the client, or TLS 1.2 on the server.",
+        ),
+        0x0302 => (
+            "TLS 1.2 or newer".into(),
+            "Upgrade or reconfigure the client (e.g. enable TLS 1.2/1.3), or, if you must, enable the version on the server.",
+        ),
+        // Only "newer than the client's best" is proven; servers that refuse TLS 1.0 today
+        // almost always refuse 1.1 too.
+        r if r < 0x0302 => (
+            format!(
+                "a version newer than {} (in practice TLS 1.2 or newer)",
+                match r {
+                    0x0200 => "SSL 2.0",
+                    0x0300 => "SSL 3.0",
+                    _ => "TLS 1.0",
+                }
+            ),
+            "Upgrade or reconfigure the client (e.g. enable TLS 1.2/1.3), or, if you must, enable the version on the server.",
+        ),
+        // The client offers TLS 1.3 (a draft) and older versions, and the server takes none:
+        // a server that speaks only another TLS 1.3 draft, or only the final TLS 1.3.
+        _ => (
+            "a version the client does not offer".into(),
+            "The server most likely speaks only another TLS 1.3 version (a different draft, or the final \
+             RFC 8446): update the client, or enable TLS 1.2 on the server.",
+        ),
+    }
+}
+
 /// The versions the client offers, oldest first: supported_versions when present, else
 /// just the legacy version (its maximum).
 pub fn offered_versions(ch: &ClientHello) -> Vec<u16> {
@@ -104,6 +148,7 @@ fn check_mismatch(ctx: &mut RuleCtx<'_>) {
     let client_versions: Vec<String> = offered.iter().map(|v| version_name(*v)).collect();
     let offer = describe_offer(ch);
     let max = version_name(client_max_version(ch));
+    let (need, advice) = server_requires(&offered, ch.version);
     let mut frames: Vec<u64> = tls
         .events
         .iter()
@@ -118,9 +163,7 @@ fn check_mismatch(ctx: &mut RuleCtx<'_>) {
                 format!("The server rejected the client's TLS versions ({offer}) with a protocol_version alert."),
                 format!(
                     "The server answered the ClientHello with a fatal protocol_version alert: the client offered \
-                     {offer} and the server accepts none of them. Most often an old client (offering at most \
-                     {max}) meets a server that requires TLS 1.2 or newer. Upgrade or reconfigure the client \
-                     (e.g. enable TLS 1.2/1.3), or, if you must, enable the version on the server."
+                     {offer} and the server accepts none of them: it requires {need}. {advice}"
                 ),
             )
         }

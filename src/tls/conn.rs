@@ -68,6 +68,28 @@ pub enum HandshakeStage {
 }
 
 impl HandshakeStage {
+    /// Where the handshake stood, in words: "after the server's certificate".
+    pub fn words(self) -> &'static str {
+        match self {
+            HandshakeStage::None => "before any handshake message",
+            HandshakeStage::ClientHello => "after the client's ClientHello",
+            HandshakeStage::HelloRetryRequest => "after the server's HelloRetryRequest",
+            HandshakeStage::ServerHello => "after the server's ServerHello",
+            HandshakeStage::EncryptedExtensions => "after the server's EncryptedExtensions",
+            HandshakeStage::ServerEncryptedFlight => "after the server's encrypted flight",
+            HandshakeStage::Certificate => "after the server's certificate",
+            HandshakeStage::ServerKeyExchange => "after the server's key exchange",
+            HandshakeStage::CertificateRequest => "after the server's certificate request",
+            HandshakeStage::ServerHelloDone => "after the server's ServerHelloDone",
+            HandshakeStage::ClientCertificate => "after the client's certificate",
+            HandshakeStage::ClientKeyExchange => "after the client's key exchange",
+            HandshakeStage::CertificateVerify => "after the client's CertificateVerify",
+            HandshakeStage::ChangeCipherSpec => "after a ChangeCipherSpec",
+            HandshakeStage::Finished => "after a Finished",
+            HandshakeStage::Established => "after the handshake completed",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             HandshakeStage::None => "none",

@@ -141,7 +141,7 @@ fn version_mismatch_from_protocol_version_alert() {
     assert!(a.evidence["server_version"].is_null());
     assert_eq!(
         a.summary,
-        "TLS handshake aborted by the server at client_hello (alert protocol_version): version mismatch."
+        "TLS handshake aborted by the server after the client's ClientHello (alert protocol_version): version mismatch."
     );
     // handshake_aborted runs last.
     assert_eq!(all.last(), Some(&"handshake_aborted"));
