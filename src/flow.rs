@@ -52,6 +52,9 @@ pub struct AnalyzerConfig {
     pub rules: std::sync::Arc<crate::config::RuleEnv>,
     /// `--filter`: TCP packets it does not match are counted and skipped.
     pub filter: Option<std::sync::Arc<crate::filter::Filter>>,
+    /// TLS secrets (`--keylog`, and the capture's Decryption Secrets Blocks as they are
+    /// read), shared by every shard.
+    pub keys: std::sync::Arc<crate::keylog::KeyStore>,
 }
 
 impl Default for AnalyzerConfig {
@@ -64,6 +67,7 @@ impl Default for AnalyzerConfig {
             max_total_buffered_bytes: 256 << 20,
             rules: Default::default(),
             filter: None,
+            keys: Default::default(),
         };
         config.set_tls_ports(DEFAULT_TLS_PORTS);
         config
@@ -150,6 +154,10 @@ pub struct CaptureStats {
     pub bad_checksums: u64,
     pub flows: u64,
     pub tls_flows: u64,
+    /// TLS flows whose handshake was decrypted with a key log's secrets.
+    pub tls_flows_decrypted: u64,
+    /// Sessions in the key logs and the capture's secrets blocks; `None` without any.
+    pub keylog_sessions: Option<u64>,
     pub flows_timed_out: u64,
     pub flows_evicted: u64,
     /// Flows finished early because all flows together buffered too much.
@@ -394,6 +402,9 @@ struct AppState {
     mode: [Mode; 2],
     preamble: Preamble,
     tls: Option<TlsConn>,
+    /// The run's TLS secrets, handed to the connection's TLS state when it starts; `None`
+    /// when the run has none (most runs), so nothing is looked up.
+    keys: Option<std::sync::Arc<crate::keylog::KeyStore>>,
     first_bytes: [Option<(Vec<u8>, FrameNo)>; 2],
     /// Capture times of the frames that carried cleartext, so findings about the
     /// cleartext phase are stamped with their decisive packet's time.
@@ -438,7 +449,11 @@ impl AppState {
                         data.get(fed.consumed..).unwrap_or_default()
                     }
                 };
-                let tls = self.tls.get_or_insert_with(TlsConn::new);
+                let keys = &self.keys;
+                let tls = self.tls.get_or_insert_with(|| match keys {
+                    Some(k) => TlsConn::with_keys(k.clone()),
+                    None => TlsConn::new(),
+                });
                 if !tls_part.is_empty() {
                     tls.feed(dir, tls_part, frame, ts_us);
                 }
@@ -954,8 +969,11 @@ impl Analyzer {
             self.stats.retransmissions += s.retransmitted;
             self.stats.out_of_order += s.out_of_order;
         }
-        if record.tls.is_some() {
+        if let Some(tls) = &record.tls {
             self.stats.tls_flows += 1;
+            if tls.decrypted() {
+                self.stats.tls_flows_decrypted += 1;
+            }
         }
         self.finished.push(record);
     }
@@ -1041,6 +1059,11 @@ impl Analyzer {
                     mode: [Mode::Preamble; 2],
                     preamble: Preamble::new(server.port),
                     tls: None,
+                    keys: self
+                        .config
+                        .keys
+                        .in_use()
+                        .then(|| self.config.keys.clone()),
                     first_bytes: [None, None],
                     cleartext_times: Vec::new(),
                 },

@@ -114,6 +114,15 @@ impl HumanReport {
             stats.tls_flows,
             duration
         );
+        if stats.keylog_sessions.is_some() {
+            let _ = writeln!(
+                out,
+                "   decryption: {} of {} TLS flows decrypted (key log: {} sessions)",
+                stats.tls_flows_decrypted,
+                stats.tls_flows,
+                stats.keylog_sessions.unwrap_or(0)
+            );
+        }
         if stats.bad_checksums > 0 || stats.reassembly_gaps > 0 || stats.decode_errors > 0 {
             let _ = writeln!(
                 out,

@@ -432,6 +432,9 @@ pub struct TlsFlowRecord<'a> {
     pub client_ciphers: Vec<String>,
     pub client_versions: Vec<String>,
     pub closed_by: Option<String>,
+    /// True when a key log's secrets decrypted the handshake; absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub decrypted: bool,
     pub duration_ms: f64,
     pub end: crate::flow::EndReason,
     pub established: bool,
@@ -522,6 +525,7 @@ impl<'a> TlsFlowRecord<'a> {
             closed_by: flow
                 .first_close()
                 .map(|(side, how, _)| format!("{}:{}", Side::as_str(side), how)),
+            decrypted: tls.is_some_and(|t| t.decrypted()),
             duration_ms: (flow.last_ts_us - flow.first_ts_us) as f64 / 1000.0,
             end: flow.end,
             established: tls.is_some_and(|t| t.established),
@@ -598,6 +602,9 @@ pub struct CaptureStatsRecord<'a> {
     pub icmp_errors: u64,
     pub icmp_errors_no_flow: u64,
     pub ip_fragments: u64,
+    /// Only with a key log or secrets blocks: the sessions they hold secrets for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keylog_sessions: Option<u64>,
     pub last_ts: Option<String>,
     /// `live` only: interface, drops, uptime, ...
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -611,6 +618,9 @@ pub struct CaptureStatsRecord<'a> {
     pub schema: u32,
     pub tcp_packets: u64,
     pub tls_flows: u64,
+    /// Only with a key log or secrets blocks: the TLS flows decrypted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_flows_decrypted: Option<u64>,
     pub truncated: bool,
     pub ts: String,
     #[serde(rename = "type")]
@@ -649,6 +659,7 @@ impl<'a> CaptureStatsRecord<'a> {
             icmp_errors: stats.icmp_errors,
             icmp_errors_no_flow: stats.icmp_errors_no_flow,
             ip_fragments: stats.ip_fragments,
+            keylog_sessions: stats.keylog_sessions,
             last_ts: stats.last_ts_us.map(format_ts_us),
             live: None,
             non_tcp_packets: stats.non_tcp_packets,
@@ -660,6 +671,7 @@ impl<'a> CaptureStatsRecord<'a> {
             schema: SCHEMA_VERSION,
             tcp_packets: stats.tcp_packets,
             tls_flows: stats.tls_flows,
+            tls_flows_decrypted: stats.keylog_sessions.map(|_| stats.tls_flows_decrypted),
             truncated,
             ts: format_ts_us(stats.last_ts_us.unwrap_or(0)),
             record_type: "capture_stats",

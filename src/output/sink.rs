@@ -10,6 +10,7 @@
 //! sink needs more than those lines.
 
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use thiserror::Error;
 
@@ -21,6 +22,7 @@ use super::{
 use crate::capture::InputFormat;
 use crate::config::RuleEnv;
 use crate::flow::{CaptureStats, FlowRecord, FlowRef};
+use crate::keylog::KeyStore;
 use crate::model::format_ts_us;
 use crate::rules::capture::{sightings, CaptureRules, Sighting};
 use crate::rules::{Finding, Severity};
@@ -135,6 +137,9 @@ pub struct Fanout<'a> {
     rollups: Rollups,
     files: Vec<CaptureFileRecord>,
     worst: Option<Severity>,
+    /// The run's TLS secrets: their warnings and how many sessions they hold are reported
+    /// with the statistics.
+    keys: Option<Arc<KeyStore>>,
 }
 
 impl<'a> Fanout<'a> {
@@ -149,7 +154,12 @@ impl<'a> Fanout<'a> {
             rollups: Rollups::new(summary_by),
             files: Vec::new(),
             worst: None,
+            keys: None,
         }
+    }
+
+    pub fn set_keys(&mut self, keys: Arc<KeyStore>) {
+        self.keys = Some(keys);
     }
 
     pub fn add(&mut self, sink: impl Sink + 'a) {
@@ -214,7 +224,10 @@ impl<'a> Fanout<'a> {
         truncated: bool,
         live: Option<&serde_json::Value>,
     ) -> Result<(), SinkError> {
-        let notes = self.cross_flow()?;
+        let mut notes = self.cross_flow()?;
+        if let Some(keys) = &self.keys {
+            notes.extend(keys.warnings());
+        }
         if notes.is_empty() {
             return self.stats(true, stats, format, warnings, truncated, live);
         }
@@ -245,6 +258,17 @@ impl<'a> Fanout<'a> {
         truncated: bool,
         live: Option<&serde_json::Value>,
     ) -> Result<(), SinkError> {
+        let with_keys;
+        let stats = match self.keys.as_ref().filter(|k| k.in_use()) {
+            Some(keys) => {
+                with_keys = CaptureStats {
+                    keylog_sessions: Some(keys.sessions() as u64),
+                    ..stats.clone()
+                };
+                &with_keys
+            }
+            None => stats,
+        };
         let rollups = std::mem::replace(&mut self.rollups, Rollups::new(&[]));
         let files = std::mem::take(&mut self.files);
         let ev = Event::Stats(StatsEvent {

@@ -1,0 +1,203 @@
+//! Decryption of the records triage needs, with the secrets of a key log: TLS 1.3
+//! handshake records and alerts, TLS 1.2 Finished and alerts. Application data is never
+//! decrypted in TLS 1.2, and in TLS 1.3 only the few records that could be an alert or a
+//! post-handshake message (see [`Decryptor::wants`]) are opened, then wiped.
+//!
+//! `keys` derives traffic keys (HKDF-Expand-Label, the TLS 1.2 PRF), `aead` seals the
+//! per-direction record protection, `tls13` and `tls12` hold each version's key schedule
+//! and record format. Every tag is verified (ring's AEADs); a record that fails stops the
+//! direction, and the reason is kept for the flow's record. Keys live in the connection's
+//! state and are dropped with it.
+
+mod aead;
+pub mod keys;
+mod tls12;
+mod tls13;
+
+use crate::keylog::SessionSecrets;
+use crate::model::Dir;
+
+pub use aead::Aead;
+
+/// TLS 1.3 records after the handshake that are opened whatever their size: the
+/// NewSessionTicket, a KeyUpdate or an alert padded to look like data come first.
+const FIRST_APPLICATION_RECORDS: u32 = 4;
+/// TLS 1.3 records after the handshake up to this body length are always opened: an alert
+/// is 19 bytes (2, the inner type, a 16-byte tag), with room for some padding.
+const ALERT_SIZED: usize = 64;
+
+/// Why a record could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenError {
+    /// The AEAD tag or MAC did not verify: wrong secrets, or records missing.
+    Authentication,
+    /// Too short to hold what its cipher adds, or no content after the padding.
+    Malformed(&'static str),
+}
+
+/// A record the decryptor opened: its real content type and plaintext (in the caller's
+/// buffer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opened {
+    pub content_type: u8,
+    pub len: usize,
+}
+
+#[derive(Debug, Clone)]
+enum Version {
+    Tls13(tls13::Schedule),
+    Tls12(tls12::Params),
+}
+
+/// One direction's record protection and its place in the sequence.
+#[derive(Debug, Default, Clone)]
+struct DirState {
+    aead: Option<Aead>,
+    seq: u64,
+    /// TLS 1.3: application keys are in use (the sender's Finished was decrypted).
+    application: bool,
+    application_records: u32,
+    /// A record failed: nothing more is decrypted in this direction.
+    stopped: bool,
+}
+
+/// Record decryption of one connection.
+#[derive(Debug, Clone)]
+pub struct Decryptor {
+    version: Version,
+    dirs: [DirState; 2],
+}
+
+impl Decryptor {
+    /// Keys for a TLS 1.3 connection with suite `cipher`; `None` when the key log has no
+    /// handshake secrets for it or the suite is not one we decrypt.
+    pub fn tls13(cipher: u16, secrets: &SessionSecrets) -> Option<Self> {
+        let (schedule, client, server) = tls13::Schedule::new(cipher, secrets)?;
+        Some(Decryptor {
+            version: Version::Tls13(schedule),
+            dirs: [DirState::with(client), DirState::with(server)],
+        })
+    }
+
+    /// Keys for a TLS 1.2 connection from its master secret and both randoms.
+    pub fn tls12(
+        cipher: u16,
+        client_random: &[u8],
+        server_random: &[u8],
+        secrets: &SessionSecrets,
+    ) -> Option<Self> {
+        let master = secrets.master_secret?;
+        let (params, client, server) =
+            tls12::Params::new(cipher, master.as_bytes(), client_random, server_random)?;
+        Some(Decryptor {
+            version: Version::Tls12(params),
+            dirs: [DirState::with(Some(client)), DirState::with(Some(server))],
+        })
+    }
+
+    /// True when records of this direction can still be decrypted.
+    pub fn active(&self, dir: Dir) -> bool {
+        let d = &self.dirs[dir.index()];
+        d.aead.is_some() && !d.stopped
+    }
+
+    /// Is this protected record (outer content type, body length) one to open? Those not
+    /// opened must be passed to [`Self::skip`] to keep the sequence.
+    pub fn wants(&self, dir: Dir, content_type: u8, body_len: usize) -> bool {
+        use crate::tls::wire::ct;
+        if !self.active(dir) {
+            return false;
+        }
+        let d = &self.dirs[dir.index()];
+        match self.version {
+            Version::Tls13(_) => {
+                content_type == ct::APPLICATION_DATA
+                    && (!d.application
+                        || d.application_records < FIRST_APPLICATION_RECORDS
+                        || body_len <= ALERT_SIZED)
+            }
+            Version::Tls12(_) => matches!(content_type, ct::HANDSHAKE | ct::ALERT),
+        }
+    }
+
+    /// A protected record that is not opened still takes a sequence number.
+    pub fn skip(&mut self, dir: Dir) {
+        let d = &mut self.dirs[dir.index()];
+        d.seq = d.seq.wrapping_add(1);
+        if d.application {
+            d.application_records = d.application_records.saturating_add(1);
+        }
+    }
+
+    /// Opens one record (`header` is its 5-byte header) into `out`. A failure stops the
+    /// direction.
+    pub fn open(
+        &mut self,
+        dir: Dir,
+        header: &[u8; 5],
+        body: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Opened, OpenError> {
+        let i = dir.index();
+        let d = &mut self.dirs[i];
+        let Some(aead) = d.aead.as_ref().filter(|_| !d.stopped) else {
+            return Err(OpenError::Malformed("no keys for this direction"));
+        };
+        let seq = d.seq;
+        d.seq = d.seq.wrapping_add(1);
+        if d.application {
+            d.application_records = d.application_records.saturating_add(1);
+        }
+        let result = match &self.version {
+            Version::Tls13(_) => tls13::open(aead, seq, header, body, out),
+            Version::Tls12(p) => tls12::open(p, aead, seq, header, body, out),
+        };
+        if result.is_err() {
+            d.stopped = true;
+            out.fill(0);
+            out.clear();
+        }
+        result
+    }
+
+    /// TLS 1.3: the sender's Finished was decrypted; its next records use the application
+    /// traffic secret (or are not decrypted when the key log lacks it).
+    pub fn handshake_done(&mut self, dir: Dir) {
+        if let Version::Tls13(schedule) = &mut self.version {
+            let d = &mut self.dirs[dir.index()];
+            if d.application {
+                return;
+            }
+            d.aead = schedule.application(dir);
+            d.seq = 0;
+            d.application = true;
+        }
+    }
+
+    /// TLS 1.3 KeyUpdate from `dir`'s sender: the next generation of its traffic secret.
+    pub fn key_update(&mut self, dir: Dir) {
+        if let Version::Tls13(schedule) = &mut self.version {
+            let d = &mut self.dirs[dir.index()];
+            if d.application {
+                d.aead = schedule.update(dir);
+                d.seq = 0;
+            }
+        }
+    }
+
+    pub fn is_tls13(&self) -> bool {
+        matches!(self.version, Version::Tls13(_))
+    }
+}
+
+impl DirState {
+    fn with(aead: Option<Aead>) -> Self {
+        DirState {
+            aead,
+            ..DirState::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
