@@ -435,6 +435,9 @@ pub struct TlsFlowRecord<'a> {
     /// True when a key log's secrets decrypted the handshake; absent otherwise.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub decrypted: bool,
+    /// Why decryption with the key log stopped or could not start; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decryption_error: Option<String>,
     pub duration_ms: f64,
     pub end: crate::flow::EndReason,
     pub established: bool,
@@ -526,6 +529,7 @@ impl<'a> TlsFlowRecord<'a> {
                 .first_close()
                 .map(|(side, how, _)| format!("{}:{}", Side::as_str(side), how)),
             decrypted: tls.is_some_and(|t| t.decrypted()),
+            decryption_error: tls.and_then(|t| t.decryption_error.clone()),
             duration_ms: (flow.last_ts_us - flow.first_ts_us) as f64 / 1000.0,
             end: flow.end,
             established: tls.is_some_and(|t| t.established),

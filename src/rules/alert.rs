@@ -34,17 +34,23 @@ fn check(ctx: &mut RuleCtx<'_>) {
                     (2, _) => Severity::Medium,
                     _ => Severity::Low,
                 };
+                let mut evidence = json!({
+                    "level": level_name,
+                    "description": name,
+                    "description_code": description,
+                    "sent_by": sender,
+                    "encrypted": false,
+                });
+                if ev.decrypted {
+                    // Sent encrypted, read with the key log's secrets.
+                    evidence["decrypted"] = true.into();
+                }
+                let how = if ev.decrypted { " (decrypted)" } else { "" };
                 Finding::new(Kind::TlsAlert, severity, ev.ts_us)
                     .frames([ev.frame])
-                    .summary(format!("The {sender} sent a {level_name} {name} alert."))
+                    .summary(format!("The {sender} sent a {level_name} {name} alert{how}."))
                     .explanation(alert_explanation(name))
-                    .evidence(json!({
-                        "level": level_name,
-                        "description": name,
-                        "description_code": description,
-                        "sent_by": sender,
-                        "encrypted": false,
-                    }))
+                    .evidence(evidence)
             }
             TlsEventKind::EncryptedAlert { len } => {
                 let severity = if tls.established {
