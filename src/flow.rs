@@ -1059,11 +1059,7 @@ impl Analyzer {
                     mode: [Mode::Preamble; 2],
                     preamble: Preamble::new(server.port),
                     tls: None,
-                    keys: self
-                        .config
-                        .keys
-                        .in_use()
-                        .then(|| self.config.keys.clone()),
+                    keys: self.config.keys.in_use().then(|| self.config.keys.clone()),
                     first_bytes: [None, None],
                     cleartext_times: Vec::new(),
                 },

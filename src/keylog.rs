@@ -94,7 +94,9 @@ impl Label {
             b"SERVER_TRAFFIC_SECRET_0" => Some(Label::ServerTraffic0),
             // Well-formed lines we have no use for: 0-RTT and exporter secrets, and
             // `RSA` lines (keyed by the encrypted premaster secret, not the random).
-            b"CLIENT_EARLY_TRAFFIC_SECRET" | b"EARLY_EXPORTER_SECRET" | b"EXPORTER_SECRET"
+            b"CLIENT_EARLY_TRAFFIC_SECRET"
+            | b"EARLY_EXPORTER_SECRET"
+            | b"EXPORTER_SECRET"
             | b"RSA" => None,
             _ => return None,
         })
@@ -245,7 +247,8 @@ impl KeyLog {
         match self.sources.iter().position(|(n, _)| n == name) {
             Some(i) => i,
             None => {
-                self.sources.push((name.to_string(), SourceCounts::default()));
+                self.sources
+                    .push((name.to_string(), SourceCounts::default()));
                 self.sources.len() - 1
             }
         }
@@ -407,8 +410,7 @@ impl KeyStore {
                 break;
             }
             tail.offset += n as u64;
-            tail.lines
-                .feed(&buf[..n], &mut |l| log.add_line(i, l));
+            tail.lines.feed(&buf[..n], &mut |l| log.add_line(i, l));
         }
         if at_end {
             tail.lines.finish(&mut |l| log.add_line(i, l));
@@ -471,7 +473,10 @@ impl KeyStore {
     }
 
     pub fn sessions(&self) -> usize {
-        self.log.read().unwrap_or_else(|p| p.into_inner()).sessions()
+        self.log
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .sessions()
     }
 
     /// True when a `--keylog` was given or the capture carried secrets, even none usable.
@@ -480,7 +485,10 @@ impl KeyStore {
     }
 
     pub fn warnings(&self) -> Vec<String> {
-        self.log.read().unwrap_or_else(|p| p.into_inner()).warnings()
+        self.log
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .warnings()
     }
 }
 

@@ -94,7 +94,10 @@ fn sessions_beyond_the_cap_are_counted_not_kept() {
 #[test]
 fn secrets_never_show_in_debug_output() {
     let mut log = KeyLog::new();
-    log.add_text("t", format!("CLIENT_RANDOM {RANDOM} {SECRET_48}\n").as_bytes());
+    log.add_text(
+        "t",
+        format!("CLIENT_RANDOM {RANDOM} {SECRET_48}\n").as_bytes(),
+    );
     let shown = format!("{:?}", log.get(&random_bytes()));
     assert!(shown.contains("redacted"));
     assert!(!shown.contains("17") && !shown.to_lowercase().contains("aabb"));
@@ -131,5 +134,9 @@ fn a_block_adds_secrets_to_the_store() {
     assert!(!store.in_use());
     store.add_block(format!("CLIENT_RANDOM {RANDOM} {SECRET_48}\n").as_bytes());
     assert_eq!(store.sessions(), 1);
-    assert!(store.lookup(&random_bytes()).unwrap().master_secret.is_some());
+    assert!(store
+        .lookup(&random_bytes())
+        .unwrap()
+        .master_secret
+        .is_some());
 }

@@ -48,7 +48,9 @@ fn check(ctx: &mut RuleCtx<'_>) {
                 let how = if ev.decrypted { " (decrypted)" } else { "" };
                 Finding::new(Kind::TlsAlert, severity, ev.ts_us)
                     .frames([ev.frame])
-                    .summary(format!("The {sender} sent a {level_name} {name} alert{how}."))
+                    .summary(format!(
+                        "The {sender} sent a {level_name} {name} alert{how}."
+                    ))
                     .explanation(alert_explanation(name))
                     .evidence(evidence)
             }

@@ -293,7 +293,12 @@ impl TlsConn {
             return;
         };
         self.push_history(dir, 'L');
-        self.push_decrypted_event(dir, frame, ts_us, TlsEventKind::Alert { level, description });
+        self.push_decrypted_event(
+            dir,
+            frame,
+            ts_us,
+            TlsEventKind::Alert { level, description },
+        );
         // TLS 1.3: a fatal alert after the client's Finished and before any data (the server
         // refusing the client's certificate) means the handshake did not complete after all.
         if level == 2
@@ -338,12 +343,22 @@ impl TlsConn {
         let mut rest = list.get(..list_len).unwrap_or(list);
         while !rest.is_empty() {
             let Some(der) = be24(rest, 0).and_then(|n| rest.get(3..3 + n)) else {
-                self.malformed(dir, frame, ts_us, "TLS 1.3 Certificate entry overruns its list".into());
+                self.malformed(
+                    dir,
+                    frame,
+                    ts_us,
+                    "TLS 1.3 Certificate entry overruns its list".into(),
+                );
                 break;
             };
             let ext_at = 3 + der.len();
             let Some(ext_len) = be16(rest, ext_at).map(usize::from) else {
-                self.malformed(dir, frame, ts_us, "TLS 1.3 Certificate entry has no extensions field".into());
+                self.malformed(
+                    dir,
+                    frame,
+                    ts_us,
+                    "TLS 1.3 Certificate entry has no extensions field".into(),
+                );
                 break;
             };
             chain.push(der);

@@ -55,7 +55,8 @@ pub fn hkdf_expand_label(
     let length = u16::try_from(out.len())
         .map_err(|_| ring::error::Unspecified)?
         .to_be_bytes();
-    let label_len = [u8::try_from(PREFIX.len() + label.len()).map_err(|_| ring::error::Unspecified)?];
+    let label_len =
+        [u8::try_from(PREFIX.len() + label.len()).map_err(|_| ring::error::Unspecified)?];
     let context_len = [u8::try_from(context.len()).map_err(|_| ring::error::Unspecified)?];
     let info: [&[u8]; 6] = [&length, &label_len, PREFIX, label, &context_len, context];
     let prk = hkdf::Prk::new_less_safe(hash.hkdf(), secret);
@@ -107,7 +108,10 @@ mod tests {
         );
         let mut key = [0u8; 16];
         hkdf_expand_label(Hash::Sha256, &secret, b"key", b"", &mut key).unwrap();
-        assert_eq!(key.to_vec(), unhex("3f ce 51 60 09 c2 17 27 d0 f2 e4 e8 6e e4 03 bc"));
+        assert_eq!(
+            key.to_vec(),
+            unhex("3f ce 51 60 09 c2 17 27 d0 f2 e4 e8 6e e4 03 bc")
+        );
         let mut iv = [0u8; 12];
         hkdf_expand_label(Hash::Sha256, &secret, b"iv", b"", &mut iv).unwrap();
         assert_eq!(iv.to_vec(), unhex("5d 31 3e b2 67 12 76 ee 13 00 0b 30"));

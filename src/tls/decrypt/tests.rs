@@ -8,11 +8,21 @@ use super::*;
 use crate::keylog::Secret;
 use crate::tls::wire::ct;
 
-fn seal(alg: &'static ring::aead::Algorithm, key: &[u8], nonce: [u8; 12], aad: &[u8], plain: &[u8]) -> Vec<u8> {
+fn seal(
+    alg: &'static ring::aead::Algorithm,
+    key: &[u8],
+    nonce: [u8; 12],
+    aad: &[u8],
+    plain: &[u8],
+) -> Vec<u8> {
     let key = LessSafeKey::new(UnboundKey::new(alg, key).unwrap());
     let mut buf = plain.to_vec();
-    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut buf)
-        .unwrap();
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(aad),
+        &mut buf,
+    )
+    .unwrap();
     buf
 }
 
@@ -33,14 +43,23 @@ fn tls13_keys(secret: &[u8]) -> ([u8; 32], [u8; 12]) {
 }
 
 /// A TLS 1.3 ChaCha20 record from `secret` at `seq`: inner plaintext + type + padding.
-fn tls13_record(secret: &[u8], seq: u64, inner: &[u8], content_type: u8, pad: usize) -> ([u8; 5], Vec<u8>) {
+fn tls13_record(
+    secret: &[u8],
+    seq: u64,
+    inner: &[u8],
+    content_type: u8,
+    pad: usize,
+) -> ([u8; 5], Vec<u8>) {
     let (key, iv) = tls13_keys(secret);
     let mut plain = inner.to_vec();
     plain.push(content_type);
     plain.extend(std::iter::repeat_n(0, pad));
     let len = u16::try_from(plain.len() + 16).unwrap().to_be_bytes();
     let header = [ct::APPLICATION_DATA, 3, 3, len[0], len[1]];
-    (header, seal(&CHACHA20_POLY1305, &key, xor(iv, seq), &header, &plain))
+    (
+        header,
+        seal(&CHACHA20_POLY1305, &key, xor(iv, seq), &header, &plain),
+    )
 }
 
 fn secrets13() -> SessionSecrets {
@@ -67,7 +86,10 @@ fn tls13_records_open_in_sequence_with_padding_stripped_then_application_keys() 
     d.handshake_done(Dir::ToClient);
     let (h, body) = tls13_record(&[4; 32], 0, &[2, 45], ct::ALERT, 0);
     let opened = d.open(Dir::ToClient, &h, &body, &mut out).unwrap();
-    assert_eq!((opened.content_type, out.as_slice()), (ct::ALERT, &[2u8, 45][..]));
+    assert_eq!(
+        (opened.content_type, out.as_slice()),
+        (ct::ALERT, &[2u8, 45][..])
+    );
     // The client direction is independent: its handshake key, its own sequence.
     let (h, body) = tls13_record(&[1; 32], 0, &[2, 116], ct::ALERT, 0);
     assert!(d.open(Dir::ToServer, &h, &body, &mut out).is_ok());
@@ -149,5 +171,8 @@ fn tls12_gcm_records_open_with_the_explicit_nonce_and_sequence_in_the_aad() {
     d.skip(Dir::ToClient); // the server's Finished, not opened here
     let mut out = Vec::new();
     let opened = d.open(Dir::ToClient, &header, &body, &mut out).unwrap();
-    assert_eq!((opened.content_type, out.as_slice()), (ct::ALERT, &[1u8, 0][..]));
+    assert_eq!(
+        (opened.content_type, out.as_slice()),
+        (ct::ALERT, &[1u8, 0][..])
+    );
 }

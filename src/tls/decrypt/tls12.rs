@@ -5,7 +5,7 @@ use tls_parser::{TlsCipherEnc, TlsCipherEncMode, TlsCipherMac, TlsCipherSuite, T
 
 use super::aead::{Aead, Algorithm, TAG_LEN};
 use super::keys::{prf_tls12, Hash};
-use super::{Opened, OpenError};
+use super::{OpenError, Opened};
 
 /// Length of a GCM record's explicit nonce.
 const EXPLICIT_NONCE_LEN: usize = 8;

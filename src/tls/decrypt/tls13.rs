@@ -3,7 +3,7 @@
 
 use super::aead::{Aead, Algorithm};
 use super::keys::{hkdf_expand_label, Hash};
-use super::{Opened, OpenError};
+use super::{OpenError, Opened};
 use crate::keylog::{Secret, SessionSecrets};
 use crate::model::Dir;
 
