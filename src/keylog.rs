@@ -171,6 +171,16 @@ pub fn parse_line(line: &[u8]) -> Line {
     }
 }
 
+/// A line out of [`Lines`]: whole, or too long to have been kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Piece<'a> {
+    Line(&'a [u8]),
+    Overlong,
+}
+
+/// What [`Lines`] calls with each line.
+type OnLine<'f> = &'f mut dyn FnMut(Piece<'_>);
+
 /// Splits a byte stream into lines across reads, holding at most [`MAX_LINE_LEN`] bytes
 /// of an unfinished line; a longer line is reported as too long and skipped.
 #[derive(Debug, Default)]
@@ -180,8 +190,8 @@ struct Lines {
 }
 
 impl Lines {
-    /// Calls `each` with every complete line of `data` (`Err(())` for an overlong one).
-    fn feed(&mut self, mut data: &[u8], each: &mut dyn FnMut(Result<&[u8], ()>)) {
+    /// Calls `each` with every complete line of `data`.
+    fn feed(&mut self, mut data: &[u8], each: OnLine<'_>) {
         while !data.is_empty() {
             let (piece, complete) = match data.iter().position(|&c| c == b'\n') {
                 Some(n) => (&data[..n], Some(n + 1)),
@@ -199,9 +209,9 @@ impl Lines {
                 return;
             };
             if self.overlong {
-                each(Err(()));
+                each(Piece::Overlong);
             } else {
-                each(Ok(&self.partial));
+                each(Piece::Line(&self.partial));
             }
             self.partial.clear();
             self.overlong = false;
@@ -210,11 +220,11 @@ impl Lines {
     }
 
     /// The end of the input: a last line without a newline still counts.
-    fn finish(&mut self, each: &mut dyn FnMut(Result<&[u8], ()>)) {
+    fn finish(&mut self, each: OnLine<'_>) {
         if self.overlong {
-            each(Err(()));
+            each(Piece::Overlong);
         } else if !self.partial.is_empty() {
-            each(Ok(&self.partial));
+            each(Piece::Line(&self.partial));
         }
         self.partial.clear();
         self.overlong = false;
@@ -258,15 +268,18 @@ impl KeyLog {
     pub fn add_text(&mut self, source: &str, text: &[u8]) {
         let mut lines = Lines::default();
         let i = self.source(source);
-        let mut each = |l: Result<&[u8], ()>| self.add_line(i, l);
+        let mut each = |l: Piece<'_>| self.add_line(i, l);
         lines.feed(text, &mut each);
         lines.finish(&mut each);
     }
 
-    fn add_line(&mut self, source: usize, line: Result<&[u8], ()>) {
+    fn add_line(&mut self, source: usize, line: Piece<'_>) {
         let counts = &mut self.sources[source].1;
         counts.lines += 1;
-        let parsed = line.map_or(Line::Malformed, parse_line);
+        let parsed = match line {
+            Piece::Line(l) => parse_line(l),
+            Piece::Overlong => Line::Malformed,
+        };
         match parsed {
             Line::Skip => {}
             Line::Malformed => {
