@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::decrypted::DecryptState;
+use super::decrypt::DecryptState;
 use super::wire::be24;
 use crate::keylog::KeyStore;
 use crate::model::{Dir, FrameNo, TimestampUs};

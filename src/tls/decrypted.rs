@@ -11,36 +11,12 @@ use std::mem;
 use std::sync::Arc;
 
 use super::conn::{HandshakeStage, TlsConn, TlsEventKind};
-use super::decrypt::{Decryptor, OpenError};
+use super::decrypt::{Active, DecryptState, Decryptor, OpenError};
 use super::wire::{be16, be24, ct, hs};
 use crate::keylog::KeyStore;
 use crate::model::{Dir, FrameNo, TimestampUs};
 use crate::tls::conn::{MAX_CERTS, MAX_CERT_LEN};
 use crate::tls::names;
-
-/// Where a connection stands with decryption.
-#[derive(Debug, Clone, Default)]
-pub(super) enum DecryptState {
-    /// No protected record yet: secrets are looked up at the first one.
-    #[default]
-    Pending,
-    /// No secrets for this session, a suite we do not decrypt, or the flow ended.
-    Unavailable,
-    Active(Box<Active>),
-}
-
-#[derive(Debug, Clone)]
-pub(super) struct Active {
-    decryptor: Decryptor,
-    /// Plaintext of the record being processed, wiped after each one.
-    buf: Vec<u8>,
-    /// Set while a record's plaintext is processed: the sender's Finished / KeyUpdate was
-    /// in it, so its keys change after the record (RFC 8446 5.1: at a record boundary).
-    finished: bool,
-    key_update: bool,
-    /// A decrypted record's plaintext is being processed.
-    in_record: bool,
-}
 
 impl TlsConn {
     /// A connection that decrypts with `keys` whatever they hold for its session.
@@ -77,13 +53,7 @@ impl TlsConn {
     fn decryptor(&mut self) -> Option<&mut Active> {
         if matches!(self.decrypt, DecryptState::Pending) {
             self.decrypt = match self.new_decryptor() {
-                Some(decryptor) => DecryptState::Active(Box::new(Active {
-                    decryptor,
-                    buf: Vec::new(),
-                    finished: false,
-                    key_update: false,
-                    in_record: false,
-                })),
+                Some(decryptor) => DecryptState::Active(Box::new(Active::new(decryptor))),
                 None => DecryptState::Unavailable,
             };
         }

@@ -199,5 +199,41 @@ impl DirState {
     }
 }
 
+/// Where a connection stands with decryption.
+#[derive(Debug, Clone, Default)]
+pub enum DecryptState {
+    /// No protected record yet: secrets are looked up at the first one.
+    #[default]
+    Pending,
+    /// No secrets for this session, a suite we do not decrypt, or the flow ended.
+    Unavailable,
+    Active(Box<Active>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Active {
+    pub decryptor: Decryptor,
+    /// Plaintext of the record being processed, wiped after each one.
+    pub buf: Vec<u8>,
+    /// Set while a record's plaintext is processed: the sender's Finished / KeyUpdate was
+    /// in it, so its keys change after the record (RFC 8446 5.1: at a record boundary).
+    pub finished: bool,
+    pub key_update: bool,
+    /// A decrypted record's plaintext is being processed.
+    pub in_record: bool,
+}
+
+impl Active {
+    pub fn new(decryptor: Decryptor) -> Self {
+        Active {
+            decryptor,
+            buf: Vec::new(),
+            finished: false,
+            key_update: false,
+            in_record: false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;
