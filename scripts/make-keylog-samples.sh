@@ -13,6 +13,8 @@
 #                                   the closing close_notify from both sides.
 #   tls12-gcm-ok.pcap + .keys       TLS 1.2 ECDHE-RSA-AES128-GCM-SHA256 (curl), encrypted
 #                                   close_notify alerts at the end.
+#   tls12-cbc-etm.pcap + .keys      TLS 1.2 ECDHE-RSA-AES128-SHA with encrypt-then-MAC.
+#   tls12-cbc-sha384.pcap + .keys   TLS 1.2 ECDHE-RSA-AES256-SHA384, MAC-then-encrypt (-no_etm).
 #   tls12-gcm-dsb.pcapng            tls12-gcm-ok as pcapng with its key log embedded in a
 #                                   Decryption Secrets Block (editcap --inject-secrets).
 #   unrelated.keys                  a key log of another session (matches none of the above).
@@ -142,6 +144,19 @@ server 4604 good -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256 -www
 SSLKEYLOGFILE="$OUT/tls12-gcm-ok.keys" curl -sS --tlsv1.2 --tls-max 1.2 --cacert ca.pem \
     --resolve "localhost:4604:$LO" "https://localhost:4604/" -o /dev/null
 capture_stop tls12-gcm-ok; stop_server
+
+# TLS 1.2 AES-128-CBC with HMAC-SHA1: encrypt-then-MAC (OpenSSL's default, RFC 7366) and,
+# with -no_etm on the server, MAC-then-encrypt; both end with encrypted close_notify.
+capture_start 4607
+server 4607 good -tls1_2 -cipher ECDHE-RSA-AES128-SHA -www
+SSLKEYLOGFILE="$OUT/tls12-cbc-etm.keys" curl -sS --tlsv1.2 --tls-max 1.2 --ciphers ECDHE-RSA-AES128-SHA \
+    --cacert ca.pem --resolve "localhost:4607:$LO" "https://localhost:4607/" -o /dev/null
+capture_stop tls12-cbc-etm; stop_server
+capture_start 4608
+server 4608 good -tls1_2 -cipher ECDHE-RSA-AES256-SHA384 -no_etm -www
+SSLKEYLOGFILE="$OUT/tls12-cbc-sha384.keys" curl -sS --tlsv1.2 --tls-max 1.2 --ciphers ECDHE-RSA-AES256-SHA384 \
+    --cacert ca.pem --resolve "localhost:4608:$LO" "https://localhost:4608/" -o /dev/null
+capture_stop tls12-cbc-sha384; stop_server
 
 # The same capture as pcapng with its secrets embedded.
 editcap -F pcapng "$OUT/tls12-gcm-ok.pcap" "$WORK/gcm.pcapng"

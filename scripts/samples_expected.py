@@ -481,6 +481,14 @@ Keylog Sample CA" and captured with `tcpdump -i lo 'tcp port N and host 127.0.0.
 - Analyst should see: the encrypted closing alerts decrypted as close_notify (the pcapng without
   any option).
 
+### `keylog/tls12-cbc-etm.pcap` + `tls12-cbc-etm.keys`, `keylog/tls12-cbc-sha384.pcap` + `tls12-cbc-sha384.keys`
+- Scenario: good TLS 1.2 sessions with CBC suites, one HTTP GET each: ECDHE-RSA-AES128-SHA with
+  encrypt-then-MAC (port 4607, OpenSSL's default), ECDHE-RSA-AES256-SHA384 with MAC-then-encrypt
+  (port 4608, `-no_etm` on the server).
+- Made with: `openssl s_server -tls1_2 -cipher ECDHE-RSA-AES128-SHA -www` (and `-cipher
+  ECDHE-RSA-AES256-SHA384 -no_etm`); `SSLKEYLOGFILE=... curl --tlsv1.2 --tls-max 1.2 --ciphers ...`.
+- Analyst should see, with the key log: both encrypted closing alerts decrypted as close_notify.
+
 ### `keylog/unrelated.keys`
 - A key log written by curl for another TLS 1.3 session (port 4605, not captured): it matches none
   of the captures, which are then analysed as without keys.

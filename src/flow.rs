@@ -402,9 +402,10 @@ struct AppState {
     mode: [Mode; 2],
     preamble: Preamble,
     tls: Option<TlsConn>,
-    /// The run's TLS secrets, handed to the connection's TLS state when it starts; `None`
-    /// when the run has none (most runs), so nothing is looked up.
-    keys: Option<std::sync::Arc<crate::keylog::KeyStore>>,
+    /// The run's TLS secrets, handed to the connection's TLS state when it starts if the
+    /// run has any by then (a pcapng's Decryption Secrets Block is read after the SYN that
+    /// opened the first flow), so that most runs look nothing up.
+    keys: std::sync::Arc<crate::keylog::KeyStore>,
     first_bytes: [Option<(Vec<u8>, FrameNo)>; 2],
     /// Capture times of the frames that carried cleartext, so findings about the
     /// cleartext phase are stamped with their decisive packet's time.
@@ -450,9 +451,12 @@ impl AppState {
                     }
                 };
                 let keys = &self.keys;
-                let tls = self.tls.get_or_insert_with(|| match keys {
-                    Some(k) => TlsConn::with_keys(k.clone()),
-                    None => TlsConn::new(),
+                let tls = self.tls.get_or_insert_with(|| {
+                    if keys.in_use() {
+                        TlsConn::with_keys(keys.clone())
+                    } else {
+                        TlsConn::new()
+                    }
                 });
                 if !tls_part.is_empty() {
                     tls.feed(dir, tls_part, frame, ts_us);
@@ -1059,7 +1063,7 @@ impl Analyzer {
                     mode: [Mode::Preamble; 2],
                     preamble: Preamble::new(server.port),
                     tls: None,
-                    keys: self.config.keys.in_use().then(|| self.config.keys.clone()),
+                    keys: self.config.keys.clone(),
                     first_bytes: [None, None],
                     cleartext_times: Vec::new(),
                 },

@@ -24,6 +24,8 @@ const SAMPLES: &[&str] = &[
     "tls13-mtls-required",
     "tls13-chacha-ok",
     "tls12-gcm-ok",
+    "tls12-cbc-etm",
+    "tls12-cbc-sha384",
 ];
 
 fn run(args: &[&str]) -> String {
@@ -112,7 +114,7 @@ fn tshark(capture: &Path, keylog: &Path, filter: &str, fields: &[&str]) -> Vec<V
         .arg("-o")
         .arg(format!("tls.keylog_file:{}", keylog.display()))
         // Every sample's port is outside tshark's defaults.
-        .args(["-d", "tcp.port==4601-4606,tls"])
+        .args(["-d", "tcp.port==4601-4608,tls"])
         .args(["-Y", filter, "-T", "fields", "-E", "separator=|"]);
     for f in fields {
         cmd.args(["-e", f]);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::conn::{HandshakeStage, TlsConn, TlsEventKind};
 use super::decrypt::{Active, DecryptState, Decryptor, OpenError};
-use super::wire::{be16, be24, ct, hs};
+use super::wire::{be16, be24, ct, ext, hs};
 use crate::keylog::KeyStore;
 use crate::model::{Dir, FrameNo, TimestampUs};
 use crate::tls::conn::{MAX_CERTS, MAX_CERT_LEN};
@@ -70,7 +70,8 @@ impl TlsConn {
         let decryptor = if self.tls13_negotiated() {
             Decryptor::tls13(sh.cipher, &secrets)
         } else if sh.negotiated_version() == 0x0303 {
-            Decryptor::tls12(sh.cipher, &ch.random, &sh.random, &secrets)
+            let etm = sh.extensions.contains(&ext::ENCRYPT_THEN_MAC);
+            Decryptor::tls12(sh.cipher, &ch.random, &sh.random, etm, &secrets)
         } else {
             None
         };

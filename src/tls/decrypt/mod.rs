@@ -10,6 +10,7 @@
 //! state and are dropped with it.
 
 mod aead;
+mod cbc;
 pub mod keys;
 mod tls12;
 mod tls13;
@@ -18,6 +19,14 @@ use crate::keylog::SessionSecrets;
 use crate::model::Dir;
 
 pub use aead::Aead;
+pub use cbc::Cbc;
+
+/// A direction's record protection.
+#[derive(Debug, Clone)]
+pub enum Keys {
+    Aead(Aead),
+    Cbc(Cbc),
+}
 
 /// TLS 1.3 records after the handshake that are opened whatever their size: the
 /// NewSessionTicket, a KeyUpdate or an alert padded to look like data come first.
@@ -52,7 +61,7 @@ enum Version {
 /// One direction's record protection and its place in the sequence.
 #[derive(Debug, Default, Clone)]
 struct DirState {
-    aead: Option<Aead>,
+    keys: Option<Keys>,
     seq: u64,
     /// TLS 1.3: application keys are in use (the sender's Finished was decrypted).
     application: bool,
@@ -75,20 +84,29 @@ impl Decryptor {
         let (schedule, client, server) = tls13::Schedule::new(cipher, secrets)?;
         Some(Decryptor {
             version: Version::Tls13(schedule),
-            dirs: [DirState::with(client), DirState::with(server)],
+            dirs: [
+                DirState::with(client.map(Keys::Aead)),
+                DirState::with(server.map(Keys::Aead)),
+            ],
         })
     }
 
-    /// Keys for a TLS 1.2 connection from its master secret and both randoms.
+    /// Keys for a TLS 1.2 connection from its master secret and both randoms;
+    /// `encrypt_then_mac` when the ServerHello accepted RFC 7366 (CBC suites).
     pub fn tls12(
         cipher: u16,
         client_random: &[u8],
         server_random: &[u8],
+        encrypt_then_mac: bool,
         secrets: &SessionSecrets,
     ) -> Option<Self> {
         let master = secrets.master_secret?;
+        let randoms = tls12::Randoms {
+            client: client_random,
+            server: server_random,
+        };
         let (params, client, server) =
-            tls12::Params::new(cipher, master.as_bytes(), client_random, server_random)?;
+            tls12::Params::new(cipher, master.as_bytes(), randoms, encrypt_then_mac)?;
         Some(Decryptor {
             version: Version::Tls12(params),
             dirs: [DirState::with(Some(client)), DirState::with(Some(server))],
@@ -98,7 +116,7 @@ impl Decryptor {
     /// True when records of this direction can still be decrypted.
     pub fn active(&self, dir: Dir) -> bool {
         let d = &self.dirs[dir.index()];
-        d.aead.is_some() && !d.stopped
+        d.keys.is_some() && !d.stopped
     }
 
     /// Is this protected record (outer content type, body length) one to open? Those not
@@ -140,7 +158,7 @@ impl Decryptor {
     ) -> Result<Opened, OpenError> {
         let i = dir.index();
         let d = &mut self.dirs[i];
-        let Some(aead) = d.aead.as_ref().filter(|_| !d.stopped) else {
+        let Some(keys) = d.keys.as_ref().filter(|_| !d.stopped) else {
             return Err(OpenError::Malformed("no keys for this direction"));
         };
         let seq = d.seq;
@@ -148,9 +166,10 @@ impl Decryptor {
         if d.application {
             d.application_records = d.application_records.saturating_add(1);
         }
-        let result = match &self.version {
-            Version::Tls13(_) => tls13::open(aead, seq, header, body, out),
-            Version::Tls12(p) => tls12::open(p, aead, seq, header, body, out),
+        let result = match (&self.version, keys) {
+            (Version::Tls13(_), Keys::Aead(aead)) => tls13::open(aead, seq, header, body, out),
+            (Version::Tls12(p), keys) => tls12::open(p, keys, seq, header, body, out),
+            (Version::Tls13(_), Keys::Cbc(_)) => Err(OpenError::Malformed("no CBC in TLS 1.3")),
         };
         if result.is_err() {
             d.stopped = true;
@@ -168,7 +187,7 @@ impl Decryptor {
             if d.application {
                 return;
             }
-            d.aead = schedule.application(dir);
+            d.keys = schedule.application(dir).map(Keys::Aead);
             d.seq = 0;
             d.application = true;
         }
@@ -179,7 +198,7 @@ impl Decryptor {
         if let Version::Tls13(schedule) = &mut self.version {
             let d = &mut self.dirs[dir.index()];
             if d.application {
-                d.aead = schedule.update(dir);
+                d.keys = schedule.update(dir).map(Keys::Aead);
                 d.seq = 0;
             }
         }
@@ -191,9 +210,9 @@ impl Decryptor {
 }
 
 impl DirState {
-    fn with(aead: Option<Aead>) -> Self {
+    fn with(keys: Option<Keys>) -> Self {
         DirState {
-            aead,
+            keys,
             ..DirState::default()
         }
     }

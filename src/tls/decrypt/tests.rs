@@ -149,7 +149,7 @@ fn tls12_gcm_records_open_with_the_explicit_nonce_and_sequence_in_the_aad() {
         ..SessionSecrets::default()
     };
     // TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
-    let mut d = Decryptor::tls12(0xc02f, &cr, &sr, &secrets).unwrap();
+    let mut d = Decryptor::tls12(0xc02f, &cr, &sr, false, &secrets).unwrap();
     let mut seed = sr.to_vec();
     seed.extend_from_slice(&cr);
     let mut block = [0u8; 40];
@@ -175,4 +175,78 @@ fn tls12_gcm_records_open_with_the_explicit_nonce_and_sequence_in_the_aad() {
         (opened.content_type, out.as_slice()),
         (ct::ALERT, &[1u8, 0][..])
     );
+}
+
+/// A TLS 1.2 CBC record sealed as a peer seals it: MAC-then-encrypt, or encrypt-then-MAC.
+fn cbc_record(
+    key: &[u8],
+    mac_key: &[u8],
+    seq: u64,
+    content: &[u8],
+    etm: bool,
+) -> ([u8; 5], Vec<u8>) {
+    use ::cbc::cipher::block_padding::NoPadding;
+    use ::cbc::cipher::{BlockEncryptMut, KeyIvInit};
+    use ring::hmac;
+    let mac = |header: &[u8], data: &[u8]| {
+        let k = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, mac_key);
+        let mut c = hmac::Context::with_key(&k);
+        c.update(&seq.to_be_bytes());
+        c.update(&header[..3]);
+        c.update(&(data.len() as u16).to_be_bytes());
+        c.update(data);
+        c.sign().as_ref().to_vec()
+    };
+    let iv = [0x5a; 16];
+    let header0 = [ct::ALERT, 3, 3, 0, 0];
+    let mut plain = content.to_vec();
+    if !etm {
+        plain.extend(mac(&header0, content));
+    }
+    let pad = 15 - plain.len() % 16;
+    plain.extend(std::iter::repeat_n(pad as u8, pad + 1));
+    let n = plain.len();
+    let enc = ::cbc::Encryptor::<aes::Aes128>::new_from_slices(key, &iv).unwrap();
+    enc.encrypt_padded_mut::<NoPadding>(&mut plain, n).unwrap();
+    let mut body = iv.to_vec();
+    body.extend(plain);
+    if etm {
+        let tag = mac(&header0, &body);
+        body.extend(tag);
+    }
+    let len = (body.len() as u16).to_be_bytes();
+    ([ct::ALERT, 3, 3, len[0], len[1]], body)
+}
+
+#[test]
+fn tls12_cbc_records_open_and_verify_their_mac_in_both_orders() {
+    let master = [7u8; 48];
+    let (cr, sr) = ([1u8; 32], [2u8; 32]);
+    let secrets = SessionSecrets {
+        master_secret: Secret::new(&master),
+        ..SessionSecrets::default()
+    };
+    let mut seed = sr.to_vec();
+    seed.extend_from_slice(&cr);
+    // TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA: MAC keys 20 + 20, keys 16 + 16.
+    let mut block = [0u8; 72];
+    prf_tls12(Hash::Sha256, &master, b"key expansion", &seed, &mut block);
+    let (client_mac, client_key) = (&block[..20], &block[40..56]);
+    for etm in [false, true] {
+        let mut d = Decryptor::tls12(0xc013, &cr, &sr, etm, &secrets).unwrap();
+        let mut out = Vec::new();
+        let (h, body) = cbc_record(client_key, client_mac, 0, &[1, 0], etm);
+        let opened = d.open(Dir::ToServer, &h, &body, &mut out).unwrap();
+        assert_eq!(
+            (opened.content_type, out.as_slice()),
+            (ct::ALERT, &[1u8, 0][..]),
+            "etm {etm}"
+        );
+        // The same record again is out of sequence: its MAC no longer verifies.
+        assert_eq!(
+            d.open(Dir::ToServer, &h, &body, &mut out),
+            Err(OpenError::Authentication),
+            "etm {etm}"
+        );
+    }
 }
