@@ -63,7 +63,7 @@ fn check(ctx: &mut RuleCtx<'_>) {
                 let explanation = if tls.established {
                     "An alert was sent after the handshake completed, encrypted, so its description is not visible. At the end of a session this is almost always close_notify, the normal way to end a TLS session."
                 } else {
-                    "An alert was sent during the handshake after encryption had started (TLS 1.3, or after ChangeCipherSpec), so its description is not visible. Its position tells which side gave up: see the handshake_aborted finding of this flow for the most likely cause."
+                    "An alert was sent during the handshake after encryption had started (TLS 1.3, or after ChangeCipherSpec), so its description is not visible. Its position tells which side gave up: see the handshake_aborted finding of this flow for the most likely cause. With the session's key log (`--keylog`, e.g. from SSLKEYLOGFILE) tlstriage decrypts it and names the alert."
                 };
                 Finding::new(Kind::TlsAlert, severity, ev.ts_us)
                     .frames([ev.frame])

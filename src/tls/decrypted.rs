@@ -116,12 +116,15 @@ impl TlsConn {
         frame: FrameNo,
         ts_us: TimestampUs,
     ) -> bool {
+        if self.keys.is_none() {
+            return false;
+        }
         let (Some(&content_type), Some(header), Some(body)) =
             (rec.first(), rec.get(..5), rec.get(5..))
         else {
             return false;
         };
-        if self.keys.is_none() || !self.protected(dir, content_type) {
+        if !self.protected(dir, content_type) {
             return false;
         }
         let Some(active) = self.decryptor() else {
