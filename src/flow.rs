@@ -156,6 +156,8 @@ pub struct CaptureStats {
     pub tls_flows: u64,
     /// TLS flows whose handshake was decrypted with a key log's secrets.
     pub tls_flows_decrypted: u64,
+    /// TLS flows whose decryption stopped or could not start (`decryption_error`).
+    pub tls_flows_decryption_failed: u64,
     /// Sessions in the key logs and the capture's secrets blocks; `None` without any.
     pub keylog_sessions: Option<u64>,
     pub flows_timed_out: u64,
@@ -977,6 +979,9 @@ impl Analyzer {
             self.stats.tls_flows += 1;
             if tls.decrypted() {
                 self.stats.tls_flows_decrypted += 1;
+            }
+            if tls.decryption_error.is_some() {
+                self.stats.tls_flows_decryption_failed += 1;
             }
         }
         self.finished.push(record);

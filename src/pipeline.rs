@@ -640,6 +640,7 @@ mod threaded {
         t.flows += w.flows;
         t.tls_flows += w.tls_flows;
         t.tls_flows_decrypted += w.tls_flows_decrypted;
+        t.tls_flows_decryption_failed += w.tls_flows_decryption_failed;
         t.flows_timed_out += w.flows_timed_out;
         t.flows_evicted += w.flows_evicted;
         t.flows_evicted_memory += w.flows_evicted_memory;

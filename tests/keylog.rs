@@ -326,3 +326,42 @@ fn an_unreadable_key_log_is_an_error_naming_it() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/keys.log"));
 }
+
+#[test]
+fn secrets_that_do_not_fit_are_reported_and_the_flow_analysed_as_without_keys() {
+    // The session's own key log with every secret's first byte changed: same client_random.
+    let real = std::fs::read_to_string(dir().join("tls13-mtls-required.keys")).unwrap();
+    let wrong: String = real
+        .lines()
+        .map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
+            [label, random, secret] => {
+                let flipped = if secret.starts_with('0') { "1" } else { "0" };
+                format!("{label} {random} {flipped}{}\n", &secret[1..])
+            }
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    let path = std::env::temp_dir().join(format!("tlstriage-wrong-{}.keys", std::process::id()));
+    std::fs::write(&path, wrong).unwrap();
+    let records = ndjson(
+        &dir().join("tls13-mtls-required.pcap"),
+        std::slice::from_ref(&path),
+    );
+    std::fs::remove_file(&path).unwrap();
+    let flow = of_type(&records, "tls_flow")[0];
+    assert!(flow.get("decrypted").is_none());
+    let error = flow["decryption_error"].as_str().unwrap();
+    assert!(error.contains("did not authenticate"), "{error}");
+    let stats = of_type(&records, "capture_stats")[0];
+    assert_eq!(stats["tls_flows_decryption_failed"], 1);
+    assert_eq!(stats["tls_flows_decrypted"], 0);
+    // Still the diagnosis from record sizes, as without keys.
+    let blind = ndjson(&dir().join("tls13-mtls-required.pcap"), &[]);
+    let kinds = |r: &[Value]| -> Vec<String> {
+        of_type(r, "finding")
+            .iter()
+            .map(|f| f["kind"].to_string())
+            .collect()
+    };
+    assert_eq!(kinds(&records), kinds(&blind));
+}

@@ -114,13 +114,17 @@ impl HumanReport {
             stats.tls_flows,
             duration
         );
-        if stats.keylog_sessions.is_some() {
+        if let Some(sessions) = stats.keylog_sessions {
             let _ = writeln!(
                 out,
-                "   decryption: {} of {} TLS flows decrypted (key log: {} sessions)",
+                "   decryption: {} of {} TLS flows decrypted (key log: {sessions} session{}){}",
                 stats.tls_flows_decrypted,
                 stats.tls_flows,
-                stats.keylog_sessions.unwrap_or(0)
+                if sessions == 1 { "" } else { "s" },
+                match stats.tls_flows_decryption_failed {
+                    0 => String::new(),
+                    n => format!("; {n} stopped or could not start (tls_flow.decryption_error)"),
+                }
             );
         }
         if stats.bad_checksums > 0 || stats.reassembly_gaps > 0 || stats.decode_errors > 0 {

@@ -625,6 +625,9 @@ pub struct CaptureStatsRecord<'a> {
     /// Only with a key log or secrets blocks: the TLS flows decrypted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_flows_decrypted: Option<u64>,
+    /// Only with a key log or secrets blocks: TLS flows whose decryption failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_flows_decryption_failed: Option<u64>,
     pub truncated: bool,
     pub ts: String,
     #[serde(rename = "type")]
@@ -676,6 +679,9 @@ impl<'a> CaptureStatsRecord<'a> {
             tcp_packets: stats.tcp_packets,
             tls_flows: stats.tls_flows,
             tls_flows_decrypted: stats.keylog_sessions.map(|_| stats.tls_flows_decrypted),
+            tls_flows_decryption_failed: stats
+                .keylog_sessions
+                .map(|_| stats.tls_flows_decryption_failed),
             truncated,
             ts: format_ts_us(stats.last_ts_us.unwrap_or(0)),
             record_type: "capture_stats",
