@@ -21,7 +21,9 @@ use crate::model::Dir;
 pub use aead::Aead;
 pub use cbc::Cbc;
 
-/// A direction's record protection.
+/// A direction's record protection. Not boxed: it sits in the connection's already boxed
+/// decryptor, two per connection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Keys {
     Aead(Aead),
