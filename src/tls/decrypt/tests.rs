@@ -120,6 +120,12 @@ fn large_tls13_application_records_are_skipped_but_counted() {
         d.skip(Dir::ToServer);
     }
     assert!(!d.wants(Dir::ToServer, ct::APPLICATION_DATA, 1000));
+    let mut fresh = Decryptor::tls13(0x1303, &secrets13()).unwrap();
+    fresh.handshake_done(Dir::ToServer);
+    assert!(
+        !fresh.wants(Dir::ToServer, ct::APPLICATION_DATA, 16 * 1024),
+        "a full data record is never opened"
+    );
     assert!(d.wants(Dir::ToServer, ct::APPLICATION_DATA, 19));
     d.skip(Dir::ToServer);
     let seq = u64::from(FIRST_APPLICATION_RECORDS) + 1;
