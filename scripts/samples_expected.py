@@ -375,6 +375,7 @@ def write_readme(outdir, rows):
         out.append("- EXPECTED.tsv: version `%s`, sni `%s`, alerts `%s`, close `%s`, established `%s`\n\n"
                    % (res["version"], res["sni"], res["alerts"], res["close"], res["established"]))
     out.append(NETWORK_SAMPLES)
+    out.append("\n" + KEYLOG_SAMPLES)
     with open(os.path.join(outdir, "README.md"), "w") as fh:
         fh.write("".join(out).rstrip("\n") + "\n")
 
@@ -430,6 +431,67 @@ veth pairs, the fault configured on the router; nothing in the captures is edite
 - Made with: `scripts/make-network-samples.sh pmtu-frag-needed`.
 - Analyst should see: `handshake_aborted` with `likely_cause: network`, confidence high, and
   `path_mtu` (MTU 1000, the ICMP's frame) as evidence.
+"""
+
+
+# Made by scripts/make-keylog-samples.sh into samples/keylog/; kept here for the same reason.
+KEYLOG_SAMPLES = """## Key-log samples (scripts/make-keylog-samples.sh)
+
+In `samples/keylog/`: each capture with the key log its client wrote while it was taken
+(`NAME.keys`, NSS key log format), made by real programs on loopback with a throwaway "tlstriage
+Keylog Sample CA" and captured with `tcpdump -i lo 'tcp port N and host 127.0.0.1'`. Read them with
+`tlstriage read --keylog samples/keylog/NAME.keys samples/keylog/NAME.pcap`.
+
+### `keylog/tls13-expired.pcap` + `tls13-expired.keys`
+- Scenario: TLS 1.3, the leaf (CN=localhost) expired on 2021-01-01; GnuTLS rejects it with an alert
+  encrypted under its handshake key. Server port 4601.
+- Made with: `openssl s_server -tls1_3 -www` (expired leaf); `SSLKEYLOGFILE=... gnutls-cli 127.0.0.1 -p 4601
+  --sni-hostname localhost --verify-hostname localhost --x509cafile ca.pem --priority NORMAL:-VERS-ALL:+VERS-TLS1.3`.
+- Analyst should see, with the key log: the decrypted Certificate (`certificate_expired`), the
+  decrypted fatal `bad_certificate` (42) alert (GnuTLS's alert for any verification failure),
+  `handshake_aborted` certificate_rejected; `tls_flow.decrypted: true`.
+
+### `keylog/tls13-wrong-name.pcap` + `tls13-wrong-name.keys`
+- Scenario: TLS 1.3, GnuTLS asks for `wrong-name.example` and gets the CN=localhost leaf. Port 4606.
+- Made with: `openssl s_server -tls1_3 -www`; `SSLKEYLOGFILE=... gnutls-cli ... --sni-hostname
+  wrong-name.example --verify-hostname wrong-name.example`.
+- Analyst should see, with the key log: `certificate_name_mismatch`, the decrypted `bad_certificate`,
+  `handshake_aborted` name_mismatch.
+
+### `keylog/tls13-mtls-required.pcap` + `tls13-mtls-required.keys`
+- Scenario: TLS 1.3 server requiring a client certificate; the client has none. Port 4602.
+- Made with: `openssl s_server -tls1_3 -Verify 1 -www`; `openssl s_client -tls1_3 -keylogfile ...`
+  (no `-cert`), sending `GET /`.
+- Analyst should see, with the key log: the decrypted CertificateRequest and empty client
+  Certificate, the server's decrypted fatal `certificate_required` (116), `handshake_aborted`
+  client_certificate.
+
+### `keylog/tls13-chacha-ok.pcap` + `tls13-chacha-ok.keys`
+- Scenario: a good TLS 1.3 session with TLS_CHACHA20_POLY1305_SHA256, one HTTP GET. Port 4603.
+- Made with: `openssl s_server -tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256 -www`;
+  `SSLKEYLOGFILE=... curl --tlsv1.3 --cacert ca.pem https://localhost:4603/`.
+- Analyst should see, with the key log: established, both closing alerts decrypted as close_notify.
+
+### `keylog/tls12-gcm-ok.pcap` + `tls12-gcm-ok.keys`, `keylog/tls12-gcm-dsb.pcapng`
+- Scenario: a good TLS 1.2 ECDHE-RSA-AES128-GCM-SHA256 session, one HTTP GET. Port 4604. The
+  pcapng is the same capture with its key log in a Decryption Secrets Block.
+- Made with: `openssl s_server -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256 -www`;
+  `SSLKEYLOGFILE=... curl --tlsv1.2 --tls-max 1.2`; `editcap -F pcapng` then
+  `editcap --inject-secrets tls,tls12-gcm-ok.keys`.
+- Analyst should see: the encrypted closing alerts decrypted as close_notify (the pcapng without
+  any option).
+
+### `keylog/tls12-cbc-etm.pcap` + `tls12-cbc-etm.keys`, `keylog/tls12-cbc-sha384.pcap` + `tls12-cbc-sha384.keys`
+- Scenario: good TLS 1.2 sessions with CBC suites, one HTTP GET each: ECDHE-RSA-AES128-SHA with
+  encrypt-then-MAC (port 4607, OpenSSL's default), ECDHE-RSA-AES256-SHA384 with MAC-then-encrypt
+  (port 4608, `-no_etm` on the server).
+- Made with: `openssl s_server -tls1_2 -cipher ECDHE-RSA-AES128-SHA -www` (and `-cipher
+  ECDHE-RSA-AES256-SHA384 -no_etm`); `SSLKEYLOGFILE=... curl --tlsv1.2 --tls-max 1.2 --ciphers ...`.
+- Analyst should see, with the key log: both encrypted closing alerts decrypted as close_notify.
+
+### `keylog/unrelated.keys`
+- A key log written by curl for another TLS 1.3 session (port 4605, not captured): it matches none
+  of the captures, which are then analysed as without keys.
 """
 
 

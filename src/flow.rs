@@ -55,6 +55,9 @@ pub struct AnalyzerConfig {
     pub rules: std::sync::Arc<crate::config::RuleEnv>,
     /// `--filter`: TCP packets it does not match are counted and skipped.
     pub filter: Option<std::sync::Arc<crate::filter::Filter>>,
+    /// TLS secrets (`--keylog`, and the capture's Decryption Secrets Blocks as they are
+    /// read), shared by every shard.
+    pub keys: std::sync::Arc<crate::keylog::KeyStore>,
 }
 
 impl Default for AnalyzerConfig {
@@ -67,6 +70,7 @@ impl Default for AnalyzerConfig {
             max_total_buffered_bytes: 256 << 20,
             rules: Default::default(),
             filter: None,
+            keys: Default::default(),
         };
         config.set_tls_ports(DEFAULT_TLS_PORTS);
         config
@@ -161,6 +165,12 @@ pub struct CaptureStats {
     pub bad_checksums: u64,
     pub flows: u64,
     pub tls_flows: u64,
+    /// TLS flows whose handshake was decrypted with a key log's secrets.
+    pub tls_flows_decrypted: u64,
+    /// TLS flows whose decryption stopped or could not start (`decryption_error`).
+    pub tls_flows_decryption_failed: u64,
+    /// Sessions in the key logs and the capture's secrets blocks; `None` without any.
+    pub keylog_sessions: Option<u64>,
     pub flows_timed_out: u64,
     pub flows_evicted: u64,
     /// Flows finished early because all flows together buffered too much.
@@ -454,6 +464,10 @@ struct AppState {
     mode: [Mode; 2],
     preamble: Preamble,
     tls: Option<TlsConn>,
+    /// The run's TLS secrets, handed to the connection's TLS state when it starts if the
+    /// run has any by then (a pcapng's Decryption Secrets Block is read after the SYN that
+    /// opened the first flow), so that most runs look nothing up.
+    keys: std::sync::Arc<crate::keylog::KeyStore>,
     first_bytes: [Option<(Vec<u8>, FrameNo)>; 2],
     /// Capture times of the frames that carried cleartext, so findings about the
     /// cleartext phase are stamped with their decisive packet's time.
@@ -498,7 +512,14 @@ impl AppState {
                         data.get(fed.consumed..).unwrap_or_default()
                     }
                 };
-                let tls = self.tls.get_or_insert_with(TlsConn::new);
+                let keys = &self.keys;
+                let tls = self.tls.get_or_insert_with(|| {
+                    if keys.in_use() {
+                        TlsConn::with_keys(keys.clone())
+                    } else {
+                        TlsConn::new()
+                    }
+                });
                 if !tls_part.is_empty() {
                     tls.feed(dir, tls_part, frame, ts_us);
                 }
@@ -1032,8 +1053,14 @@ impl Analyzer {
             self.stats.retransmissions += s.retransmitted;
             self.stats.out_of_order += s.out_of_order;
         }
-        if record.tls.is_some() {
+        if let Some(tls) = &record.tls {
             self.stats.tls_flows += 1;
+            if tls.decrypted() {
+                self.stats.tls_flows_decrypted += 1;
+            }
+            if tls.decryption_error.is_some() {
+                self.stats.tls_flows_decryption_failed += 1;
+            }
         }
         self.finished.push(record);
     }
@@ -1140,6 +1167,7 @@ impl Analyzer {
                     mode: [Mode::Preamble; 2],
                     preamble: Preamble::new(server.port),
                     tls: None,
+                    keys: self.config.keys.clone(),
                     first_bytes: [None, None],
                     cleartext_times: Vec::new(),
                 },

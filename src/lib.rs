@@ -19,6 +19,7 @@ pub mod explain;
 pub mod filter;
 pub mod fingerprint;
 pub mod flow;
+pub mod keylog;
 pub mod model;
 pub mod output;
 pub mod pipeline;

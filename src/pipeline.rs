@@ -73,6 +73,9 @@ fn run_one<D, E>(
         Ok(())
     };
     loop {
+        if let Some(text) = reader.take_secrets() {
+            config.keys.add_block(&text);
+        }
         match reader.next_packet() {
             Ok(Some(pkt)) => analyzer.packet(&pkt),
             Ok(None) => break,
@@ -540,6 +543,9 @@ mod threaded {
         let mut error = None;
         let mut clock_sec = i64::MIN;
         loop {
+            if let Some(text) = reader.take_secrets() {
+                local.analyzer.config().keys.add_block(&text);
+            }
             let pkt = match reader.next_packet() {
                 Ok(Some(pkt)) => pkt,
                 Ok(None) => break,
@@ -645,6 +651,8 @@ mod threaded {
         t.bad_checksums += w.bad_checksums;
         t.flows += w.flows;
         t.tls_flows += w.tls_flows;
+        t.tls_flows_decrypted += w.tls_flows_decrypted;
+        t.tls_flows_decryption_failed += w.tls_flows_decryption_failed;
         t.flows_timed_out += w.flows_timed_out;
         t.flows_evicted += w.flows_evicted;
         t.flows_evicted_memory += w.flows_evicted_memory;

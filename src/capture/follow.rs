@@ -226,6 +226,10 @@ impl PacketSource for Follow {
         }))
     }
 
+    fn take_secrets(&mut self) -> Option<Vec<u8>> {
+        self.current.as_mut()?.1.take_secrets()
+    }
+
     fn bytes_read(&self) -> u64 {
         self.current.as_ref().map_or(0, |(_, r, ..)| r.bytes_read())
     }

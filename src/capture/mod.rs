@@ -212,11 +212,20 @@ pub trait PacketSource {
     fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError>;
     /// Bytes processed so far, for progress display.
     fn bytes_read(&self) -> u64;
+    /// TLS key log text from pcapng Decryption Secrets Blocks read since the last call;
+    /// the pipeline adds it to the run's key store before the next frame.
+    fn take_secrets(&mut self) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 impl PacketSource for CaptureReader {
     fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
         CaptureReader::next_packet(self)
+    }
+
+    fn take_secrets(&mut self) -> Option<Vec<u8>> {
+        CaptureReader::take_secrets(self)
     }
 
     fn bytes_read(&self) -> u64 {
@@ -277,7 +286,17 @@ struct State {
     /// Warnings raised while classifying blocks, moved to the reader's list.
     new_warnings: Vec<String>,
     linktype_warnings: usize,
+    /// TLS key log text of Decryption Secrets Blocks not yet taken by the pipeline.
+    secrets: Vec<u8>,
+    /// Bytes of all the blocks' secrets seen, kept or not (bounded by `MAX_SECRETS_BYTES`).
+    secrets_seen: usize,
 }
+
+/// pcapng Decryption Secrets Block type of a TLS key log (`TLSK`).
+const SECRETS_TYPE_TLS_KEYLOG: u32 = 0x544c_534b;
+/// Key log text taken from a capture's Decryption Secrets Blocks in all (about 100,000
+/// sessions' worth of lines); further blocks are skipped with a warning.
+const MAX_SECRETS_BYTES: usize = 64 << 20;
 
 /// " (IEEE 802.11 (Wi-Fi))" for a known unsupported link type, "" otherwise.
 fn linktype_label(linktype: u32) -> String {
@@ -370,6 +389,8 @@ impl CaptureReader {
             last_ts: 0,
             stats: CaptureStats::default(),
             new_warnings: Vec::new(),
+            secrets: Vec::new(),
+            secrets_seen: 0,
             linktype_warnings: 0,
         };
         match format {
@@ -468,6 +489,14 @@ impl CaptureReader {
     /// Non-fatal problems, e.g. a truncated last record.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// Key log text of the Decryption Secrets Blocks read since the last call.
+    pub fn take_secrets(&mut self) -> Option<Vec<u8>> {
+        if self.state.secrets.is_empty() {
+            return None;
+        }
+        Some(std::mem::take(&mut self.state.secrets))
     }
 
     /// True when the input ended in the middle of a record.
@@ -880,6 +909,11 @@ fn classify(block: PcapBlockOwned<'_>, len: usize, st: &mut State) -> Result<Ste
                 },
             ))
         }
+        Block::DecryptionSecrets(dsb) => {
+            st.stats.other_blocks = st.stats.other_blocks.saturating_add(1);
+            st.decryption_secrets(dsb.secrets_type.0, dsb.secrets_len, dsb.data);
+            Ok(Step::Skip(len))
+        }
         Block::SystemdJournalExport(_) => {
             // Wireshark shows journal entries as frames; count them so our
             // frame numbers stay equal to Wireshark's, but do not return them.
@@ -894,6 +928,32 @@ fn classify(block: PcapBlockOwned<'_>, len: usize, st: &mut State) -> Result<Ste
 }
 
 impl State {
+    /// Keeps a TLS key log block's text for [`CaptureReader::take_secrets`]; other secret
+    /// types (SSH, WireGuard, ...) are not ours to use.
+    fn decryption_secrets(&mut self, secrets_type: u32, secrets_len: u32, data: &[u8]) {
+        if secrets_type != SECRETS_TYPE_TLS_KEYLOG {
+            return;
+        }
+        let len = usize::try_from(secrets_len).unwrap_or(usize::MAX);
+        let text = data.get(..len).unwrap_or(data);
+        let before = self.secrets_seen;
+        self.secrets_seen = self.secrets_seen.saturating_add(text.len());
+        if self.secrets_seen > MAX_SECRETS_BYTES {
+            if before <= MAX_SECRETS_BYTES {
+                self.new_warnings.push(format!(
+                    "Decryption Secrets Blocks hold more than {} MiB of key log; the rest is not used",
+                    MAX_SECRETS_BYTES >> 20
+                ));
+            }
+            return;
+        }
+        self.secrets.extend_from_slice(text);
+        // A block's last line may lack its newline; the next block starts a new line.
+        if !self.secrets.ends_with(b"\n") {
+            self.secrets.push(b'\n');
+        }
+    }
+
     fn next_frame(&mut self) -> FrameNo {
         self.stats.frames = self.stats.frames.saturating_add(1);
         self.stats.frames

@@ -205,6 +205,16 @@ impl PacketSource for CaptureSet {
         }
     }
 
+    fn take_secrets(&mut self) -> Option<Vec<u8>> {
+        let mut all: Option<Vec<u8>> = None;
+        for reader in self.readers.iter_mut().flatten() {
+            if let Some(text) = reader.take_secrets() {
+                all.get_or_insert_with(Vec::new).extend_from_slice(&text);
+            }
+        }
+        all
+    }
+
     fn bytes_read(&self) -> u64 {
         let open: u64 = self.readers.iter().flatten().map(|r| r.bytes_read()).sum();
         let done: u64 = self.members.iter().map(|m| m.bytes).sum();

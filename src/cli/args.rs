@@ -9,10 +9,12 @@ use anyhow::{Context, Result};
 
 use crate::config::{RuleEnv, DEFAULT_EXPIRY_WARNING_DAYS};
 use crate::flow::{AnalyzerConfig, DEFAULT_TLS_PORTS};
+use crate::keylog::KeyStore;
 use crate::output::{
-    Detail, EcsSink, Fanout, HumanLinesSink, HumanSink, NdjsonSink, RedisConfig, RedisMode, RedisSender,
-    RedisSink, RollupBy, SyslogSender, SyslogSink, SyslogTarget, DEFAULT_DRAIN_TIMEOUT,
-    DEFAULT_MAX_MESSAGE, DEFAULT_QUEUE, DEFAULT_STREAM_MAXLEN, MIN_MAX_MESSAGE,
+    Detail, EcsSink, Fanout, HumanLinesSink, HumanSink, NdjsonSink, RedisConfig, RedisMode,
+    RedisSender, RedisSink, RollupBy, SyslogSender, SyslogSink, SyslogTarget,
+    DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_MESSAGE, DEFAULT_QUEUE, DEFAULT_STREAM_MAXLEN,
+    MIN_MAX_MESSAGE,
 };
 use crate::rules::Severity;
 use crate::trust::{StoreOptions, TrustStore, Validator};
@@ -47,6 +49,10 @@ pub struct AnalysisArgs {
     /// the capture time.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_EXPIRY_WARNING_DAYS)]
     pub expiry_warning_days: u32,
+    /// Decrypt TLS handshakes and alerts with this NSS key log (SSLKEYLOGFILE; repeatable).
+    /// Secrets in a pcapng's Decryption Secrets Blocks are used without it.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Vec<PathBuf>,
 }
 
 /// One `--tls-ports` value: `+PORT` adds to the default list, `PORT` is part of a list of
@@ -92,9 +98,16 @@ impl AnalysisArgs {
         ports
     }
 
-    /// The analysis configuration; fails when a `--ca-file` cannot be used.
+    /// The analysis configuration; fails when a `--ca-file` or `--keylog` cannot be read.
     pub fn config(&self) -> Result<AnalyzerConfig> {
+        self.config_following(false)
+    }
+
+    /// [`Self::config`]; with `follow_keylogs` (`live`), lines appended to the key logs
+    /// later are used too.
+    pub fn config_following(&self, follow_keylogs: bool) -> Result<AnalyzerConfig> {
         let mut config = AnalyzerConfig::default();
+        config.keys = Arc::new(KeyStore::from_files(&self.keylog, follow_keylogs)?);
         config.set_tls_ports(&self.tls_ports());
         config.idle_timeout_us =
             i64::try_from(self.idle_timeout.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
@@ -293,18 +306,19 @@ impl NetworkOutputs {
     }
 }
 
-/// The fan-out of the outputs chosen by `out`, writing to `w` and to the network outputs;
-/// `rules` are the run's (its [`AnalyzerConfig::rules`]).
+/// The fan-out of the outputs chosen by `out`, writing to `w` and to the network outputs,
+/// for a run with `config` (its rules and its TLS secrets).
 pub fn fanout<'a>(
     analysis: &AnalysisArgs,
-    rules: &RuleEnv,
+    config: &AnalyzerConfig,
     out: &OutputArgs,
     format: Format,
     mode: Mode,
     w: &'a mut dyn Write,
     net: NetworkOutputs,
 ) -> Fanout<'a> {
-    let mut fan = Fanout::new(analysis.min_severity(), &out.summary_by, rules);
+    let mut fan = Fanout::new(analysis.min_severity(), &out.summary_by, &config.rules);
+    fan.set_keys(config.keys.clone());
     match (format, mode) {
         (Format::Ndjson, _) => fan.add(NdjsonSink::new(w, out.flows)),
         (Format::Ecs, _) => fan.add(EcsSink::new(w, out.flows)),

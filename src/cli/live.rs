@@ -119,7 +119,7 @@ pub fn run(args: &LiveArgs) -> i32 {
 
 /// The analyzer configuration a live run uses.
 pub fn analyzer_config(args: &LiveArgs) -> anyhow::Result<crate::flow::AnalyzerConfig> {
-    let mut config = args.analysis.config()?;
+    let mut config = args.analysis.config_following(true)?;
     config.max_flows = args.max_flows.max(1);
     config.reassembly.max_buffered_bytes = args.max_flow_buffer;
     config.max_total_buffered_bytes = args.max_total_buffer;
@@ -583,7 +583,7 @@ mod imp {
         let config = analyzer_config(args)?;
         let mut fan = fanout(
             &args.analysis,
-            &config.rules,
+            &config,
             &args.out,
             format,
             Mode::Live,

@@ -143,7 +143,7 @@ pub fn read(args: &ReadArgs) -> Result<i32> {
     let worst = {
         let mut fan = fanout(
             &args.analysis,
-            &config.rules,
+            &config,
             &args.output,
             format,
             Mode::Read,

@@ -36,6 +36,7 @@ pub fn report(args: &ReportArgs) -> Result<i32> {
     let mut code = 0;
     {
         let mut fan = Fanout::new(args.analysis.min_severity(), &[], &config.rules);
+        fan.set_keys(config.keys.clone());
         fan.add(&mut collect);
         for path in &args.files {
             let name = path.display().to_string();

@@ -468,6 +468,12 @@ pub fn ecs_tls_flow(capture: &str, flow: &FlowRecord, findings: &[Finding]) -> V
     put(&mut m, "tlstriage.first_frame", json!(rec.first_frame));
     put(&mut m, "tlstriage.last_frame", json!(rec.last_frame));
     put(&mut m, "tlstriage.end", json!(rec.end));
+    if rec.decrypted {
+        put(&mut m, "tlstriage.decrypted", json!(true));
+    }
+    if let Some(e) = &rec.decryption_error {
+        put(&mut m, "tlstriage.decryption_error", json!(e));
+    }
     put(&mut m, "tlstriage.closed_by", json!(rec.closed_by));
     put(&mut m, "tlstriage.midstream", json!(rec.midstream));
     related(&mut m);

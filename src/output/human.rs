@@ -188,6 +188,19 @@ impl HumanReport {
             stats.tls_flows,
             duration
         );
+        if let Some(sessions) = stats.keylog_sessions {
+            let _ = writeln!(
+                out,
+                "   decryption: {} of {} TLS flows decrypted (key log: {sessions} session{}){}",
+                stats.tls_flows_decrypted,
+                stats.tls_flows,
+                if sessions == 1 { "" } else { "s" },
+                match stats.tls_flows_decryption_failed {
+                    0 => String::new(),
+                    n => format!("; {n} stopped or could not start (tls_flow.decryption_error)"),
+                }
+            );
+        }
         quality_line(&mut out, stats);
         for w in warnings {
             let _ = writeln!(out, "   warning: {}", printable(w));

@@ -453,6 +453,12 @@ pub struct TlsFlowRecord<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_versions_not_shown: Option<u64>,
     pub closed_by: Option<String>,
+    /// True when a key log's secrets decrypted the handshake; absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub decrypted: bool,
+    /// Why decryption with the key log stopped or could not start; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decryption_error: Option<String>,
     pub duration_ms: f64,
     pub end: crate::flow::EndReason,
     pub established: bool,
@@ -552,6 +558,8 @@ impl<'a> TlsFlowRecord<'a> {
             closed_by: flow
                 .first_close()
                 .map(|(side, how, _)| format!("{}:{}", Side::as_str(side), how)),
+            decrypted: tls.is_some_and(|t| t.decrypted()),
+            decryption_error: tls.and_then(|t| t.decryption_error.clone()),
             duration_ms: (flow.last_ts_us - flow.first_ts_us) as f64 / 1000.0,
             end: flow.end,
             established: tls.is_some_and(|t| t.established),
@@ -628,6 +636,9 @@ pub struct CaptureStatsRecord<'a> {
     pub icmp_errors: u64,
     pub icmp_errors_no_flow: u64,
     pub ip_fragments: u64,
+    /// Only with a key log or secrets blocks: the sessions they hold secrets for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keylog_sessions: Option<u64>,
     pub last_ts: Option<String>,
     /// `live` only: interface, drops, uptime, ...
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -653,6 +664,12 @@ pub struct CaptureStatsRecord<'a> {
     /// Only when some were: packets inside tunnels recognised but not opened.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub tunnels_not_decoded: BTreeMap<&'static str, u64>,
+    /// Only with a key log or secrets blocks: the TLS flows decrypted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_flows_decrypted: Option<u64>,
+    /// Only with a key log or secrets blocks: TLS flows whose decryption failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_flows_decryption_failed: Option<u64>,
     pub truncated: bool,
     pub ts: String,
     #[serde(rename = "type")]
@@ -691,6 +708,7 @@ impl<'a> CaptureStatsRecord<'a> {
             icmp_errors: stats.icmp_errors,
             icmp_errors_no_flow: stats.icmp_errors_no_flow,
             ip_fragments: stats.ip_fragments,
+            keylog_sessions: stats.keylog_sessions,
             last_ts: stats.last_ts_us.map(format_ts_us),
             live: None,
             non_tcp_packets: stats.non_tcp_packets,
@@ -714,6 +732,10 @@ impl<'a> CaptureStatsRecord<'a> {
                 .map(|u| (u.as_str(), stats.tunnels_not_decoded[u.index()]))
                 .filter(|&(_, n)| n > 0)
                 .collect(),
+            tls_flows_decrypted: stats.keylog_sessions.map(|_| stats.tls_flows_decrypted),
+            tls_flows_decryption_failed: stats
+                .keylog_sessions
+                .map(|_| stats.tls_flows_decryption_failed),
             truncated,
             ts: format_ts_us(stats.last_ts_us.unwrap_or(0)),
             record_type: "capture_stats",

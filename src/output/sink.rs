@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use thiserror::Error;
 
@@ -25,6 +26,7 @@ use crate::bounded::{fit, MAX_LINE};
 use crate::capture::InputFormat;
 use crate::config::RuleEnv;
 use crate::flow::{CaptureStats, FlowRecord, FlowRef};
+use crate::keylog::KeyStore;
 use crate::model::format_ts_us;
 use crate::rules::capture::{sightings, CaptureRules, Sighting};
 use crate::rules::{Finding, Severity};
@@ -152,6 +154,9 @@ pub struct Fanout<'a> {
     worst: Option<Severity>,
     /// Findings reported over the run, by kind (for `live --metrics`).
     found: BTreeMap<&'static str, u64>,
+    /// The run's TLS secrets: their warnings and how many sessions they hold are reported
+    /// with the statistics.
+    keys: Option<Arc<KeyStore>>,
 }
 
 impl<'a> Fanout<'a> {
@@ -167,7 +172,12 @@ impl<'a> Fanout<'a> {
             files: Vec::new(),
             worst: None,
             found: BTreeMap::new(),
+            keys: None,
         }
+    }
+
+    pub fn set_keys(&mut self, keys: Arc<KeyStore>) {
+        self.keys = Some(keys);
     }
 
     /// Findings reported so far in the run, by kind.
@@ -242,6 +252,9 @@ impl<'a> Fanout<'a> {
     ) -> Result<(), SinkError> {
         let mut notes = self.cross_flow()?;
         notes.extend(stats.tunnel_warnings());
+        if let Some(keys) = &self.keys {
+            notes.extend(keys.warnings());
+        }
         if notes.is_empty() {
             return self.stats(true, stats, format, warnings, truncated, live);
         }
@@ -273,6 +286,17 @@ impl<'a> Fanout<'a> {
         truncated: bool,
         live: Option<&serde_json::Value>,
     ) -> Result<(), SinkError> {
+        let with_keys;
+        let stats = match self.keys.as_ref().filter(|k| k.in_use()) {
+            Some(keys) => {
+                with_keys = CaptureStats {
+                    keylog_sessions: Some(keys.sessions() as u64),
+                    ..stats.clone()
+                };
+                &with_keys
+            }
+            None => stats,
+        };
         let rollups = std::mem::replace(&mut self.rollups, Rollups::new(&[]));
         let files = std::mem::take(&mut self.files);
         if last {

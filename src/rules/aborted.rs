@@ -511,7 +511,8 @@ fn tls13_alert_sized_answer(x: &Facts<'_>) -> Option<Diag> {
         "In TLS 1.3 the server's certificate is encrypted, and the client answered the server's flight with a \
          single short encrypted record (the size of an alert) instead of its Finished, then closed: the client \
          most likely rejected the server certificate (untrusted CA, expired, or name mismatch for SNI {}). \
-         Check the certificate with `openssl s_client -connect HOST:PORT -servername NAME`.",
+         Check the certificate with `openssl s_client -connect HOST:PORT -servername NAME`, or give \
+         tlstriage the session's key log (--keylog) to read the certificate and the alert.",
         x.flow.sni().unwrap_or("(none)")))
     .because(flight.into_iter().chain(short)))
 }

@@ -34,17 +34,25 @@ fn check(ctx: &mut RuleCtx<'_>) {
                     (2, _) => Severity::Medium,
                     _ => Severity::Low,
                 };
+                let mut evidence = json!({
+                    "level": level_name,
+                    "description": name,
+                    "description_code": description,
+                    "sent_by": sender,
+                    "encrypted": false,
+                });
+                if ev.decrypted {
+                    // Sent encrypted, read with the key log's secrets.
+                    evidence["decrypted"] = true.into();
+                }
+                let how = if ev.decrypted { " (decrypted)" } else { "" };
                 Finding::new(Kind::TlsAlert, severity, ev.ts_us)
                     .frames([ev.frame])
-                    .summary(format!("The {sender} sent a {level_name} {name} alert."))
+                    .summary(format!(
+                        "The {sender} sent a {level_name} {name} alert{how}."
+                    ))
                     .explanation(alert_explanation(name))
-                    .evidence(json!({
-                        "level": level_name,
-                        "description": name,
-                        "description_code": description,
-                        "sent_by": sender,
-                        "encrypted": false,
-                    }))
+                    .evidence(evidence)
             }
             TlsEventKind::EncryptedAlert { len } => {
                 let severity = if tls.established {
@@ -55,7 +63,7 @@ fn check(ctx: &mut RuleCtx<'_>) {
                 let explanation = if tls.established {
                     "An alert was sent after the handshake completed, encrypted, so its description is not visible. At the end of a session this is almost always close_notify, the normal way to end a TLS session."
                 } else {
-                    "An alert was sent during the handshake after encryption had started (TLS 1.3, or after ChangeCipherSpec), so its description is not visible. Its position tells which side gave up: see the handshake_aborted finding of this flow for the most likely cause."
+                    "An alert was sent during the handshake after encryption had started (TLS 1.3, or after ChangeCipherSpec), so its description is not visible. Its position tells which side gave up: see the handshake_aborted finding of this flow for the most likely cause. With the session's key log (`--keylog`, e.g. from SSLKEYLOGFILE) tlstriage decrypts it and names the alert."
                 };
                 Finding::new(Kind::TlsAlert, severity, ev.ts_us)
                     .frames([ev.frame])

@@ -81,6 +81,7 @@ pub fn event(dir: Dir, frame: FrameNo, kind: TlsEventKind) -> TlsEvent {
         frame,
         ts_us: 1_700_000_000_000_000 + frame as i64 * 1000,
         kind,
+        decrypted: false,
     }
 }
 

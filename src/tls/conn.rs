@@ -8,10 +8,13 @@
 //! bytes that are actually there.
 
 use std::mem;
+use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::decrypt::DecryptState;
 use super::wire::be24;
+use crate::keylog::KeyStore;
 use crate::model::{Dir, FrameNo, TimestampUs};
 use crate::tls::names;
 use crate::tls::types::{ClientHello, ServerHello};
@@ -183,6 +186,9 @@ pub struct TlsEvent {
     pub frame: FrameNo,
     pub ts_us: TimestampUs,
     pub kind: TlsEventKind,
+    /// Read from a record decrypted with a key log's secrets.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub decrypted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -264,6 +270,14 @@ pub struct TlsConn {
     pub(super) dirs: [DirState; 2],
     /// Draft number from the first ClientHello's NSS draft-version extension (0xff02).
     pub(super) nss_draft: Option<u8>,
+    /// The run's TLS secrets, when it has any (`--keylog`, Decryption Secrets Blocks).
+    pub(super) keys: Option<Arc<KeyStore>>,
+    pub(super) decrypt: DecryptState,
+    /// A record was opened with the key log's secrets.
+    pub(super) decrypted: bool,
+    /// Why decryption stopped (the first record that failed to authenticate), or why the
+    /// session's secrets could not be used. Never holds a secret.
+    pub decryption_error: Option<String>,
 }
 
 impl TlsConn {
@@ -298,6 +312,7 @@ impl TlsConn {
     /// message still incomplete is reported as malformed, since nothing else would show
     /// it, and the reassembly buffers are released. Calling it again does nothing.
     pub fn finish(&mut self, frame: FrameNo, ts_us: TimestampUs) {
+        self.drop_keys();
         for dir in [Dir::ToServer, Dir::ToClient] {
             let d = &mut self.dirs[dir.index()];
             let pending = mem::take(&mut d.hs_buf);
@@ -322,12 +337,35 @@ impl TlsConn {
         ts_us: TimestampUs,
         kind: TlsEventKind,
     ) {
+        self.push_event_from(dir, frame, ts_us, kind, false);
+    }
+
+    /// An event read from a decrypted record (see [`TlsEvent::decrypted`]).
+    pub(super) fn push_decrypted_event(
+        &mut self,
+        dir: Dir,
+        frame: FrameNo,
+        ts_us: TimestampUs,
+        kind: TlsEventKind,
+    ) {
+        self.push_event_from(dir, frame, ts_us, kind, true);
+    }
+
+    fn push_event_from(
+        &mut self,
+        dir: Dir,
+        frame: FrameNo,
+        ts_us: TimestampUs,
+        kind: TlsEventKind,
+        decrypted: bool,
+    ) {
         if self.events.len() < MAX_EVENTS {
             self.events.push(TlsEvent {
                 dir,
                 frame,
                 ts_us,
                 kind,
+                decrypted,
             });
         } else {
             // Said once, so that the cut-off is visible where the events are read (the

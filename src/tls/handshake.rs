@@ -241,6 +241,7 @@ impl TlsConn {
             hs::FINISHED => self.set_stage(HandshakeStage::Finished),
             _ => {}
         }
+        self.decrypted_handshake_message(typ);
     }
 
     pub(super) fn server_hello_parsed(&mut self, mut sh: ServerHello) {
@@ -276,7 +277,8 @@ impl TlsConn {
         ts_us: TimestampUs,
     ) {
         if self.tls13_negotiated() {
-            // TLS 1.3 Certificates are encrypted; a plaintext one has another layout.
+            // Only ever seen decrypted, and laid out differently.
+            self.tls13_certificate(dir, body, frame, ts_us);
             return;
         }
         let chain = match tls_parser::parse_tls_handshake_msg_certificate(body) {

@@ -3,6 +3,8 @@
 
 pub mod cert;
 mod conn;
+mod decrypt;
+mod decrypted;
 mod handshake;
 mod hello;
 pub mod names;

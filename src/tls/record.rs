@@ -82,7 +82,10 @@ impl TlsConn {
                 };
                 let (total, sslv2) = total;
                 let have = self.dirs[i].rec_buf.len();
-                if !sslv2 && self.dirs[i].rec_buf.first() == Some(&ct::APPLICATION_DATA) {
+                if !sslv2
+                    && self.dirs[i].rec_buf.first() == Some(&ct::APPLICATION_DATA)
+                    && !self.decrypt_wants(dir, total.saturating_sub(5))
+                {
                     // Application data: only the length is needed; pass over the body.
                     let d = &mut self.dirs[i];
                     d.rec_buf.clear();
@@ -124,7 +127,11 @@ impl TlsConn {
                     return;
                 }
                 Framing::Record { total, sslv2 } => {
-                    if input.len() < total && !sslv2 && input[0] == ct::APPLICATION_DATA {
+                    if input.len() < total
+                        && !sslv2
+                        && input[0] == ct::APPLICATION_DATA
+                        && !self.decrypt_wants(dir, total - 5)
+                    {
                         // Application data split over segments: skip its body.
                         let d = &mut self.dirs[i];
                         d.skip = total - input.len();
@@ -271,6 +278,9 @@ impl TlsConn {
         let (Some(&content_type), Some(body)) = (rec.first(), rec.get(5..)) else {
             return;
         };
+        if self.decrypt_record(dir, rec, frame, ts_us) {
+            return;
+        }
         let version = be16(rec, 1).unwrap_or(0);
         let len = u16::try_from(body.len()).unwrap_or(u16::MAX);
         self.pending_handshake_check(dir, content_type, frame, ts_us);
@@ -312,6 +322,7 @@ impl TlsConn {
         ts_us: TimestampUs,
     ) {
         self.dirs[dir.index()].records += 1;
+        self.decrypt_skipped(dir);
         self.pending_handshake_check(dir, ct::APPLICATION_DATA, frame, ts_us);
         let len = u16::try_from(body_len).unwrap_or(u16::MAX);
         self.application_data(dir, len, frame, ts_us);

@@ -84,6 +84,18 @@ impl TlsConn {
             self.stage = HandshakeStage::Finished;
             return;
         }
+        self.count_application_data(dir, len, frame, ts_us);
+    }
+
+    /// An application-data record of `len` bytes: counted, and an event for the first few.
+    pub(super) fn count_application_data(
+        &mut self,
+        dir: Dir,
+        len: u16,
+        frame: FrameNo,
+        ts_us: TimestampUs,
+    ) {
+        let i = dir.index();
         self.app_data_records[i] += 1;
         self.app_data_bytes[i] += u64::from(len);
         if self.dirs[i].app_data_events < MAX_APP_DATA_EVENTS_PER_DIR {

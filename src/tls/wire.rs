@@ -56,6 +56,7 @@ pub(crate) mod ext {
     /// key_share before TLS 1.3 draft 23 moved it to 51.
     pub const KEY_SHARE_OLD: u16 = TlsExtensionType::KeyShareOld.0;
     pub const PRE_SHARED_KEY: u16 = TlsExtensionType::PreSharedKey.0;
+    pub const ENCRYPT_THEN_MAC: u16 = TlsExtensionType::EncryptThenMac.0;
     pub const SUPPORTED_VERSIONS: u16 = TlsExtensionType::SupportedVersions.0;
     pub const KEY_SHARE: u16 = TlsExtensionType::KeyShare.0;
     /// NSS's pre-standard "TLS 1.3 draft version" extension (two bytes: the draft

@@ -192,6 +192,7 @@ fn assert_same_facts(a: &TlsConn, b: &TlsConn) {
 }
 
 mod captures;
+mod decrypted;
 mod hostile;
 mod sslv2;
 mod tls12;

@@ -219,7 +219,8 @@ fn hello_retry_request() {
         dir: ToClient,
         frame: 2,
         ts_us: 0,
-        kind: TlsEventKind::Handshake(HandshakeType(6))
+        kind: TlsEventKind::Handshake(HandshakeType(6)),
+        decrypted: false,
     }));
     assert!(c.malformed.is_empty(), "{:?}", c.malformed);
 }
