@@ -693,7 +693,9 @@ pub struct Analyzer {
     buffered_total: usize,
     /// Parsed certificates, shared by the flows of this analyzer.
     certs: CertCache,
-    /// End of capture: the open flows not finished yet, latest first.
+    /// End of capture: the open flows not finished yet, latest first (the table's boxes,
+    /// moved rather than copied out).
+    #[allow(clippy::vec_box)]
     closing: Vec<Box<Flow>>,
 }
 
