@@ -62,7 +62,7 @@ names=("header floor" "byte floor")
 cmds=("$bin/examples/read_floor --headers $file" "$bin/examples/read_floor $file")
 for t in $threads; do
   if [ "$t" = default ]; then
-    names+=("tlstriage (default: $(nproc) threads)")
+    names+=("tlstriage (default threads)")
     cmds+=("$bin/tlstriage read --format ndjson $file")
   else
     names+=("tlstriage --threads $t")
