@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Throughput and peak memory of tlstriage against the read floor and tshark, on the same
+# Throughput and peak memory of tlstriage against the read floors and tshark, on the same
 # generated capture in the same run.
 #
 #   scripts/bench.sh [--mib N] [--runs R] [--threads "1 2"] [--dir DIR] [--keep] [--no-tshark]
@@ -7,20 +7,27 @@
 #
 # Builds the release binary and the examples, generates DIR/bench-N.pcap with
 # examples/bench_gen.rs (deterministic; replays samples/*.pcap; reused when present), warms
-# the page cache, then times R runs of each of:
-#   floor      examples/read_floor: the pcap reader over every packet, nothing else
-#   tlstriage  tlstriage read --format ndjson --threads T FILE > /dev/null   (each T)
-#   tshark     tshark -r FILE -Y tls.alert_message -T fields -e frame.number > /dev/null
-# and prints MB/s (10^6 bytes of file per second), packets/s and peak RSS (/usr/bin/time -v)
-# of the best run, and the ratios tlstriage/floor and tlstriage/tshark. --report also
-# writes `tlstriage report` of the capture (time, peak RSS, size of the HTML) and times
+# the page cache, then runs R rounds, each running once, one after the other:
+#   header floor  examples/read_floor --headers: every pcap record header read from a memory
+#                 map, the frames skipped (the physical floor)
+#   byte floor    examples/read_floor: tlstriage's capture reader over every packet, each
+#                 frame's bytes summed, nothing else
+#   tlstriage     tlstriage read --format ndjson --threads T FILE > /dev/null  (each T of
+#                 --threads; "default" runs it without --threads: one thread per core)
+#   tshark        tshark -r FILE -Y tls.alert_message -T fields -e frame.number > /dev/null
+#                 (first round only: it takes a minute a GiB)
+# and prints the median seconds of the rounds, MB/s (10^6 bytes of file per second),
+# packets/s and the highest peak RSS (/usr/bin/time), then the ratios of throughput
+# tlstriage/floor for both floors and tlstriage/tshark. Rounds interleave the commands so
+# that a busy neighbour slows all of them alike. The capture is deleted at the end unless
+# --keep. Needs /usr/bin/time (apt: time), and tshark for its row (apt: tshark). --report
+# also writes `tlstriage report` of the capture (time, peak RSS, size of the HTML) and times
 # headless Chromium rendering it (--dump-dom; needs chromium; the issue #20 target is under
-# 5 MB and under 10 s for the 1 GiB capture). The capture is
-# deleted at the end unless --keep. Needs tshark and /usr/bin/time (apt: tshark, time).
+# 5 MB and under 10 s for the 1 GiB capture).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-mib=1024 runs=2 threads="1 $(nproc)" dir=/tmp/tlstriage-bench keep=0 tshark=1 gen="" report=0
+mib=1024 runs=5 threads="1 default" dir=/tmp/tlstriage-bench keep=0 tshark=1 gen="" report=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --mib) mib=$2; shift 2 ;;
@@ -31,7 +38,7 @@ while [ $# -gt 0 ]; do
     --no-tshark) tshark=0; shift ;;
     --gen) gen=$2; shift 2 ;;
     --report) report=1; shift ;;
-    *) echo "usage: $0 [--mib N] [--runs R] [--threads \"1 2\"] [--dir DIR] [--keep] [--no-tshark] [--gen \"OPTS\"]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--mib N] [--runs R] [--threads \"1 default\"] [--dir DIR] [--keep] [--no-tshark] [--gen \"OPTS\"]" >&2; exit 2 ;;
   esac
 done
 command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
@@ -50,51 +57,70 @@ file=$dir/bench-$mib$suffix.pcap
 [ -s "$file" ] || "$bin/examples/bench_gen" --mib "$mib" $gen -o "$file" 2>&1 | head -1
 bytes=$(stat -c %s "$file")
 cat "$file" > /dev/null # page cache warm
-packets=$("$bin/examples/read_floor" "$file" | sed 's/.*packets=\([0-9]*\).*/\1/')
+packets=$("$bin/examples/read_floor" --headers "$file" | sed 's/.*packets=\([0-9]*\).*/\1/')
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# $file: $bytes bytes, $packets packets; best of $runs runs"
+echo "# $file: $bytes bytes, $packets packets; median of $runs rounds"
 
-# best wall seconds and peak RSS (KiB; GNU time's %M, the 'Maximum resident set size' of -v)
-# of a command run $runs times
-measure() {
-  local best="" rss=0 out
-  for _ in $(seq "$runs"); do
-    out=$(/usr/bin/time -f '%e %M' "$@" 2>&1 >/dev/null | tail -1)
-    local s=${out% *} m=${out#* }
-    if [ -z "$best" ] || awk "BEGIN{exit !($s < $best)}"; then best=$s; fi
-    [ "$m" -gt "$rss" ] && rss=$m
-  done
-  echo "$best $rss"
-}
-
-printf '%-22s %9s %10s %12s %10s\n' what seconds MB/s packets/s peak_RSS_MiB
-row() { # name seconds rss_kib
-  awk -v n="$1" -v s="$2" -v r="$3" -v b="$bytes" -v p="$packets" \
-    'BEGIN{ if (s < 0.005) s = 0.005; printf "%-22s %9.2f %10.1f %12.0f %10.1f\n", n, s, b/s/1e6, p/s, r/1024 }'
-}
-read -r floor_s floor_rss < <(measure "$bin/examples/read_floor" "$file")
-row floor "$floor_s" "$floor_rss"
-declare -A tt
+names=("header floor" "byte floor")
+cmds=("$bin/examples/read_floor --headers $file" "$bin/examples/read_floor $file")
 for t in $threads; do
-  read -r s r < <(measure "$bin/tlstriage" read --format ndjson --threads "$t" "$file")
-  tt[$t]=$s
-  row "tlstriage --threads $t" "$s" "$r"
+  if [ "$t" = default ]; then
+    names+=("tlstriage (default threads)")
+    cmds+=("$bin/tlstriage read --format ndjson $file")
+  else
+    names+=("tlstriage --threads $t")
+    cmds+=("$bin/tlstriage read --format ndjson --threads $t $file")
+  fi
 done
 if [ "$tshark" = 1 ]; then
-  read -r tshark_s tshark_rss < <(measure tshark -r "$file" -Y tls.alert_message -T fields -e frame.number)
-  row tshark "$tshark_s" "$tshark_rss"
+  names+=("tshark")
+  cmds+=("tshark -r $file -Y tls.alert_message -T fields -e frame.number")
 fi
-for t in $threads; do
-  awk -v n="$t" -v a="${tt[$t]}" -v f="$floor_s" 'BEGIN{printf "ratio tlstriage(--threads %s)/floor throughput: %.1f%%\n", n, 100*f/a}'
-  if [ "$tshark" = 1 ]; then
-    awk -v n="$t" -v a="${tt[$t]}" -v s="$tshark_s" 'BEGIN{printf "ratio tlstriage(--threads %s)/tshark throughput: %.1fx\n", n, s/a}'
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for round in $(seq "$runs"); do
+  for i in "${!cmds[@]}"; do
+    [ "${names[$i]}" = tshark ] && [ "$round" -gt 1 ] && continue
+    # shellcheck disable=SC2086 # each command is a word list without spaces in words
+    /usr/bin/time -f '%e %M' -o "$tmp/time" ${cmds[$i]} > /dev/null 2>"$tmp/stderr" || { cat "$tmp/stderr" >&2; exit 1; }
+    cat "$tmp/time" >> "$tmp/$i"
+  done
+done
+
+# median seconds and highest peak RSS (KiB) of the runs of command $1
+stat_of() {
+  sort -n "$tmp/$1" | awk '{ s[NR] = $1; if ($2 > m) m = $2 }
+    END { med = (NR % 2) ? s[(NR + 1) / 2] : (s[NR / 2] + s[NR / 2 + 1]) / 2; print med, m }'
+}
+
+printf '%-34s %9s %10s %12s %13s\n' what seconds MB/s packets/s peak_RSS_MiB
+declare -A secs
+for i in "${!cmds[@]}"; do
+  read -r s r < <(stat_of "$i")
+  secs[$i]=$s
+  awk -v n="${names[$i]}" -v s="$s" -v r="$r" -v b="$bytes" -v p="$packets" \
+    'BEGIN{ if (s < 0.005) s = 0.005; printf "%-34s %9.3f %10.1f %12.0f %13.1f\n", n, s, b/s/1e6, p/s, r/1024 }'
+done
+tshark_i=""
+for i in "${!cmds[@]}"; do [ "${names[$i]}" = tshark ] && tshark_i=$i; done
+for i in "${!cmds[@]}"; do
+  case "${names[$i]}" in tlstriage*) ;; *) continue ;; esac
+  awk -v n="${names[$i]}" -v a="${secs[$i]}" -v h="${secs[0]}" -v f="${secs[1]}" \
+    'BEGIN{ if (a < 0.005) a = 0.005
+      printf "ratio %s / header floor throughput: %.1f%%\n", n, 100*h/a
+      printf "ratio %s / byte floor throughput: %.1f%%\n", n, 100*f/a }'
+  if [ -n "$tshark_i" ]; then
+    awk -v n="${names[$i]}" -v a="${secs[$i]}" -v s="${secs[$tshark_i]}" \
+      'BEGIN{ if (a < 0.005) a = 0.005; printf "ratio %s / tshark throughput: %.1fx\n", n, s/a }'
   fi
 done
 if [ "$report" = 1 ]; then
   html=$dir/report-$mib$suffix.html
-  read -r s r < <(measure "$bin/tlstriage" report --threads "$(nproc)" -o "$html" "$file")
-  row "report" "$s" "$r"
+  /usr/bin/time -f '%e %M' -o "$tmp/report-time" "$bin/tlstriage" report --threads "$(nproc)" -o "$html" "$file"
+  read -r s r < "$tmp/report-time"
+  awk -v s="$s" -v r="$r" 'BEGIN{ printf "report: %.2f s, peak RSS %.1f MiB\n", s, r/1024 }'
   echo "report: $(stat -c %s "$html") bytes, $(grep -o '<svg class="ladder"' "$html" | wc -l) ladders"
   if command -v chromium >/dev/null; then
     profile=$(mktemp -d)

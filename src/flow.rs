@@ -555,6 +555,9 @@ struct FlowHeader {
     server_port_is_tls: bool,
     /// Bytes this flow buffered after its last packet (counted in the analyzer's total).
     buffered: usize,
+    /// The ISN of each direction's last SYN while the flow has no [`Live`] state yet (it
+    /// is applied when the state is made).
+    isn: [Option<u32>; 2],
 }
 
 /// The heavy part of an open flow: reassembly buffers and protocol state.
@@ -572,10 +575,48 @@ impl Live {
     }
 }
 
+impl Live {
+    /// The state of a flow that had no payload (nor ICMP error) until now: what it would
+    /// be had it been made with the flow, since a SYN only sets its direction's ISN.
+    fn new(config: &AnalyzerConfig, h: &FlowHeader) -> Box<Live> {
+        let limits = &config.reassembly;
+        let mut streams = [
+            DirStream::new(limits.clone()),
+            DirStream::new(limits.clone()),
+        ];
+        for (stream, isn) in streams.iter_mut().zip(h.isn) {
+            if let Some(isn) = isn {
+                stream.set_isn(isn);
+            }
+        }
+        Box::new(Live {
+            streams,
+            app: AppState {
+                mode: [Mode::Preamble; 2],
+                preamble: Preamble::new(h.server.port),
+                tls: None,
+                keys: config.keys.clone(),
+                first_bytes: [None, None],
+                cleartext_times: Vec::new(),
+            },
+            icmp: Vec::new(),
+        })
+    }
+}
+
 /// An open flow. A finished one leaves the table of open flows (see [`Finished`]).
 struct Flow {
     h: FlowHeader,
-    live: Box<Live>,
+    /// Made on the first payload or ICMP error: a SYN flood's flows never have one, and
+    /// cost only their header (the state is 20 times its size).
+    live: Option<Box<Live>>,
+}
+
+impl Flow {
+    fn live(&mut self, config: &AnalyzerConfig) -> &mut Live {
+        let h = &self.h;
+        self.live.get_or_insert_with(|| Live::new(config, h))
+    }
 }
 
 /// What is kept of a finished flow until its idle timeout, so that late ACKs and
@@ -601,9 +642,10 @@ impl Flow {
         end: EndReason,
         capture_end_floor_us: Option<TimestampUs>,
         certs: &mut CertCache,
+        config: &AnalyzerConfig,
     ) -> FlowRecord {
         let h = self.h;
-        let mut live = self.live;
+        let mut live = self.live.unwrap_or_else(|| Live::new(config, &h));
         let (last_frame, last_ts) = (h.last_frame, h.last_ts_us);
         for dir in [Dir::ToServer, Dir::ToClient] {
             let Live { streams, app, .. } = &mut *live;
@@ -699,6 +741,10 @@ pub struct Analyzer {
     buffered_total: usize,
     /// Parsed certificates, shared by the flows of this analyzer.
     certs: CertCache,
+    /// End of capture: the open flows not finished yet, latest first (the table's boxes,
+    /// moved rather than copied out).
+    #[allow(clippy::vec_box)]
+    closing: Vec<Box<Flow>>,
 }
 
 impl Analyzer {
@@ -723,6 +769,7 @@ impl Analyzer {
             open_streams: BTreeMap::new(),
             buffered_total: 0,
             certs: CertCache::default(),
+            closing: Vec::new(),
         }
     }
 
@@ -857,8 +904,9 @@ impl Analyzer {
         } else {
             Dir::ToClient
         };
-        if flow.live.icmp.len() < ICMP_KEPT {
-            flow.live.icmp.push(IcmpEvent {
+        let live = flow.live(&self.config);
+        if live.icmp.len() < ICMP_KEPT {
+            live.icmp.push(IcmpEvent {
                 frame,
                 ts_us,
                 sender: e.sender,
@@ -874,11 +922,25 @@ impl Analyzer {
 
     /// Finish every open flow (end of capture), in the order they started.
     pub fn finish(&mut self) {
-        let mut rest: Vec<Box<Flow>> = self.flows.drain().map(|(_, f)| f).collect();
-        self.finished_flows.clear();
-        self.idle_queue.clear();
-        rest.sort_by_key(|f| f.h.first_frame);
-        for flow in rest {
+        while self.finish_some(usize::MAX) {}
+    }
+
+    /// [`Analyzer::finish`] at most `max` flows at a time: true while open flows remain
+    /// (call again, after taking the finished ones). A SYN flood leaves the whole table
+    /// open at the end, and its records made at once were most of the run's peak memory.
+    pub fn finish_some(&mut self, max: usize) -> bool {
+        if self.closing.is_empty() {
+            self.closing = self.flows.drain().map(|(_, f)| f).collect();
+            self.finished_flows.clear();
+            self.idle_queue.clear();
+            // Latest first: they are taken from the end.
+            self.closing
+                .sort_by_key(|f| std::cmp::Reverse(f.h.first_frame));
+        }
+        for _ in 0..max {
+            let Some(flow) = self.closing.pop() else {
+                break;
+            };
             // Both FINs seen, the last ACK not captured (yet): closed all the same.
             let end = if flow.h.fin.iter().all(Option::is_some) {
                 EndReason::Closed
@@ -887,6 +949,7 @@ impl Analyzer {
             };
             self.finish_flow(*flow, end);
         }
+        !self.closing.is_empty()
     }
 
     /// Run the idle-timeout sweep at `now_us` without a packet: live capture calls this on a
@@ -1014,6 +1077,29 @@ impl Analyzer {
                 self.finish_slot(slot, EndReason::Evicted);
             }
         }
+        self.drop_stale_idle_entries();
+    }
+
+    /// Evicted flows leave their idle-queue entries behind until they come due (then
+    /// ignored): under a flood of new flows within the idle timeout that is one entry per
+    /// flow ever seen (56 MiB for a million SYNs). Once stale entries outnumber the tracked
+    /// flows, they are dropped; an entry is stale for good once its flow generation (key
+    /// and first frame) is in neither table, as a new flow on the key has a new first frame.
+    fn drop_stale_idle_entries(&mut self) {
+        let tracked = self.flows.len() + self.finished_flows.len();
+        let queued: usize = self.idle_queue.values().map(Vec::len).sum();
+        if queued <= 2 * tracked + 1024 {
+            return;
+        }
+        let (flows, finished) = (&self.flows, &self.finished_flows);
+        let current = |first: FrameNo, key: &FlowKey| match flows.get(key) {
+            Some(f) => f.h.first_frame == first,
+            None => finished.get(key).is_some_and(|f| f.first_frame == first),
+        };
+        for bucket in self.idle_queue.values_mut() {
+            bucket.retain(|(_, first, key)| current(*first, key));
+        }
+        self.idle_queue.retain(|_, bucket| !bucket.is_empty());
     }
 
     /// Takes the key's entry out of whichever table holds it.
@@ -1046,7 +1132,7 @@ impl Analyzer {
         }
         let capture_end =
             (self.last_sweep_sec > i64::MIN).then(|| self.last_sweep_sec.saturating_mul(1_000_000));
-        let record = flow.into_record(end, capture_end, &mut self.certs);
+        let record = flow.into_record(end, capture_end, &mut self.certs, &self.config);
         for s in &record.stream_stats {
             self.stats.reassembly_gaps += s.gaps;
             self.stats.reassembly_gap_bytes += s.gap_bytes;
@@ -1157,22 +1243,9 @@ impl Analyzer {
                 rst: [None; 2],
                 server_port_is_tls: self.config.is_tls_port(server.port),
                 buffered: 0,
+                isn: [None; 2],
             },
-            live: Box::new(Live {
-                streams: [
-                    DirStream::new(self.config.reassembly.clone()),
-                    DirStream::new(self.config.reassembly.clone()),
-                ],
-                app: AppState {
-                    mode: [Mode::Preamble; 2],
-                    preamble: Preamble::new(server.port),
-                    tls: None,
-                    keys: self.config.keys.clone(),
-                    first_bytes: [None, None],
-                    cleartext_times: Vec::new(),
-                },
-                icmp: Vec::new(),
-            }),
+            live: None,
         }
     }
 
@@ -1230,8 +1303,7 @@ impl Analyzer {
             settle_roles(&self.config, flow, pkt);
         }
         flow.h.last_ts_us = ts_us;
-        let live = &mut *flow.live;
-        let h = &mut flow.h;
+        let Flow { h, live } = &mut **flow;
         h.last_frame = frame;
         let dir = if pkt.src == h.client.ip && pkt.sport == h.client.port {
             Dir::ToServer
@@ -1263,7 +1335,10 @@ impl Analyzer {
                     h.syn_ack_ts_us = Some(ts_us);
                 }
             }
-            live.streams[d].set_isn(pkt.seq);
+            match live {
+                Some(live) => live.streams[d].set_isn(pkt.seq),
+                None => h.isn[d] = Some(pkt.seq),
+            }
         }
         if !pkt.payload.is_empty() {
             h.payload_bytes[d] += pkt.payload.len() as u64;
@@ -1273,7 +1348,8 @@ impl Analyzer {
             } else {
                 pkt.seq
             };
-            let Live { streams, app, .. } = &mut *live;
+            let live = live.get_or_insert_with(|| Live::new(&self.config, h));
+            let Live { streams, app, .. } = &mut **live;
             streams[d].segment(seq, pkt.payload, &mut |chunk| {
                 app.on_chunk(dir, chunk, frame, ts_us);
             });
@@ -1418,9 +1494,12 @@ fn settle_roles(config: &AnalyzerConfig, flow: &mut Flow, pkt: &TcpPacket<'_>) {
     h.fin.swap(0, 1);
     h.rst.swap(0, 1);
     h.server_port_is_tls = config.is_tls_port(h.server.port);
-    // No payload yet: both streams and the preamble are still empty.
-    flow.live.streams.swap(0, 1);
-    flow.live.app.preamble = Preamble::new(h.server.port);
+    h.isn.swap(0, 1);
+    // No payload yet: both streams and the preamble are still empty (or not made yet).
+    if let Some(live) = flow.live.as_deref_mut() {
+        live.streams.swap(0, 1);
+        live.app.preamble = Preamble::new(h.server.port);
+    }
 }
 
 /// Who sent this payload, if it starts with a TLS ClientHello or ServerHello record
@@ -1737,6 +1816,43 @@ mod tests {
             done[0].first_bytes[0].as_ref().map(|(b, _)| b.as_slice()),
             Some(&b"GET / HTTP/1.1\r\n\r\n"[..])
         );
+    }
+
+    /// A SYN flood's flows cost their header alone: the reassembly, sniffer and TLS state
+    /// is made on the first payload, with the ISNs its SYNs set (so the data after a
+    /// SYN/SYN-ACK pair is in order, and the SYN-ACK's retransmission changes nothing).
+    #[test]
+    fn flow_state_is_made_on_the_first_payload_with_the_syns_isns() {
+        assert!(
+            std::mem::size_of::<Flow>() <= 384,
+            "{}",
+            std::mem::size_of::<Flow>()
+        );
+        let mut f = Feeder::new(AnalyzerConfig::default());
+        f.send(raw(C, S, 40000, 443, 100, SYN, b""), 0);
+        f.send(raw(S, C, 443, 40000, 900, SYN | ACK, b""), 10);
+        f.send(raw(S, C, 443, 40000, 900, SYN | ACK, b""), 20);
+        assert!(f.a.flows.values().all(|fl| fl.live.is_none()));
+        // The client's request in two segments, the second first: only the SYN's ISN
+        // tells that bytes are missing before it.
+        f.send(
+            raw(C, S, 40000, 443, 106, PSH | ACK, b" HTTP/1.1\r\n\r\n"),
+            30,
+        );
+        f.send(raw(C, S, 40000, 443, 101, PSH | ACK, b"GET /"), 35);
+        f.send(
+            raw(S, C, 443, 40000, 901, PSH | ACK, b"HTTP/1.1 200 OK\r\n\r\n"),
+            40,
+        );
+        assert!(f.a.flows.values().all(|fl| fl.live.is_some()));
+        f.a.finish();
+        let done = f.a.take_finished();
+        for (d, text, reordered) in [(0, &b"GET /"[..], 1), (1, &b"HTTP/1.1 200"[..], 0)] {
+            let st = &done[0].stream_stats[d];
+            assert_eq!((st.gaps, st.out_of_order), (0, reordered), "direction {d}");
+            let first = done[0].first_bytes[d].as_ref().map(|(b, _)| b.as_slice());
+            assert!(first.is_some_and(|b| b.starts_with(text)), "direction {d}");
+        }
     }
 
     fn tcp_to(src: IpAddr, dst: IpAddr, sport: u16, dport: u16, vlan: [Option<u16>; 2]) -> FlowKey {

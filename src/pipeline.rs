@@ -45,6 +45,10 @@ pub fn run<E>(
     )
 }
 
+/// Flows finished at a time at the end of a capture: their records are turned into output
+/// (or, with threads, into rendered lines) before the next are made.
+const FINISH_BATCH: usize = 4096;
+
 fn run_one<D, E>(
     reader: &mut dyn PacketSource,
     config: &AnalyzerConfig,
@@ -90,7 +94,9 @@ fn run_one<D, E>(
             progress(reader.bytes_read());
         }
     }
-    analyzer.finish();
+    while analyzer.finish_some(FINISH_BATCH) {
+        emit(&mut analyzer)?;
+    }
     emit(&mut analyzer)?;
     progress(reader.bytes_read());
     Ok(Outcome {
@@ -135,7 +141,7 @@ mod threaded {
     use std::collections::{BinaryHeap, VecDeque};
     use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 
-    use super::{OnFlow, Outcome, Prepare};
+    use super::{OnFlow, Outcome, Prepare, FINISH_BATCH};
     use crate::capture::{Packet, PacketSource};
     use crate::config::RuleEnv;
     use crate::decode::{decode_addresses, Decoded};
@@ -321,7 +327,9 @@ mod threaded {
             }
             let last = batch.last;
             if last {
-                local.analyzer.finish();
+                while local.analyzer.finish_some(FINISH_BATCH) {
+                    local.collect((FrameNo::MAX, 1), prepare);
+                }
                 local.collect((FrameNo::MAX, 1), prepare);
             }
             batch.data.clear();
@@ -615,7 +623,9 @@ mod threaded {
                 progress(reader.bytes_read());
             }
         }
-        local.analyzer.finish();
+        while local.analyzer.finish_some(FINISH_BATCH) {
+            local.collect((FrameNo::MAX, 1), prepare);
+        }
         local.collect((FrameNo::MAX, 1), prepare);
         merge.apply(local.report(FrameNo::MAX, true, None))?;
         for w in 1..n {

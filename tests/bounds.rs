@@ -8,7 +8,7 @@
 //!
 //! | input | bound | where |
 //! |---|---|---|
-//! | SYN flood, distinct flows | `AnalyzerConfig::max_flows` open flows (default 200 000), oldest evicted first; RSS growth < `FLOOD_RSS_CAP` (768 MiB) | `flow` |
+//! | SYN flood, distinct flows | `AnalyzerConfig::max_flows` open flows (default 200 000), oldest evicted first; RSS growth < `FLOOD_RSS_CAP` (256 MiB) | `flow` |
 //! | 16 MiB out-of-order hole | `ReassemblyLimits::max_buffered_bytes` (1 MiB) per direction, then skip with a gap | `tcp` |
 //! | record length > 16 KiB + 2 KiB | refused (`malformed_tls`), nothing allocated | `tls::conn` `MAX_RECORD_LEN` |
 //! | handshake length claiming 16 MiB | refused (`malformed_tls`), nothing allocated | `tls::conn` `MAX_HANDSHAKE_LEN` (512 KiB) |
@@ -28,11 +28,11 @@ use tlstriage::tls::cert::{parse_certificate, MAX_CERT_SIZE};
 use tlstriage::tls::{TlsConn, MAX_CERTS, MAX_HANDSHAKE_LEN, MAX_RECORD_LEN};
 
 /// RSS growth allowed for a SYN flood of any size with the default flow table (200 000
-/// flows). A SYN-only flow costs about 2.4 KiB (its reassembly, sniffer and TLS state are
-/// allocated up front): measured 486 MiB for 300 000 SYNs and 578 MiB for 1 000 000
-/// (allocator fragmentation from the evicted batches adds the rest); 621 MiB since the
-/// 400 000 Wireshark conversations remembered for `tcp_stream` (flow::streams) came in.
-const FLOOD_RSS_CAP: u64 = 768 * 1024 * 1024;
+/// flows). A SYN-only flow costs its 384-byte header, its table entry and its idle-queue
+/// entry (the reassembly, sniffer and TLS state is made on the first payload; it was
+/// 2.4 KiB per flow, 578 MiB for 1 000 000 SYNs, when made up front), plus the Wireshark conversations remembered for
+/// `tcp_stream` (flow::streams, twice the flow table).
+const FLOOD_RSS_CAP: u64 = 256 * 1024 * 1024;
 
 const CHILD_ENV: &str = "TLSTRIAGE_BOUNDS_CHILD";
 

@@ -150,7 +150,7 @@ impl Follow {
                 return false;
             }
             for path in self.complete_files() {
-                match CaptureReader::open(&path) {
+                match CaptureReader::open_streaming(&path) {
                     Ok(reader) => {
                         self.current = Some((path, reader, 0, None));
                         return true;

@@ -64,7 +64,8 @@ pub struct ReadArgs {
     #[arg(long)]
     pub each_file: bool,
     /// Threads: the reading thread and N-1 workers, connections spread over them by a hash
-    /// of their endpoints; the output is the same as with one. Default: one per core.
+    /// of their endpoints; the output is the same as with one. Default: one per core not
+    /// busy with other work (load average, runnable threads), at least one.
     /// At most 256 (more shards only split the flow table finer).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_THREADS))]
     pub threads: Option<u16>,
@@ -95,9 +96,33 @@ impl Write for Target {
 /// The most threads `read` takes.
 pub const MAX_THREADS: i64 = 256;
 
-/// The number of threads `read` uses by default: one per core (at most [`MAX_THREADS`]).
+/// The number of threads `read` uses by default: one per core that other work does not keep
+/// busy (at least one, at most [`MAX_THREADS`]). A shard on a core that another process
+/// holds waits for it, and the reading thread waits for the shard: on 2 cores with one
+/// busy, 2 threads were slower than 1.
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS as usize))
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let busy = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| busy_cores(&text))
+        .unwrap_or(0);
+    cores.saturating_sub(busy).clamp(1, MAX_THREADS as usize)
+}
+
+/// Cores kept busy by other work, from the text of `/proc/loadavg` ("0.98 0.50 0.20 2/345
+/// 6789"): the larger of the 1-minute load average (rounded) and the threads runnable right
+/// now less this one (the average lags a minute behind a job that just started).
+fn busy_cores(loadavg: &str) -> Option<usize> {
+    let mut fields = loadavg.split_ascii_whitespace();
+    let load: f64 = fields.next()?.parse().ok()?;
+    let runnable: usize = fields.nth(2)?.split('/').next()?.parse().ok()?;
+    let load = if load.is_finite() && load > 0.0 {
+        // Rounded; the cast saturates, and load averages are small numbers.
+        load.round() as usize
+    } else {
+        0
+    };
+    Some(load.max(runnable.saturating_sub(1)))
 }
 
 fn progress_bar(len: Option<u64>) -> Option<indicatif::ProgressBar> {
@@ -252,4 +277,23 @@ pub fn read_one(
         crate::output::warn(&format!("{}: {w}", path.display()));
     }
     Ok(outcome.error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::busy_cores;
+
+    #[test]
+    fn busy_cores_take_the_load_average_or_the_threads_running_now() {
+        // Idle machine: this thread is the one running.
+        assert_eq!(busy_cores("0.02 0.10 0.05 1/312 4242\n"), Some(0));
+        // A CPU hog that started seconds ago: the average has not caught up yet.
+        assert_eq!(busy_cores("0.08 0.02 0.01 2/312 4242\n"), Some(1));
+        // One busy for minutes, idle at this instant.
+        assert_eq!(busy_cores("1.04 1.00 0.90 1/312 4242\n"), Some(1));
+        assert_eq!(busy_cores("9.17 9.59 8.95 3/812 12345"), Some(9));
+        assert_eq!(busy_cores(""), None);
+        assert_eq!(busy_cores("nan 0 0 1/1 1"), Some(0));
+        assert_eq!(busy_cores("garbage"), None);
+    }
 }
