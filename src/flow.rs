@@ -1823,8 +1823,9 @@ mod tests {
     /// SYN/SYN-ACK pair is in order, and the SYN-ACK's retransmission changes nothing).
     #[test]
     fn flow_state_is_made_on_the_first_payload_with_the_syns_isns() {
+        // 384 bytes before its Wireshark stream (number and creating frame) came in.
         assert!(
-            std::mem::size_of::<Flow>() <= 384,
+            std::mem::size_of::<Flow>() <= 400,
             "{}",
             std::mem::size_of::<Flow>()
         );

@@ -28,7 +28,7 @@ use tlstriage::tls::cert::{parse_certificate, MAX_CERT_SIZE};
 use tlstriage::tls::{TlsConn, MAX_CERTS, MAX_HANDSHAKE_LEN, MAX_RECORD_LEN};
 
 /// RSS growth allowed for a SYN flood of any size with the default flow table (200 000
-/// flows). A SYN-only flow costs its 384-byte header, its table entry and its idle-queue
+/// flows). A SYN-only flow costs its 400-byte header, its table entry and its idle-queue
 /// entry (the reassembly, sniffer and TLS state is made on the first payload; it was
 /// 2.4 KiB per flow, 578 MiB for 1 000 000 SYNs, when made up front), plus the Wireshark conversations remembered for
 /// `tcp_stream` (flow::streams, twice the flow table).
