@@ -283,6 +283,17 @@ fn tcp_stream_numbers_match_tshark_over_the_corpus() {
     assert!(flows > 90 && frames > 200, "{flows} flows, {frames} frames");
 }
 
+/// `frame` as a pcap record (header and bytes) at `t_us`.
+fn pcap_record(t_us: u64, frame: &[u8]) -> Vec<u8> {
+    let mut r = Vec::new();
+    r.extend_from_slice(&((t_us / 1_000_000) as u32).to_le_bytes());
+    r.extend_from_slice(&((t_us % 1_000_000) as u32).to_le_bytes());
+    r.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+    r.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+    r.extend_from_slice(frame);
+    r
+}
+
 /// One Ethernet/IPv4/TCP frame as a pcap record at `t_us`.
 fn record(
     t_us: u64,
@@ -311,13 +322,7 @@ fn record(
     f.extend_from_slice(&ack.to_be_bytes());
     f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
     f.extend_from_slice(payload);
-    let mut r = Vec::new();
-    r.extend_from_slice(&((t_us / 1_000_000) as u32).to_le_bytes());
-    r.extend_from_slice(&((t_us % 1_000_000) as u32).to_le_bytes());
-    r.extend_from_slice(&(f.len() as u32).to_le_bytes());
-    r.extend_from_slice(&(f.len() as u32).to_le_bytes());
-    r.extend_from_slice(&f);
-    r
+    pcap_record(t_us, &f)
 }
 
 /// An ICMP port unreachable from a router (10.0.0.254) to the client, quoting the IP header
@@ -331,13 +336,7 @@ fn icmp_record(t_us: u64, quoted: &[u8], tcp_bytes: usize) -> Vec<u8> {
     f.extend_from_slice(&[10, 0, 0, 254, 10, 0, 0, 1]);
     f.extend_from_slice(&[3, 3, 0, 0, 0, 0, 0, 0]);
     f.extend_from_slice(quote);
-    let mut r = Vec::new();
-    r.extend_from_slice(&((t_us / 1_000_000) as u32).to_le_bytes());
-    r.extend_from_slice(&((t_us % 1_000_000) as u32).to_le_bytes());
-    r.extend_from_slice(&(f.len() as u32).to_le_bytes());
-    r.extend_from_slice(&(f.len() as u32).to_le_bytes());
-    r.extend_from_slice(&f);
-    r
+    pcap_record(t_us, &f)
 }
 
 const SYN: u8 = 0x02;
