@@ -662,7 +662,11 @@ ALL=(tls12-ok tls13-ok version-mismatch cipher-mismatch cert-expired cert-self-s
      refused-ipv4 refused-ipv6 accept-then-close accept-then-reset server-fin-client-alert port-scan
      tls13-mtls-rejected
      trust-missing-intermediate trust-private-chain trust-expired-intermediate trust-expires-soon
-     trust-wrong-order)
+     trust-wrong-order
+     mysql-ssl mysql-ssl-not-offered socks5-tls socks4a-tls socks5-refused)
+
+# shellcheck source=scripts/upgrade-samples.sh
+. "$HERE/upgrade-samples.sh"
 
 main() {
     ensure_tools

@@ -15,6 +15,9 @@ Every socket here is bound to / connects to 127.0.0.1 only.  Subcommands:
                                    closes with FIN and no alert
   accept-server PORT close|reset   accepts one TCP connection and ends it at once, before
                                    any byte: FIN (close) or RST (reset, SO_LINGER 0)
+  socks4-proxy PORT                SOCKS4/4a proxy (RFC-less de-facto protocol: VN=4, CD=1
+                                   CONNECT, optional 4a host name); only localhost/127.0.0.1
+                                   targets are tunnelled, anything else gets reply 91
   http-server PORT DIR             python's http.server (SimpleHTTPRequestHandler) whose
                                    default_request_version is HTTP/1.0, so that the 400 it
                                    sends for a garbage request line always has a status line
@@ -191,6 +194,60 @@ def connect_proxy(port, allowed):
     conn.close()
 
 
+def recv_exact(conn, n):
+    data = b""
+    while len(data) < n:
+        more = conn.recv(n - len(data))
+        if not more:
+            return None
+        data += more
+    return data
+
+
+def recv_nul(conn, limit=255):
+    data = b""
+    while not data.endswith(b"\0"):
+        more = conn.recv(1)
+        if not more or len(data) > limit:
+            return None
+        data += more
+    return data[:-1]
+
+
+def socks4_proxy(port):
+    srv = listen(port)
+    conn, _ = srv.accept()
+    srv.close()
+    head = recv_exact(conn, 8)
+    user = recv_nul(conn) if head else None
+    if head is None or user is None or head[0] != 4 or head[1] != 1:
+        conn.close()
+        return
+    tport = struct.unpack(">H", head[2:4])[0]
+    ip = socket.inet_ntoa(head[4:8])
+    host = ip
+    if head[4:7] == b"\0\0\0" and head[7] != 0:
+        name = recv_nul(conn)
+        host = name.decode("latin-1") if name is not None else ""
+    if host not in ("localhost", LOOPBACK):
+        conn.sendall(b"\0\x5b" + head[2:8])
+        conn.close()
+        return
+    try:
+        up = socket.create_connection((LOOPBACK, tport))
+    except OSError:
+        conn.sendall(b"\0\x5b" + head[2:8])
+        conn.close()
+        return
+    conn.sendall(b"\0\x5a" + head[2:8])
+    t = threading.Thread(target=pipe, args=(up, conn))
+    t.start()
+    pipe(conn, up)
+    t.join()
+    up.close()
+    conn.close()
+
+
 # --------------------------------------------------------------------------- RST client
 def rst_client(port, sni):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -294,6 +351,8 @@ def main(argv):
         close_server(int(args[0]))
     elif cmd == "accept-server":
         accept_server(int(args[0]), args[1])
+    elif cmd == "socks4-proxy":
+        socks4_proxy(int(args[0]))
     elif cmd == "http-server":
         http_server(int(args[0]), args[1])
     else:
