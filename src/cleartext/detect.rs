@@ -2,7 +2,7 @@
 //! predecessor), or one of the cleartext protocols. The port only breaks ties.
 
 use super::lines::{first_line, is_verb, reply_code, starts_with_ic, tokens};
-use super::{ftp, imap, irc, ldap, postgres, AppProtocol};
+use super::{ftp, imap, irc, ldap, mysql, postgres, socks, AppProtocol};
 use crate::model::Dir;
 
 /// Highest TLS record length: 2^14 of plaintext plus the largest expansion TLS allows.
@@ -122,6 +122,8 @@ pub(super) fn port_protocol(port: u16) -> AppProtocol {
         5222 | 5223 | 5269 => AppProtocol::Xmpp,
         389 | 636 | 3268 => AppProtocol::Ldap,
         5432 => AppProtocol::Postgres,
+        3306 | 3307 => AppProtocol::Mysql,
+        1080 => AppProtocol::Socks,
         194 | 6660..=6669 | 6697 | 7000 => AppProtocol::Irc,
         _ => AppProtocol::Unknown,
     }
@@ -170,6 +172,14 @@ pub(super) fn client_candidates(first: &[u8]) -> &'static [AppProtocol] {
     }
     if postgres::untyped_message_start(first) {
         return &[Postgres];
+    }
+    // Never text: a line protocol cannot start with 0x04 or 0x05.
+    if socks::client_start(first) {
+        return &[Socks];
+    }
+    // Only taken when the server's greeting or the port says MySQL (see `resolve`).
+    if mysql::client_packet_start(first) {
+        return &[Unknown, Mysql];
     }
     if first.starts_with(b"<?xml") || first.starts_with(b"<stream:stream") {
         return &[Xmpp];
@@ -236,6 +246,9 @@ pub(super) fn server_banner(first: &[u8], port: u16) -> AppProtocol {
     }
     if first.starts_with(b"<?xml") || first.starts_with(b"<stream:") {
         return Xmpp;
+    }
+    if mysql::greeting_start(first) {
+        return Mysql;
     }
     let line = first_line(first);
     if line.starts_with(b"HTTP/1.") || line.starts_with(b"HTTP/2") {

@@ -4,7 +4,7 @@
 
 use super::lines::{escape_bytes, token_end, tokens};
 use super::session::Session;
-use super::{ConnectRequest, Upgrade, Via, TEXT_CAP};
+use super::{ConnectRequest, ProxyProtocol, Upgrade, Via, TEXT_CAP};
 use crate::model::{Dir, FrameNo};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +74,7 @@ impl Http {
                 None => target,
             };
             s.facts.connect = Some(ConnectRequest {
+                proxy: ProxyProtocol::HttpConnect,
                 target: escape_bytes(target, TEXT_CAP),
                 request_frame: frame,
                 status: None,

@@ -1,10 +1,11 @@
 //! Cleartext phase of a TCP connection: what was spoken before TLS started
 //! (or instead of TLS). Detects the plaintext protocol on both sides, follows
-//! STARTTLS-style upgrades and HTTP CONNECT tunnels to find the exact byte
+//! STARTTLS-style upgrades (including MySQL's SSL request), HTTP CONNECT and SOCKS
+//! tunnels to find the exact byte
 //! where TLS begins, and notes credentials sent in the clear (never the secret).
 //!
-//! [`Preamble`] frames each direction into units (lines, XML tags, BER or PostgreSQL
-//! messages) and hands every complete unit to the protocol it belongs to, one file
+//! [`Preamble`] frames each direction into units (lines, XML tags, BER, PostgreSQL, MySQL
+//! or SOCKS messages) and hands every complete unit to the protocol it belongs to, one file
 //! per protocol behind the `Upgrade` trait; `detect` names the protocols.
 //!
 //! Memory is bounded: each direction keeps at most `HEAD_LEN` bytes of
@@ -22,11 +23,13 @@ mod imap;
 mod irc;
 mod ldap;
 mod lines;
+mod mysql;
 mod pop3;
 mod postgres;
 mod sasl;
 mod session;
 mod smtp;
+mod socks;
 #[cfg(test)]
 mod tests;
 mod xmpp;
@@ -41,10 +44,12 @@ use imap::Imap;
 use irc::Irc;
 use ldap::Ldap;
 use lines::trim_eol;
+use mysql::Mysql;
 use pop3::Pop3;
 use postgres::Postgres;
 use session::{Framing, Mode, Session};
 use smtp::Smtp;
+use socks::Socks;
 use xmpp::Xmpp;
 
 /// Bytes kept for the `first_bytes` evidence.
@@ -74,6 +79,8 @@ pub enum AppProtocol {
     Ldap,
     Postgres,
     Irc,
+    Mysql,
+    Socks,
     Unknown,
 }
 
@@ -90,6 +97,8 @@ impl AppProtocol {
             AppProtocol::Ldap => "ldap",
             AppProtocol::Postgres => "postgres",
             AppProtocol::Irc => "irc",
+            AppProtocol::Mysql => "mysql",
+            AppProtocol::Socks => "socks",
             AppProtocol::Unknown => "unknown",
         }
     }
@@ -100,6 +109,8 @@ impl AppProtocol {
 pub enum Via {
     StartTls(AppProtocol),
     HttpConnect,
+    /// A SOCKS4, SOCKS4a or SOCKS5 CONNECT that succeeded.
+    Socks,
 }
 
 impl Via {
@@ -108,6 +119,7 @@ impl Via {
         match self {
             Via::StartTls(_) => "starttls",
             Via::HttpConnect => "connect_proxy",
+            Via::Socks => "socks_proxy",
         }
     }
 }
@@ -123,6 +135,9 @@ impl Serialize for Via {
 pub enum StartTlsResult {
     Ok,
     Refused,
+    /// The server's greeting does not offer TLS at all (MySQL without CLIENT_SSL), so
+    /// a client that requires TLS gives up without asking.
+    NotOffered,
     /// No answer seen (yet); TLS may still have followed on a one-sided capture.
     Pending,
 }
@@ -132,6 +147,7 @@ impl StartTlsResult {
         match self {
             StartTlsResult::Ok => "ok",
             StartTlsResult::Refused => "refused",
+            StartTlsResult::NotOffered => "not_offered",
             StartTlsResult::Pending => "pending",
         }
     }
@@ -147,10 +163,32 @@ pub struct StartTls {
     pub response: Option<String>,
 }
 
+/// Which proxy protocol asked for a tunnel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProxyProtocol {
+    HttpConnect,
+    Socks4,
+    Socks5,
+}
+
+impl ProxyProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProxyProtocol::HttpConnect => "http_connect",
+            ProxyProtocol::Socks4 => "socks4",
+            ProxyProtocol::Socks5 => "socks5",
+        }
+    }
+}
+
+/// A tunnel request to a proxy: HTTP CONNECT or SOCKS CONNECT.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConnectRequest {
+    pub proxy: ProxyProtocol,
     pub target: String,
     pub request_frame: FrameNo,
+    /// The HTTP status, or the SOCKS reply code (SOCKS5 0 and SOCKS4 90 are success).
     pub status: Option<u16>,
     pub response_frame: Option<FrameNo>,
     pub reason: Option<String>,
@@ -205,6 +243,8 @@ pub struct Preamble {
     http: Http,
     smtp: Smtp,
     postgres: Postgres,
+    mysql: Mysql,
+    socks: Socks,
 }
 
 impl Preamble {
@@ -214,6 +254,8 @@ impl Preamble {
             http: Http::default(),
             smtp: Smtp::default(),
             postgres: Postgres::default(),
+            mysql: Mysql::default(),
+            socks: Socks::default(),
         }
     }
 
@@ -335,6 +377,8 @@ impl Preamble {
             Some(Framing::Xml) => Xmpp.client(s, unit, frame),
             Some(Framing::Ber) => Ldap.client(s, unit, frame),
             Some(Framing::PgClient) => self.postgres.client(s, unit, frame),
+            Some(Framing::Mysql) => self.mysql.client(s, unit, frame),
+            Some(Framing::Socks(_)) => self.socks.client(s, unit, frame),
             _ => {
                 let line = trim_eol(unit);
                 if s.proto == AppProtocol::Http || self.http.in_request() {
@@ -359,6 +403,8 @@ impl Preamble {
             Some(Framing::Xml) => Xmpp.server(s, unit, frame),
             Some(Framing::Ber) => Ldap.server(s, unit, frame),
             Some(Framing::PgServer) => self.postgres.server(s, unit, frame),
+            Some(Framing::Mysql) => self.mysql.server(s, unit, frame),
+            Some(Framing::Socks(_)) => self.socks.server(s, unit, frame),
             _ => {
                 let line = trim_eol(unit);
                 if self.http.in_connect_response() {
@@ -388,7 +434,14 @@ impl Preamble {
             return;
         }
         let s = &mut self.session;
-        if self.http.connect_pending() || s.facts.connect.is_some() && s.client_may_start_tls {
+        let socks = s
+            .facts
+            .connect
+            .as_ref()
+            .is_some_and(|c| c.proxy != ProxyProtocol::HttpConnect);
+        if socks && s.client_may_start_tls {
+            s.facts.via = Some(Via::Socks);
+        } else if self.http.connect_pending() || s.facts.connect.is_some() && s.client_may_start_tls {
             s.facts.via = Some(Via::HttpConnect);
         } else if let Some(t) = &s.facts.starttls {
             if t.result != StartTlsResult::Refused {

@@ -4,7 +4,8 @@
 
 use super::detect::{client_candidates, port_protocol, resolve, server_banner};
 use super::lines::{escape_bytes, starts_with_ic, Dialogue};
-use super::{ldap, postgres};
+use super::socks::{self, SocksMsg};
+use super::{ldap, mysql, postgres};
 use super::{
     AppProtocol, Credential, PreambleFacts, StartTls, StartTlsResult, Via, HEAD_LEN, TEXT_CAP,
     UNIT_CAP,
@@ -27,6 +28,10 @@ pub(super) enum Framing {
     Ber,
     PgClient,
     PgServer,
+    /// MySQL/MariaDB packets: 3-byte length, sequence id, payload.
+    Mysql,
+    /// The SOCKS message this direction owes next (their layout differs by step).
+    Socks(SocksMsg),
 }
 
 /// How the answer to a pending upgrade is recognised.
@@ -110,7 +115,7 @@ impl DirState {
                 self.unit.push(data[0]);
                 (1, true)
             }
-            Framing::Ber | Framing::PgClient => {
+            Framing::Ber | Framing::PgClient | Framing::Mysql | Framing::Socks(_) => {
                 // Grow the header first, then the announced length.
                 let mut taken = 0;
                 loop {
@@ -123,6 +128,16 @@ impl DirState {
                             Ok(None) => None,
                             Ok(Some((_, h, l))) => Some(h.saturating_add(l)),
                         }
+                    } else if let Framing::Socks(msg) = framing {
+                        match socks::message_len(msg, &self.unit) {
+                            Err(()) => {
+                                self.mode = Mode::Ignore;
+                                return (data.len(), false);
+                            }
+                            Ok(t) => t,
+                        }
+                    } else if framing == Framing::Mysql {
+                        mysql::packet_len(&self.unit)
                     } else if self.unit.len() >= 4 {
                         let u = &self.unit;
                         let l = u32::from_be_bytes([u[0], u[1], u[2], u[3]]);
@@ -229,7 +244,15 @@ impl Session {
 
     pub(super) fn pick_framing(&self, dir: Dir, b0: u8) -> Framing {
         let client = &self.dirs[Dir::ToServer.index()];
+        let server = &self.dirs[Dir::ToClient.index()];
         match (dir, b0) {
+            (Dir::ToClient, _) if mysql::PORTS.contains(&self.server_port) => Framing::Mysql,
+            (Dir::ToServer, _) if server.framing == Some(Framing::Mysql) => Framing::Mysql,
+            (Dir::ToServer, socks::VERSION_5) => Framing::Socks(SocksMsg::Greeting5),
+            (Dir::ToServer, socks::VERSION_4) => Framing::Socks(SocksMsg::Request4),
+            (Dir::ToClient, _) if matches!(client.framing, Some(Framing::Socks(_))) => {
+                Framing::Socks(SocksMsg::MethodChoice)
+            }
             (_, b'<') => Framing::Xml,
             (_, ldap::SEQUENCE) => Framing::Ber,
             (Dir::ToServer, 0) => Framing::PgClient,
@@ -250,6 +273,9 @@ impl Session {
         let server = match server {
             Some(AppProtocol::Unknown) if postgres::answer_seen(&c.head, &s.head) => {
                 Some(AppProtocol::Postgres)
+            }
+            Some(AppProtocol::Unknown) if socks::answer_seen(&c.head, &s.head) => {
+                Some(AppProtocol::Socks)
             }
             other => other,
         };

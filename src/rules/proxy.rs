@@ -1,12 +1,14 @@
-//! `proxy_connect_failed`: an HTTP CONNECT answered with a non-2xx status.
+//! `proxy_connect_failed`: an HTTP CONNECT answered with a non-2xx status, or a SOCKS
+//! CONNECT answered with a failure reply code.
 
 use serde_json::json;
 
 use super::{Finding, Kind, Rule, RuleCtx, Severity};
+use crate::cleartext::ProxyProtocol;
 
 pub const PROXY_CONNECT_FAILED: Rule = Rule {
     name: "proxy_connect_failed",
-    doc: "An HTTP CONNECT to a proxy was refused (403, 407, 502...): TLS never started.",
+    doc: "An HTTP CONNECT (403, 407, 502...) or SOCKS CONNECT (connection refused, not allowed...) to a proxy was refused: TLS never started.",
     kinds: &[Kind::ProxyConnectFailed],
     after: &[],
     check,
@@ -22,6 +24,32 @@ fn status_advice(status: u16) -> &'static str {
     }
 }
 
+fn proxy_name(proxy: ProxyProtocol) -> &'static str {
+    match proxy {
+        ProxyProtocol::HttpConnect => "HTTP",
+        ProxyProtocol::Socks4 => "SOCKS4",
+        ProxyProtocol::Socks5 => "SOCKS5",
+    }
+}
+
+fn socks_advice(proxy: ProxyProtocol, code: u16) -> &'static str {
+    match (proxy, code) {
+        (ProxyProtocol::Socks5, 2) | (ProxyProtocol::Socks4, 91) => {
+            "The proxy's rules do not allow this target (or, for SOCKS4, it could not reach it): check its policy."
+        }
+        (ProxyProtocol::Socks5, 3..=5 | 6) => {
+            "The proxy could not reach the target: nothing listens there, or a firewall or routing problem lies between the proxy and the target."
+        }
+        (ProxyProtocol::Socks4, 92 | 93) => {
+            "The SOCKS4 proxy wants identd confirmation of the client's user id: run identd or use SOCKS5."
+        }
+        (ProxyProtocol::Socks5, 7 | 8) => {
+            "The proxy does not support this request: use a host name or address type it supports."
+        }
+        _ => "The proxy failed to open the tunnel; its log usually says why.",
+    }
+}
+
 fn check(ctx: &mut RuleCtx<'_>) {
     let Some(connect) = ctx.flow.preamble.connect.as_ref() else {
         return;
@@ -29,7 +57,13 @@ fn check(ctx: &mut RuleCtx<'_>) {
     let Some(status) = connect.status else {
         return;
     };
-    if (200..300).contains(&status) {
+    let proxy = connect.proxy;
+    let failed = match proxy {
+        ProxyProtocol::HttpConnect => !(200..300).contains(&status),
+        ProxyProtocol::Socks5 => status != 0,
+        ProxyProtocol::Socks4 => status != 90,
+    };
+    if !failed {
         return;
     }
     let target = connect.target.clone();
@@ -47,19 +81,41 @@ fn check(ctx: &mut RuleCtx<'_>) {
         Finding::new(Kind::ProxyConnectFailed, Severity::Medium, ts)
             .frames(frames.into_iter().flatten())
             .summary(format!(
-                "The proxy refused CONNECT {target} with {status} {reason}; {}.",
+                "The {}proxy refused CONNECT {target} with {}; {}.",
+                match proxy {
+                    ProxyProtocol::HttpConnect => String::new(),
+                    p => format!("{} ", proxy_name(p)),
+                },
+                match proxy {
+                    ProxyProtocol::HttpConnect => format!("{status} {reason}"),
+                    _ => format!("reply {status} ({reason})"),
+                },
                 if tunnel_attempted {
                     "the ClientHello the client sent behind it went nowhere"
                 } else {
                     "no TLS was attempted"
                 }
             ))
-            .explanation(format!(
-                "The client asked the HTTP proxy to open a tunnel to {target} and the proxy answered {status}. \
-                 The TLS client typically reports only a generic proxy or handshake error. {}",
-                status_advice(status)
-            ))
-            .evidence(json!({ "target": target, "status": status, "reason": reason })),
+            .explanation(match proxy {
+                ProxyProtocol::HttpConnect => format!(
+                    "The client asked the HTTP proxy to open a tunnel to {target} and the proxy answered {status}. \
+                     The TLS client typically reports only a generic proxy or handshake error. {}",
+                    status_advice(status)
+                ),
+                _ => format!(
+                    "The client asked the {} proxy to open a tunnel to {target} and the proxy answered with \
+                     reply code {status} ({reason}). The TLS client typically reports only a generic proxy \
+                     or connect error. {}",
+                    proxy_name(proxy),
+                    socks_advice(proxy, status)
+                ),
+            })
+            .evidence(json!({
+                "target": target,
+                "status": status,
+                "reason": reason,
+                "proxy": proxy.as_str(),
+            })),
     );
 }
 

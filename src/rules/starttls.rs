@@ -1,4 +1,5 @@
-//! `starttls`: an in-protocol upgrade to TLS (SMTP, IMAP, POP3, FTP, XMPP, LDAP, PostgreSQL, IRC).
+//! `starttls`: an in-protocol upgrade to TLS (SMTP, IMAP, POP3, FTP, XMPP, LDAP, PostgreSQL, IRC,
+//! MySQL's SSL request), or a server greeting that does not offer one (MySQL).
 
 use serde_json::json;
 
@@ -32,6 +33,19 @@ fn check(ctx: &mut RuleCtx<'_>) {
                 "The client asked to upgrade the {proto} session to TLS and the server said no ({}). The session \
                  either stops or continues in cleartext: check that TLS is enabled on the server (certificate \
                  and key configured) for this service.",
+                st.response.as_deref().unwrap_or("no detail")
+            ),
+        ),
+        StartTlsResult::NotOffered => (
+            "not_offered",
+            Severity::Medium,
+            format!("The {proto} server does not offer TLS."),
+            format!(
+                "The server's {proto} greeting does not announce TLS support ({}), so no client can \
+                 upgrade this session: a client that requires TLS closes with an error such as 'SSL is \
+                 required, but the server does not support it', one that does not carries on in cleartext. \
+                 Configure a certificate and key on the server (for MySQL/MariaDB ssl_cert and ssl_key; \
+                 check `SHOW VARIABLES LIKE 'have_ssl'`).",
                 st.response.as_deref().unwrap_or("no detail")
             ),
         ),
