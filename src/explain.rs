@@ -375,17 +375,19 @@ pub const TOPICS: &[Topic] = &[
     Topic {
         name: "starttls",
         topic_type: TopicType::Kind,
-        title: "an in-protocol upgrade to TLS (SMTP, IMAP, POP3, FTP, XMPP, LDAP, PostgreSQL)",
+        title: "an in-protocol upgrade to TLS (SMTP, IMAP, POP3, FTP, XMPP, LDAP, PostgreSQL, IRC, MySQL)",
         meaning: "The connection started in plaintext and switched to TLS with STARTTLS (or the protocol's \
             equivalent). A successful upgrade is informational; a refused upgrade, or one not followed by a TLS \
             handshake, leaves the session in plaintext (medium).",
         causes: &[
             "refused: the server does not offer STARTTLS (not configured, or stripped by a middlebox)",
             "no_tls_followed: the client sent STARTTLS but then did not start TLS (client bug or protocol confusion)",
+            "not_offered: the server's greeting does not announce TLS at all (MySQL/MariaDB without ssl_cert/ssl_key: no CLIENT_SSL capability), so a client that requires TLS closes and one that does not logs in in cleartext",
         ],
         confirm: &[
             ("openssl s_client -connect HOST:PORT -starttls smtp </dev/null", "performs the upgrade and the handshake (imap, pop3, ftp, xmpp, ldap, postgres also accepted)"),
             ("curl -v --ssl-reqd smtp://HOST:PORT/", "fails if the upgrade is refused"),
+            ("openssl s_client -connect HOST:3306 -starttls mysql </dev/null", "MySQL/MariaDB: the SSL request and the handshake"),
         ],
     },
     Topic {

@@ -272,7 +272,7 @@ pub struct FlowRef {
     pub community_id: String,
     pub vlan: Vec<u16>,
     pub tcp_stream: u64,
-    /// `connect_proxy` or `starttls` when TLS ran inside another protocol.
+    /// `connect_proxy`, `socks_proxy` or `starttls` when TLS ran inside another protocol.
     pub via: Option<&'static str>,
     /// [`capture_quality_label`] of the flow.
     pub capture_quality: &'static str,
@@ -292,7 +292,7 @@ impl FlowRecord {
         }
     }
 
-    /// How TLS was reached: `connect_proxy`, `starttls`, or directly (`None`).
+    /// How TLS was reached: `connect_proxy`, `socks_proxy`, `starttls`, or directly (`None`).
     pub fn via(&self) -> Option<&'static str> {
         self.preamble.via.map(crate::cleartext::Via::as_str)
     }

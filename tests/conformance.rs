@@ -1588,9 +1588,8 @@ const CAPTURES: &[Cap] = &[
             },
         ],
     ),
-    // socks.log: SOCKS5 succeeded www.google.com:443; MANIFEST: TLS1.0 inside. tlstriage has
-    // no SOCKS support yet: see the ignored `socks5_tunnel_carries_tls10`. Here: analyzed
-    // without error, one flow.
+    // socks.log: SOCKS5 succeeded www.google.com:443; MANIFEST: TLS1.0 inside. The TLS
+    // inside is checked by `socks5_tunnel_carries_tls10`. Here: analyzed without error, one flow.
     Cap {
         file: "zeek/socks-proxy-then-tls10.pcap",
         flows: &[Fx {
@@ -2097,11 +2096,9 @@ fn peers_expectations() {
 // could change. Each states the correct behaviour.
 
 /// zeek/socks-proxy-then-tls10: socks.log "5 ... succeeded www.google.com 443"; MANIFEST
-/// "SOCKS5 proxy (1080) CONNECT www.google.com:443 then TLS1.0 inside". tlstriage finds
-/// no TLS in the flow (it has no SOCKS sniffer, and `Via` has no SOCKS variant for the
-/// output to name).
+/// "SOCKS5 proxy (1080) CONNECT www.google.com:443 then TLS1.0 inside": the SOCKS sniffer
+/// follows the tunnel and the TLS inside is analysed with via socks_proxy.
 #[test]
-#[ignore = "reason: no SOCKS support: cleartext::Via needs a Socks variant mapped in output/records.rs"]
 fn socks5_tunnel_carries_tls10() {
     let Some(dir) = corpus() else {
         return;

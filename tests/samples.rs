@@ -521,6 +521,80 @@ fn connect_proxy_refused() {
 }
 
 #[test]
+fn mysql_ssl_request_then_tls() {
+    let a = analyze("mysql-ssl.pcap");
+    assert_eq!(findings(&a), vec![("starttls", "info", vec![4, 6, 8])]);
+    let f = a.findings().next().unwrap().1;
+    assert_eq!(f.evidence["protocol"], "mysql");
+    assert_eq!(f.evidence["result"], "ok");
+    let flow = &a.flows[0].0;
+    assert_eq!(flow.via(), Some("starttls"));
+    let tls = flow.tls.as_ref().expect("TLS after the SSL request");
+    assert!(tls.established);
+    assert_eq!(
+        tls.negotiated_version().map(version_name).as_deref(),
+        Some("TLSv1.3")
+    );
+}
+
+#[test]
+fn mysql_server_without_tls() {
+    let a = analyze("mysql-ssl-not-offered.pcap");
+    assert_eq!(findings(&a), vec![("starttls", "medium", vec![4])]);
+    let f = a.findings().next().unwrap().1;
+    assert_eq!(f.evidence["result"], "not_offered");
+    assert_eq!(f.summary, "The mysql server does not offer TLS.");
+    assert!(a.flows[0].0.tls.is_none());
+}
+
+#[test]
+fn socks5_and_socks4a_tunnels_carry_tls() {
+    for (name, target, status, alerts) in [
+        ("socks5-tls.pcap", "localhost:4470", 0, [20, 22]),
+        ("socks4a-tls.pcap", "localhost:4471", 90, [13, 14]),
+    ] {
+        let a = analyze(name);
+        let cert = if name.starts_with("socks5") { 11 } else { 9 };
+        assert_eq!(
+            findings(&a),
+            vec![
+                ("certificate_chain_incomplete", "medium", vec![cert]),
+                ("tls_alert", "info", vec![alerts[0]]),
+                ("tls_alert", "info", vec![alerts[1]])
+            ],
+            "{name}"
+        );
+        let flow = &a.flows[0].0;
+        assert_eq!(flow.via(), Some("socks_proxy"));
+        let connect = flow.preamble.connect.as_ref().expect("SOCKS CONNECT seen");
+        assert_eq!(
+            (connect.target.as_str(), connect.status),
+            (target, Some(status))
+        );
+        let tls = flow.tls.as_ref().unwrap();
+        assert!(tls.established);
+        assert_eq!(
+            tls.client_hello.as_ref().unwrap().sni.as_deref(),
+            Some("localhost")
+        );
+    }
+}
+
+#[test]
+fn socks5_connect_refused() {
+    let a = analyze("socks5-refused.pcap");
+    assert_eq!(
+        findings(&a),
+        vec![("proxy_connect_failed", "medium", vec![8, 9])]
+    );
+    let f = a.findings().next().unwrap().1;
+    assert_eq!(f.evidence["status"], 5);
+    assert_eq!(f.evidence["proxy"], "socks5");
+    assert_eq!(f.evidence["reason"], "connection refused");
+    assert_eq!(f.evidence["target"], "127.0.0.1:4472");
+}
+
+#[test]
 fn session_resumption() {
     let a = analyze("tls12-resumed.pcap");
     assert_eq!(a.flows.len(), 2);

@@ -441,7 +441,8 @@ impl Preamble {
             .is_some_and(|c| c.proxy != ProxyProtocol::HttpConnect);
         if socks && s.client_may_start_tls {
             s.facts.via = Some(Via::Socks);
-        } else if self.http.connect_pending() || s.facts.connect.is_some() && s.client_may_start_tls {
+        } else if self.http.connect_pending() || s.facts.connect.is_some() && s.client_may_start_tls
+        {
             s.facts.via = Some(Via::HttpConnect);
         } else if let Some(t) = &s.facts.starttls {
             if t.result != StartTlsResult::Refused {

@@ -132,7 +132,8 @@ mod tests {
     /// samples/mysql-ssl-not-offered.pcap frame 4: the same server started with --skip-ssl.
     const GREETING_NO_SSL: &str = "640000000a352e352e352d31302e31312e31392d4d6172696144422d302b646562313275310003000000315c5e457b5d406400fef7080200ff81150000000000001d0000005b7b786821655d253c3f645e006d7973716c5f6e61746976655f70617373776f726400";
     /// samples/mysql-ssl.pcap frame 6: the client's SSLRequest.
-    const SSL_REQUEST: &str = "2000000184aabf000000100008000000000000000000000000000000000000001d000000";
+    const SSL_REQUEST: &str =
+        "2000000184aabf000000100008000000000000000000000000000000000000001d000000";
 
     pub(crate) fn hex(s: &str) -> Vec<u8> {
         (0..s.len())
@@ -144,7 +145,10 @@ mod tests {
     #[test]
     fn ssl_request_then_tls() {
         let (g, r) = (hex(GREETING), hex(SSL_REQUEST));
-        assert_eq!(greeting_capabilities(&g).map(|c| c & CLIENT_SSL), Some(CLIENT_SSL));
+        assert_eq!(
+            greeting_capabilities(&g).map(|c| c & CLIENT_SSL),
+            Some(CLIENT_SSL)
+        );
         assert!(greeting_start(&g) && client_packet_start(&r));
         let script: &[(Dir, &[u8], FrameNo)] = &[(S, &g, 4), (C, &r, 6), (C, CH, 8), (S, SH, 10)];
         let o = check(3306, script);
@@ -166,7 +170,14 @@ mod tests {
         let g = hex(GREETING_NO_SSL);
         assert_eq!(greeting_capabilities(&g), Some(0xf7fe));
         let login = [5, 0, 0, 1, 0x85, 0xa6, 0x3f, 0x20, 0];
-        let o = check(3306, &[(S, &g, 4), (C, &login, 6), (S, &[7, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0], 8)]);
+        let o = check(
+            3306,
+            &[
+                (S, &g, 4),
+                (C, &login, 6),
+                (S, &[7, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0], 8),
+            ],
+        );
         let t = starttls(&o);
         assert_eq!(
             (t.result, t.command_frame, t.response_frame),
@@ -179,7 +190,10 @@ mod tests {
     #[test]
     fn garbage_on_the_mysql_port_stays_cleartext() {
         let big = [0x10, 0xff, 0xff, 0x00, 10, b'5'];
-        let o = check(3306, &[(S, &big, 1), (S, &[0u8; 300], 2), (C, b"hello\r\n", 3)]);
+        let o = check(
+            3306,
+            &[(S, &big, 1), (S, &[0u8; 300], 2), (C, b"hello\r\n", 3)],
+        );
         assert_eq!(o.switch_at, [None, None]);
         assert!(o.facts.starttls.is_none());
         assert!(greeting_capabilities(&[4, 0, 0, 0, 10, 0, 0, 0]).is_none());

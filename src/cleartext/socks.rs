@@ -359,7 +359,13 @@ mod tests {
         assert_eq!(o.switch_at, [Some(20), Some(12)]);
         let c = o.facts.connect.as_ref().unwrap();
         assert_eq!(
-            (c.proxy, c.target.as_str(), c.status, c.request_frame, c.response_frame),
+            (
+                c.proxy,
+                c.target.as_str(),
+                c.status,
+                c.request_frame,
+                c.response_frame
+            ),
             (ProxyProtocol::Socks5, "localhost:4470", Some(0), 8, Some(9))
         );
         assert_eq!(o.facts.via, Some(Via::Socks));
@@ -389,8 +395,12 @@ mod tests {
 
     #[test]
     fn socks4a_connect_then_tls() {
-        let script: &[(Dir, &[u8], FrameNo)] =
-            &[(C, REQUEST_4A, 4), (S, REPLY_4_GRANTED, 6), (C, CH, 8), (S, SH, 9)];
+        let script: &[(Dir, &[u8], FrameNo)] = &[
+            (C, REQUEST_4A, 4),
+            (S, REPLY_4_GRANTED, 6),
+            (C, CH, 8),
+            (S, SH, 9),
+        ];
         let o = check(1081, script);
         assert_eq!(o.switch_at, [Some(REQUEST_4A.len()), Some(8)]);
         let c = o.facts.connect.as_ref().unwrap();
@@ -425,7 +435,10 @@ mod tests {
     #[test]
     fn not_socks_stays_cleartext() {
         // DCE/RPC starts with 05 00: zero methods is no SOCKS greeting.
-        let o = check(135, &[(C, &[5, 0, 0x0b, 3, 0x10, 0, 0, 0], 1), (S, &[5, 0], 2)]);
+        let o = check(
+            135,
+            &[(C, &[5, 0, 0x0b, 3, 0x10, 0, 0, 0], 1), (S, &[5, 0], 2)],
+        );
         assert!(o.facts.connect.is_none());
         assert_eq!(o.facts.client_protocol, Some(AppProtocol::Unknown));
         // A SOCKS4 user id that never ends is capped.
