@@ -18,6 +18,11 @@ Every socket here is bound to / connects to 127.0.0.1 only.  Subcommands:
   socks4-proxy PORT                SOCKS4/4a proxy (RFC-less de-facto protocol: VN=4, CD=1
                                    CONNECT, optional 4a host name); only localhost/127.0.0.1
                                    targets are tunnelled, anything else gets reply 91
+  upgrade-server PORT CERT KEY     RFC 2817 server: answers a request carrying 'Upgrade: TLS/1.0'
+                                   with '101 Switching Protocols', then TLS (ssl module) and
+                                   one HTTP response inside it; serves one client
+  upgrade-client PORT CAFILE       RFC 2817 client: 'OPTIONS * HTTP/1.1' with 'Upgrade: TLS/1.0',
+                                   then after the 101 a TLS handshake (SNI localhost) and a GET
   http-server PORT DIR             python's http.server (SimpleHTTPRequestHandler) whose
                                    default_request_version is HTTP/1.0, so that the 400 it
                                    sends for a garbage request line always has a status line
@@ -248,6 +253,54 @@ def socks4_proxy(port):
     conn.close()
 
 
+# --------------------------------------------------------------------------- RFC 2817 upgrade
+def read_head(sock):
+    head = b""
+    while b"\r\n\r\n" not in head:
+        data = sock.recv(1)   # byte by byte: nothing after the head may be consumed
+        if not data:
+            return None
+        head += data
+    return head
+
+
+def upgrade_server(port, cert, key):
+    srv = listen(port)
+    conn, _ = srv.accept()
+    srv.close()
+    head = read_head(conn)
+    if head is None or b"upgrade: tls/1.0" not in head.lower():
+        conn.close()
+        return
+    conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: TLS/1.0, HTTP/1.1\r\n"
+                 b"Connection: Upgrade\r\n\r\n")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    tls = ctx.wrap_socket(conn, server_side=True)
+    if read_head(tls) is not None:
+        body = b"upgraded\n"
+        tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                    % (len(body), body))
+    tls.unwrap()
+    conn.close()
+
+
+def upgrade_client(port, cafile):
+    sock = socket.create_connection((LOOPBACK, port))
+    sock.sendall(b"OPTIONS * HTTP/1.1\r\nHost: localhost:%d\r\nUpgrade: TLS/1.0\r\n"
+                 b"Connection: Upgrade\r\n\r\n" % port)
+    head = read_head(sock)
+    if head is None or not head.startswith(b"HTTP/1.1 101"):
+        sock.close()
+        raise SystemExit("no 101: %r" % head)
+    ctx = ssl.create_default_context(cafile=cafile)
+    tls = ctx.wrap_socket(sock, server_hostname="localhost")
+    tls.sendall(b"GET / HTTP/1.1\r\nHost: localhost:%d\r\nConnection: close\r\n\r\n" % port)
+    while tls.recv(4096):
+        pass
+    tls.close()
+
+
 # --------------------------------------------------------------------------- RST client
 def rst_client(port, sni):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -353,6 +406,10 @@ def main(argv):
         accept_server(int(args[0]), args[1])
     elif cmd == "socks4-proxy":
         socks4_proxy(int(args[0]))
+    elif cmd == "upgrade-server":
+        upgrade_server(int(args[0]), args[1], args[2])
+    elif cmd == "upgrade-client":
+        upgrade_client(int(args[0]), args[1])
     elif cmd == "http-server":
         http_server(int(args[0]), args[1])
     else:

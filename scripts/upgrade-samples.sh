@@ -1,5 +1,5 @@
 # Sourced by make-samples.sh: captures of TLS reached through an upgrade or tunnel that is
-# not STARTTLS or HTTP CONNECT (MySQL/MariaDB SSL request, SOCKS4a/5). Uses its helpers
+# not STARTTLS or HTTP CONNECT (MySQL/MariaDB SSL request, SOCKS4a/5, HTTP Upgrade: TLS/1.0). Uses its helpers
 # (start_bg, capture_start, describe, client, ...) and the same certificates.
 
 # mariadb_start PORT WITH_TLS: an unprivileged mariadbd (user mysql) with its own datadir
@@ -100,4 +100,18 @@ sample_socks5_refused() {
         "microsocks -i 127.0.0.1 -p $pp; no server on $tp; curl --socks5 127.0.0.1:$pp --cacert ca.pem https://localhost:$tp/" \
         "SOCKS5 greeting, CONNECT 127.0.0.1:$tp answered with reply code 5 (connection refused), proxy closes, no ClientHello; curl reports a SOCKS5 connect error." \
         "version=-;established=no;no_tls"
+}
+
+sample_http_upgrade_tls() {
+    local p=8081 f=http-upgrade-tls.pcap
+    start_bg upgrade-server python3 "$HELPER" upgrade-server $p "$WORK/certs/good.pem" "$WORK/certs/good.key"
+    local srv=$BG_PID
+    wait_listen $p
+    capture_start $f $p
+    client python3 "$HELPER" upgrade-client $p "$SAMPLES_CA"
+    capture_stop; stop_bg "$srv"
+    describe $f $p http "HTTP/1.1 upgraded to TLS in the same connection (RFC 2817 'Upgrade: TLS/1.0'), python ssl on both sides." \
+        "python3 scripts/sample_helpers.py upgrade-server $p good.pem good.key; python3 scripts/sample_helpers.py upgrade-client $p ca.pem" \
+        "'OPTIONS * HTTP/1.1' with 'Upgrade: TLS/1.0', answered '101 Switching Protocols', then a TLS 1.3 handshake (SNI localhost) and a GET inside TLS (via starttls, protocol http). tshark's HTTP dissector does not follow an RFC 2817 upgrade, so the tshark columns below show no TLS; tests/samples.rs checks the handshake." \
+        "no_clear_fatal;contains=Upgrade: TLS/1.0;contains=101 Switching Protocols"
 }
