@@ -548,6 +548,30 @@ fn mysql_server_without_tls() {
 }
 
 #[test]
+fn http_upgrade_to_tls() {
+    let a = analyze("http-upgrade-tls.pcap");
+    assert_eq!(findings(&a), vec![("starttls", "info", vec![4, 6, 8])]);
+    let f = a.findings().next().unwrap().1;
+    assert_eq!(f.evidence["protocol"], "http");
+    assert_eq!(
+        f.evidence["server_response"],
+        "HTTP/1.1 101 Switching Protocols"
+    );
+    assert_eq!(
+        f.summary,
+        "The http session upgraded to TLS with Upgrade: TLS/1.0 (RFC 2817)."
+    );
+    let flow = &a.flows[0].0;
+    assert_eq!(flow.via(), Some("starttls"));
+    let tls = flow.tls.as_ref().expect("TLS after the 101");
+    assert!(tls.established);
+    assert_eq!(
+        tls.client_hello.as_ref().unwrap().sni.as_deref(),
+        Some("localhost")
+    );
+}
+
+#[test]
 fn socks5_and_socks4a_tunnels_carry_tls() {
     for (name, target, status, alerts) in [
         ("socks5-tls.pcap", "localhost:4470", 0, [20, 22]),

@@ -1,10 +1,12 @@
-//! HTTP/1.x requests (credentials in `Authorization` headers and URL userinfo), and
+//! HTTP/1.x requests (credentials in `Authorization` headers and URL userinfo),
 //! `CONNECT` through a proxy: after a 2xx answer the tunnel carries TLS, possibly
-//! with the ClientHello pipelined right behind the request.
+//! with the ClientHello pipelined right behind the request, and RFC 2817's
+//! `Upgrade: TLS/1.x`: after `101 Switching Protocols` the same connection is TLS
+//! (recorded like a STARTTLS, protocol http).
 
 use super::lines::{escape_bytes, token_end, tokens};
-use super::session::Session;
-use super::{ConnectRequest, ProxyProtocol, Upgrade, Via, TEXT_CAP};
+use super::session::{PendingKey, Session};
+use super::{AppProtocol, ConnectRequest, ProxyProtocol, Upgrade, Via, TEXT_CAP};
 use crate::model::{Dir, FrameNo};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,7 +16,28 @@ enum Request {
         connect: bool,
         body: usize,
         chunked: bool,
+        /// An `Upgrade` header offers TLS (RFC 2817).
+        tls_upgrade: bool,
+        frame: FrameNo,
     },
+}
+
+/// Server progress through the answer to an RFC 2817 upgrade request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UpgradeAnswer {
+    None,
+    /// The request is complete; its status line is owed.
+    StatusOwed,
+    /// Inside the headers of the 101; TLS starts after the empty line.
+    SwitchingHeaders,
+}
+
+/// `Upgrade: TLS/1.0` (RFC 2817 section 3.2; `TLS/1.x` tokens of later versions too).
+fn offers_tls(value: &[u8]) -> bool {
+    value.split(|&c| c == b',').any(|t| {
+        let t = t.trim_ascii();
+        t.len() > 4 && t[..4].eq_ignore_ascii_case(b"TLS/")
+    })
 }
 
 #[derive(Debug)]
@@ -24,6 +47,7 @@ pub(super) struct Http {
     connect_pending: bool,
     /// Server is inside the headers of a 2xx CONNECT response.
     connect_ok_headers: bool,
+    upgrade: UpgradeAnswer,
 }
 
 impl Default for Http {
@@ -32,6 +56,7 @@ impl Default for Http {
             request: Request::Line,
             connect_pending: false,
             connect_ok_headers: false,
+            upgrade: UpgradeAnswer::None,
         }
     }
 }
@@ -49,7 +74,36 @@ impl Http {
 
     /// The server's lines belong to a CONNECT response.
     pub(super) fn in_connect_response(&self) -> bool {
-        self.connect_pending || self.connect_ok_headers
+        self.connect_pending || self.connect_ok_headers || self.upgrade != UpgradeAnswer::None
+    }
+
+    /// The answer to an `Upgrade: TLS/1.x` request: 101 then TLS, or any final status
+    /// (the server may ignore the offer, RFC 2817 section 3.3).
+    fn upgrade_answer(&mut self, s: &mut Session, line: &[u8], frame: FrameNo) -> bool {
+        if self.upgrade == UpgradeAnswer::SwitchingHeaders {
+            if line.is_empty() {
+                self.upgrade = UpgradeAnswer::None;
+                return true;
+            }
+            return false;
+        }
+        let Some(status) = status_code(line) else {
+            return false;
+        };
+        if status == 101 {
+            self.upgrade = UpgradeAnswer::SwitchingHeaders;
+            // TLS starts after the 101's headers, not after its status line.
+            s.answer_upgrade(true, escape_bytes(line, TEXT_CAP), frame);
+            return false;
+        }
+        if (100..200).contains(&status) {
+            return false;
+        }
+        self.upgrade = UpgradeAnswer::None;
+        s.answer_upgrade(false, escape_bytes(line, TEXT_CAP), frame);
+        // The rest of the answer (headers, body) is not followed.
+        s.ignore(Dir::ToClient);
+        false
     }
 
     fn request_line(&mut self, s: &mut Session, line: &[u8], frame: FrameNo) {
@@ -86,6 +140,8 @@ impl Http {
             connect,
             body: 0,
             chunked: false,
+            tls_upgrade: false,
+            frame,
         };
     }
 
@@ -94,12 +150,18 @@ impl Http {
             connect,
             body,
             chunked,
+            tls_upgrade,
+            frame: request_frame,
         } = self.request
         else {
             return;
         };
         if line.is_empty() {
             self.request = Request::Line;
+            if tls_upgrade && !connect && s.facts.starttls.is_none() {
+                s.start_upgrade(AppProtocol::Http, PendingKey::Next, request_frame);
+                self.upgrade = UpgradeAnswer::StatusOwed;
+            }
             if connect {
                 self.connect_pending = true;
                 s.client_may_start_tls = true;
@@ -134,6 +196,8 @@ impl Http {
                 connect,
                 body: n.unwrap_or(0),
                 chunked,
+                tls_upgrade,
+                frame: request_frame,
             };
         } else if name.eq_ignore_ascii_case(b"transfer-encoding")
             && value.eq_ignore_ascii_case(b"chunked")
@@ -142,9 +206,28 @@ impl Http {
                 connect,
                 body,
                 chunked: true,
+                tls_upgrade,
+                frame: request_frame,
+            };
+        } else if name.eq_ignore_ascii_case(b"upgrade") && offers_tls(value) {
+            self.request = Request::Headers {
+                connect,
+                body,
+                chunked,
+                tls_upgrade: true,
+                frame: request_frame,
             };
         }
     }
+}
+
+/// The status code of an HTTP status line.
+fn status_code(line: &[u8]) -> Option<u16> {
+    if !line.starts_with(b"HTTP/") {
+        return None;
+    }
+    let code = line.splitn(3, |&c| c == b' ').nth(1)?;
+    std::str::from_utf8(code).ok()?.parse().ok()
 }
 
 impl Upgrade for Http {
@@ -155,8 +238,11 @@ impl Upgrade for Http {
         }
     }
 
-    /// Only the answer to CONNECT is read.
+    /// Only the answer to CONNECT or to a TLS upgrade is read.
     fn server(&mut self, s: &mut Session, line: &[u8], frame: FrameNo) -> bool {
+        if self.upgrade != UpgradeAnswer::None {
+            return self.upgrade_answer(s, line, frame);
+        }
         if self.connect_ok_headers {
             if line.is_empty() {
                 self.connect_ok_headers = false;
@@ -165,23 +251,14 @@ impl Upgrade for Http {
             }
             return false;
         }
-        if !line.starts_with(b"HTTP/") {
-            return false;
-        }
-        let mut parts = line.splitn(3, |&c| c == b' ');
-        parts.next();
-        let status = parts
-            .next()
-            .and_then(|s| std::str::from_utf8(s).ok())
-            .and_then(|s| s.parse::<u16>().ok());
-        let Some(status) = status else {
+        let Some(status) = status_code(line) else {
             return false;
         };
         // 1xx is interim; the final status follows.
         if (100..200).contains(&status) {
             return false;
         }
-        let reason = parts.next().unwrap_or(b"");
+        let reason = line.splitn(3, |&c| c == b' ').nth(2).unwrap_or(b"");
         self.connect_pending = false;
         if let Some(c) = &mut s.facts.connect {
             c.status = Some(status);
@@ -318,6 +395,61 @@ mod tests {
         assert_eq!(mechs(&o), vec![(AppProtocol::Http, "HTTP userinfo", 1)]);
         assert_eq!(o.facts.client_first_bytes, Some(("CONNECT".to_string(), 1)));
         assert_no_secret(&o, &["pw1"]);
+    }
+
+    /// samples/http-upgrade-tls.pcap frames 4 and 6 (RFC 2817, python on both sides).
+    const UPGRADE_REQUEST: &[u8] =
+        b"OPTIONS * HTTP/1.1\r\nHost: localhost:8081\r\nUpgrade: TLS/1.0\r\nConnection: Upgrade\r\n\r\n";
+    const SWITCHING: &[u8] =
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: TLS/1.0, HTTP/1.1\r\nConnection: Upgrade\r\n\r\n";
+
+    #[test]
+    fn upgrade_to_tls_after_101() {
+        let script: &[(Dir, &[u8], FrameNo)] = &[
+            (C, UPGRADE_REQUEST, 4),
+            (S, SWITCHING, 6),
+            (C, CH, 8),
+            (S, SH, 9),
+        ];
+        let o = check(8081, script);
+        assert_eq!(
+            o.switch_at,
+            [Some(UPGRADE_REQUEST.len()), Some(SWITCHING.len())]
+        );
+        let t = starttls(&o);
+        assert_eq!(
+            (t.protocol, t.result, t.command_frame, t.response_frame),
+            (AppProtocol::Http, StartTlsResult::Ok, 4, Some(6))
+        );
+        assert_eq!(
+            t.response.as_deref(),
+            Some("HTTP/1.1 101 Switching Protocols")
+        );
+        assert_eq!(o.facts.via, Some(Via::StartTls(AppProtocol::Http)));
+    }
+
+    #[test]
+    fn upgrade_ignored_by_the_server() {
+        let script: &[(Dir, &[u8], FrameNo)] = &[
+            (C, UPGRADE_REQUEST, 4),
+            (S, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 6),
+            (C, b"GET / HTTP/1.1\r\n\r\n", 8),
+        ];
+        let o = check(8081, script);
+        assert_eq!(o.switch_at, [None, None]);
+        assert_eq!(starttls(&o).result, StartTlsResult::Refused);
+        assert_eq!(o.facts.via, None);
+        // An Upgrade to something else (WebSocket, h2c) is no TLS upgrade.
+        let ws = b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+        let o = check(
+            80,
+            &[
+                (C, ws, 1),
+                (S, b"HTTP/1.1 101 Switching Protocols\r\n\r\n", 2),
+            ],
+        );
+        assert!(o.facts.starttls.is_none());
+        assert!(!offers_tls(b"TLS") && offers_tls(b"h2c, tls/1.2"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::{Finding, Kind, Rule, RuleCtx, Severity};
-use crate::cleartext::StartTlsResult;
+use crate::cleartext::{AppProtocol, StartTlsResult};
 
 pub const STARTTLS: Rule = Rule {
     name: "starttls",
@@ -13,6 +13,16 @@ pub const STARTTLS: Rule = Rule {
     after: &[],
     check,
 };
+
+/// What the upgrade is called in the protocol's own terms.
+fn upgrade_name(protocol: AppProtocol) -> &'static str {
+    match protocol {
+        AppProtocol::Mysql => "its SSL request",
+        AppProtocol::Http => "Upgrade: TLS/1.0 (RFC 2817)",
+        AppProtocol::Postgres => "SSLRequest",
+        _ => "STARTTLS",
+    }
+}
 
 fn check(ctx: &mut RuleCtx<'_>) {
     let flow = ctx.flow;
@@ -61,7 +71,7 @@ fn check(ctx: &mut RuleCtx<'_>) {
         _ => (
             "ok",
             Severity::Info,
-            format!("The {proto} session upgraded to TLS with STARTTLS."),
+            format!("The {proto} session upgraded to TLS with {}.", upgrade_name(st.protocol)),
             format!(
                 "The {proto} session started in cleartext and switched to TLS; the TLS handshake that follows is \
                  analysed like any other (its findings carry via=starttls)."
