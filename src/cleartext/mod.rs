@@ -244,7 +244,6 @@ pub struct Preamble {
     smtp: Smtp,
     postgres: Postgres,
     mysql: Mysql,
-    socks: Socks,
 }
 
 impl Preamble {
@@ -255,7 +254,6 @@ impl Preamble {
             smtp: Smtp::default(),
             postgres: Postgres::default(),
             mysql: Mysql::default(),
-            socks: Socks::default(),
         }
     }
 
@@ -378,7 +376,7 @@ impl Preamble {
             Some(Framing::Ber) => Ldap.client(s, unit, frame),
             Some(Framing::PgClient) => self.postgres.client(s, unit, frame),
             Some(Framing::Mysql) => self.mysql.client(s, unit, frame),
-            Some(Framing::Socks(_)) => self.socks.client(s, unit, frame),
+            Some(Framing::Socks(_)) => Socks.client(s, unit, frame),
             _ => {
                 let line = trim_eol(unit);
                 if s.proto == AppProtocol::Http || self.http.in_request() {
@@ -404,7 +402,7 @@ impl Preamble {
             Some(Framing::Ber) => Ldap.server(s, unit, frame),
             Some(Framing::PgServer) => self.postgres.server(s, unit, frame),
             Some(Framing::Mysql) => self.mysql.server(s, unit, frame),
-            Some(Framing::Socks(_)) => self.socks.server(s, unit, frame),
+            Some(Framing::Socks(_)) => Socks.server(s, unit, frame),
             _ => {
                 let line = trim_eol(unit);
                 if self.http.in_connect_response() {

@@ -206,7 +206,7 @@ fn socks5_target(unit: &[u8], at: usize) -> String {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Socks;
 
 impl Socks {

@@ -37,7 +37,7 @@ fn socks_advice(proxy: ProxyProtocol, code: u16) -> &'static str {
         (ProxyProtocol::Socks5, 2) | (ProxyProtocol::Socks4, 91) => {
             "The proxy's rules do not allow this target (or, for SOCKS4, it could not reach it): check its policy."
         }
-        (ProxyProtocol::Socks5, 3..=5 | 6) => {
+        (ProxyProtocol::Socks5, 3..=6) => {
             "The proxy could not reach the target: nothing listens there, or a firewall or routing problem lies between the proxy and the target."
         }
         (ProxyProtocol::Socks4, 92 | 93) => {
