@@ -663,7 +663,7 @@ ALL=(tls12-ok tls13-ok version-mismatch cipher-mismatch cert-expired cert-self-s
      tls13-mtls-rejected
      trust-missing-intermediate trust-private-chain trust-expired-intermediate trust-expires-soon
      trust-wrong-order
-     mysql-ssl mysql-ssl-not-offered socks5-tls socks4a-tls socks5-refused http-upgrade-tls)
+     mysql-ssl mysql-ssl-not-offered socks5-tls socks4a-tls socks5-refused http-upgrade-tls rdp-tls)
 
 # shellcheck source=scripts/upgrade-samples.sh
 . "$HERE/upgrade-samples.sh"

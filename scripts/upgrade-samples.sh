@@ -115,3 +115,29 @@ sample_http_upgrade_tls() {
         "'OPTIONS * HTTP/1.1' with 'Upgrade: TLS/1.0', answered '101 Switching Protocols', then a TLS 1.3 handshake (SNI localhost) and a GET inside TLS (via starttls, protocol http). tshark's HTTP dissector does not follow an RFC 2817 upgrade, so the tshark columns below show no TLS; tests/samples.rs checks the handshake." \
         "no_clear_fatal;contains=Upgrade: TLS/1.0;contains=101 Switching Protocols"
 }
+
+# xrdp (TLS security layer, the sample certificate) and FreeRDP's xfreerdp in auth-only mode:
+# X.224 Connection Request with RDP_NEG_REQ, Confirm with RDP_NEG_RSP selecting
+# PROTOCOL_SSL, then TLS. xfreerdp opens an X display even for +auth-only, so an Xvfb.
+sample_rdp_tls() {
+    local p=3389 f=rdp-tls.pcap d="$WORK/xrdp"
+    if [ -z "$VERIFY_ONLY" ]; then
+        command -v xrdp >/dev/null && command -v xfreerdp >/dev/null && command -v Xvfb >/dev/null ||
+            die "xrdp, xfreerdp or Xvfb missing: apt-get install xrdp freerdp2-x11 xvfb"
+        mkdir -p "$d"
+        sed -e "s|^port=3389|port=tcp://$LO:$p|" -e "s|^certificate=.*|certificate=$WORK/certs/good.pem|" \
+            -e "s|^key_file=.*|key_file=$WORK/certs/good.key|" /etc/xrdp/xrdp.ini >"$d/xrdp.ini"
+    fi
+    start_bg xvfb Xvfb :91 -nolisten tcp
+    local xvfb=$BG_PID
+    start_bg xrdp xrdp --nodaemon --config "$d/xrdp.ini"
+    local srv=$BG_PID
+    wait_listen $p
+    capture_start $f $p
+    client env DISPLAY=:91 timeout 20 xfreerdp /v:$LO:$p /cert:ignore +auth-only /u:nobody /p:x /sec:tls
+    capture_stop; stop_bg "$srv"; stop_bg "$xvfb"
+    describe $f $p tpkt "RDP client (FreeRDP 2, +auth-only, /sec:tls) to xrdp 0.9: X.224 negotiation selects TLS, then the TLS handshake." \
+        "xrdp --nodaemon (xrdp.ini: port 127.0.0.1:$p, security_layer=negotiate, certificate good.pem); Xvfb :91; DISPLAY=:91 xfreerdp /v:127.0.0.1:$p /cert:ignore +auth-only /u:nobody /p:x /sec:tls" \
+        "X.224 Connection Request (cookie mstshash=nobody, RDP_NEG_REQ requesting PROTOCOL_SSL), Connection Confirm with RDP_NEG_RSP selecting PROTOCOL_SSL, then a TLS handshake (via starttls, protocol rdp). tshark dissects the TLS inside TPKT only as continuation data." \
+        "contains=mstshash=nobody"
+}
