@@ -375,7 +375,7 @@ pub const TOPICS: &[Topic] = &[
     Topic {
         name: "starttls",
         topic_type: TopicType::Kind,
-        title: "an in-protocol upgrade to TLS (SMTP, IMAP, POP3, FTP, XMPP, LDAP, PostgreSQL, IRC, MySQL)",
+        title: "an in-protocol upgrade to TLS (SMTP, IMAP, POP3, FTP, XMPP, LDAP, PostgreSQL, IRC, MySQL, HTTP Upgrade, RDP)",
         meaning: "The connection started in plaintext and switched to TLS with STARTTLS (or the protocol's \
             equivalent). A successful upgrade is informational; a refused upgrade, or one not followed by a TLS \
             handshake, leaves the session in plaintext (medium).",

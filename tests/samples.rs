@@ -572,6 +572,23 @@ fn http_upgrade_to_tls() {
 }
 
 #[test]
+fn rdp_negotiation_then_tls() {
+    let a = analyze("rdp-tls.pcap");
+    assert_eq!(findings(&a), vec![("starttls", "info", vec![4, 6, 8])]);
+    let f = a.findings().next().unwrap().1;
+    assert_eq!(f.evidence["protocol"], "rdp");
+    assert_eq!(f.evidence["server_response"], "selected PROTOCOL_SSL");
+    let flow = &a.flows[0].0;
+    assert_eq!(flow.via(), Some("starttls"));
+    assert!(
+        flow.tls
+            .as_ref()
+            .expect("TLS after the X.224 Confirm")
+            .established
+    );
+}
+
+#[test]
 fn socks5_and_socks4a_tunnels_carry_tls() {
     for (name, target, status, alerts) in [
         ("socks5-tls.pcap", "localhost:4470", 0, [20, 22]),

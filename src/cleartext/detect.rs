@@ -2,7 +2,7 @@
 //! predecessor), or one of the cleartext protocols. The port only breaks ties.
 
 use super::lines::{first_line, is_verb, reply_code, starts_with_ic, tokens};
-use super::{ftp, imap, irc, ldap, mysql, postgres, socks, AppProtocol};
+use super::{ftp, imap, irc, ldap, mysql, postgres, rdp, socks, AppProtocol};
 use crate::model::Dir;
 
 /// Highest TLS record length: 2^14 of plaintext plus the largest expansion TLS allows.
@@ -124,6 +124,7 @@ pub(super) fn port_protocol(port: u16) -> AppProtocol {
         5432 => AppProtocol::Postgres,
         3306 | 3307 => AppProtocol::Mysql,
         1080 => AppProtocol::Socks,
+        3389 => AppProtocol::Rdp,
         194 | 6660..=6669 | 6697 | 7000 => AppProtocol::Irc,
         _ => AppProtocol::Unknown,
     }
@@ -174,6 +175,9 @@ pub(super) fn client_candidates(first: &[u8]) -> &'static [AppProtocol] {
         return &[Postgres];
     }
     // Never text: a line protocol cannot start with 0x04 or 0x05.
+    if rdp::connection_request_start(first) {
+        return &[Rdp];
+    }
     if socks::client_start(first) {
         return &[Socks];
     }

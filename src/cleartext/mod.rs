@@ -1,6 +1,7 @@
 //! Cleartext phase of a TCP connection: what was spoken before TLS started
 //! (or instead of TLS). Detects the plaintext protocol on both sides, follows
-//! STARTTLS-style upgrades (including MySQL's SSL request), HTTP CONNECT and SOCKS
+//! STARTTLS-style upgrades (including MySQL's SSL request, HTTP `Upgrade: TLS/1.0` and
+//! RDP's X.224 negotiation), HTTP CONNECT and SOCKS
 //! tunnels to find the exact byte
 //! where TLS begins, and notes credentials sent in the clear (never the secret).
 //!
@@ -26,6 +27,7 @@ mod lines;
 mod mysql;
 mod pop3;
 mod postgres;
+mod rdp;
 mod sasl;
 mod session;
 mod smtp;
@@ -47,6 +49,7 @@ use lines::trim_eol;
 use mysql::Mysql;
 use pop3::Pop3;
 use postgres::Postgres;
+use rdp::Rdp;
 use session::{Framing, Mode, Session};
 use smtp::Smtp;
 use socks::Socks;
@@ -81,6 +84,7 @@ pub enum AppProtocol {
     Irc,
     Mysql,
     Socks,
+    Rdp,
     Unknown,
 }
 
@@ -99,6 +103,7 @@ impl AppProtocol {
             AppProtocol::Irc => "irc",
             AppProtocol::Mysql => "mysql",
             AppProtocol::Socks => "socks",
+            AppProtocol::Rdp => "rdp",
             AppProtocol::Unknown => "unknown",
         }
     }
@@ -377,6 +382,7 @@ impl Preamble {
             Some(Framing::PgClient) => self.postgres.client(s, unit, frame),
             Some(Framing::Mysql) => self.mysql.client(s, unit, frame),
             Some(Framing::Socks(_)) => Socks.client(s, unit, frame),
+            Some(Framing::Tpkt) => Rdp.client(s, unit, frame),
             _ => {
                 let line = trim_eol(unit);
                 if s.proto == AppProtocol::Http || self.http.in_request() {
@@ -403,6 +409,7 @@ impl Preamble {
             Some(Framing::PgServer) => self.postgres.server(s, unit, frame),
             Some(Framing::Mysql) => self.mysql.server(s, unit, frame),
             Some(Framing::Socks(_)) => Socks.server(s, unit, frame),
+            Some(Framing::Tpkt) => Rdp.server(s, unit, frame),
             _ => {
                 let line = trim_eol(unit);
                 if self.http.in_connect_response() {

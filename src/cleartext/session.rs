@@ -5,7 +5,7 @@
 use super::detect::{client_candidates, port_protocol, resolve, server_banner};
 use super::lines::{escape_bytes, starts_with_ic, Dialogue};
 use super::socks::{self, SocksMsg};
-use super::{ldap, mysql, postgres};
+use super::{ldap, mysql, postgres, rdp};
 use super::{
     AppProtocol, Credential, PreambleFacts, StartTls, StartTlsResult, Via, HEAD_LEN, TEXT_CAP,
     UNIT_CAP,
@@ -32,6 +32,8 @@ pub(super) enum Framing {
     Mysql,
     /// The SOCKS message this direction owes next (their layout differs by step).
     Socks(SocksMsg),
+    /// TPKT-framed X.224 (RDP's negotiation).
+    Tpkt,
 }
 
 /// How the answer to a pending upgrade is recognised.
@@ -115,7 +117,11 @@ impl DirState {
                 self.unit.push(data[0]);
                 (1, true)
             }
-            Framing::Ber | Framing::PgClient | Framing::Mysql | Framing::Socks(_) => {
+            Framing::Ber
+            | Framing::PgClient
+            | Framing::Mysql
+            | Framing::Socks(_)
+            | Framing::Tpkt => {
                 // Grow the header first, then the announced length.
                 let mut taken = 0;
                 loop {
@@ -130,6 +136,14 @@ impl DirState {
                         }
                     } else if let Framing::Socks(msg) = framing {
                         match socks::message_len(msg, &self.unit) {
+                            Err(()) => {
+                                self.mode = Mode::Ignore;
+                                return (data.len(), false);
+                            }
+                            Ok(t) => t,
+                        }
+                    } else if framing == Framing::Tpkt {
+                        match rdp::tpkt_len(&self.unit) {
                             Err(()) => {
                                 self.mode = Mode::Ignore;
                                 return (data.len(), false);
@@ -248,6 +262,8 @@ impl Session {
         match (dir, b0) {
             (Dir::ToClient, _) if mysql::PORTS.contains(&self.server_port) => Framing::Mysql,
             (Dir::ToServer, _) if server.framing == Some(Framing::Mysql) => Framing::Mysql,
+            (Dir::ToServer, rdp::TPKT_VERSION) => Framing::Tpkt,
+            (Dir::ToClient, _) if client.framing == Some(Framing::Tpkt) => Framing::Tpkt,
             (Dir::ToServer, socks::VERSION_5) => Framing::Socks(SocksMsg::Greeting5),
             (Dir::ToServer, socks::VERSION_4) => Framing::Socks(SocksMsg::Request4),
             (Dir::ToClient, _) if matches!(client.framing, Some(Framing::Socks(_))) => {

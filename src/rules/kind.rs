@@ -154,7 +154,7 @@ pub static KINDS: &[KindSpec] = &[
     spec(Kind::WeakCipher, "weak_cipher", Negotiation, "medium (NULL/EXPORT/anon: high)",
         "a NULL, EXPORT, anon, RC4, DES or 3DES suite negotiated"),
     spec(Kind::Starttls, "starttls", Cleartext, "info (refused / no TLS: medium)",
-        "an in-protocol upgrade to TLS (MySQL: its SSL request): `protocol`, `result` ok/refused/not_offered/no_tls_followed"),
+        "an in-protocol upgrade to TLS (also MySQL SSL request, HTTP Upgrade, RDP negotiation): `protocol`, `result` ok/refused/not_offered/no_tls_followed"),
     spec(Kind::CleartextCredentials, "cleartext_credentials", Cleartext, "high",
         "AUTH/LOGIN/USER-PASS/HTTP Basic before any TLS (never the secret)"),
     spec(Kind::ProxyConnectFailed, "proxy_connect_failed", Cleartext, "medium",

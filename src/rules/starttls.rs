@@ -20,6 +20,7 @@ fn upgrade_name(protocol: AppProtocol) -> &'static str {
         AppProtocol::Mysql => "its SSL request",
         AppProtocol::Http => "Upgrade: TLS/1.0 (RFC 2817)",
         AppProtocol::Postgres => "SSLRequest",
+        AppProtocol::Rdp => "its X.224 security negotiation",
         _ => "STARTTLS",
     }
 }
