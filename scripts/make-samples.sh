@@ -38,6 +38,12 @@ ensure_tools() {
     command -v tshark  >/dev/null || missing+=(tshark)
     command -v gnutls-cli >/dev/null || missing+=(gnutls-bin)
     command -v socat   >/dev/null || missing+=(socat)
+    # The upgrade and tunnel samples (scripts/upgrade-samples.sh).
+    command -v mariadbd >/dev/null || missing+=(mariadb-server mariadb-client)
+    command -v microsocks >/dev/null || missing+=(microsocks)
+    command -v xrdp    >/dev/null || missing+=(xrdp)
+    command -v xfreerdp >/dev/null || missing+=(freerdp2-x11)
+    command -v Xvfb    >/dev/null || missing+=(xvfb)
     if ((${#missing[@]})); then
         [ "$(id -u)" = 0 ] || die "missing tools (${missing[*]}) and not root; install them first"
         command -v apt-get >/dev/null || die "missing tools (${missing[*]}) and no apt-get"
