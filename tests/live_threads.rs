@@ -3,7 +3,7 @@
 //! skipped with a reason elsewhere, never when CI=true.
 
 #[cfg(feature = "live")]
-mod loopback {
+pub(crate) mod loopback {
     use std::collections::BTreeMap;
     use std::io::{BufRead, BufReader};
     use std::net::{TcpListener, TcpStream};
@@ -37,6 +37,10 @@ with concurrent.futures.ThreadPoolExecutor(par) as ex:
     for p in ex.map(one, range(n)):
         print(p)
 "#;
+
+    pub(crate) fn can_run_here(test: &str) -> bool {
+        can_run(test)
+    }
 
     fn can_run(test: &str) -> bool {
         let ci = std::env::var("CI").is_ok_and(|v| v == "true");
@@ -75,14 +79,14 @@ with concurrent.futures.ThreadPoolExecutor(par) as ex:
     }
 
     /// A TLS server on a free loopback port, with the burst client beside it.
-    struct Server {
+    pub(crate) struct Server {
         dir: PathBuf,
-        port: u16,
+        pub(crate) port: u16,
         _server: Guard,
     }
 
     impl Server {
-        fn start(name: &str) -> Server {
+        pub(crate) fn start(name: &str) -> Server {
             let dir = std::env::temp_dir().join(format!(
                 "tlstriage-live-threads-{name}-{}",
                 std::process::id()
@@ -129,7 +133,7 @@ with concurrent.futures.ThreadPoolExecutor(par) as ex:
         }
 
         /// `n` handshakes, 8 at a time: the client ports.
-        fn burst(&self, n: usize) -> Vec<u64> {
+        pub(crate) fn burst(&self, n: usize) -> Vec<u64> {
             let out = Command::new("python3")
                 .arg("client.py")
                 .args([&self.port.to_string(), &n.to_string(), "8"])
@@ -157,7 +161,7 @@ with concurrent.futures.ThreadPoolExecutor(par) as ex:
     }
 
     /// tlstriage live on lo for the server's port, started and ready.
-    struct Live {
+    pub(crate) struct Live {
         child: Guard,
         lines: Option<Receiver<String>>,
         errors: Receiver<String>,
@@ -170,6 +174,11 @@ with concurrent.futures.ThreadPoolExecutor(par) as ex:
         Discard,
         /// A pipe whose reader has gone.
         Closed,
+    }
+
+    /// Live with its output going to a file (`-o` in `args`).
+    pub(crate) fn start_live_to(port: u16, args: &[&str]) -> Live {
+        start_live(port, args, Stdout::Discard)
     }
 
     fn start_live(port: u16, args: &[&str], how: Stdout) -> Live {
@@ -243,7 +252,7 @@ with concurrent.futures.ThreadPoolExecutor(par) as ex:
         }
 
         /// SIGTERM, then the exit code and every record.
-        fn stop(mut self) -> (i32, Vec<Value>) {
+        pub(crate) fn stop(mut self) -> (i32, Vec<Value>) {
             self.signal("-TERM");
             let code = self.wait_exit(Duration::from_secs(20));
             let mut seen = Vec::new();
@@ -255,7 +264,7 @@ with concurrent.futures.ThreadPoolExecutor(par) as ex:
             (code, seen)
         }
 
-        fn stderr_until(&self, within: Duration, pred: impl Fn(&str) -> bool) -> String {
+        pub(crate) fn stderr_until(&self, within: Duration, pred: impl Fn(&str) -> bool) -> String {
             let until = Instant::now() + within;
             while Instant::now() < until {
                 if let Ok(l) = self.errors.recv_timeout(Duration::from_millis(100)) {
@@ -416,5 +425,94 @@ with concurrent.futures.ThreadPoolExecutor(par) as ex:
         let msg = tt.stderr_until(Duration::from_secs(5), |l| l.contains("giving up"));
         assert!(msg.contains("giving up on standard output"), "{msg}");
         let _ = Path::new(&server.dir);
+    }
+}
+
+#[cfg(feature = "live")]
+mod full_tmpfs {
+    use std::process::Command;
+    use std::time::Duration;
+
+    use super::loopback::{can_run_here, start_live_to, Server};
+
+    /// A 256 KiB tmpfs, unmounted on drop.
+    struct Tmpfs(std::path::PathBuf);
+    impl Drop for Tmpfs {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+
+    /// A full file system that gets room again: nothing is lost (the records wait, whole,
+    /// while the disk is full), the recovery is said on stderr, and the write errors are
+    /// counted in the final capture_stats.
+    #[test]
+    fn records_wait_out_a_full_disk_and_none_is_lost() {
+        if !can_run_here("records_wait_out_a_full_disk_and_none_is_lost") {
+            return;
+        }
+        let mnt = std::env::temp_dir().join(format!("tlstriage-full-{}", std::process::id()));
+        std::fs::create_dir_all(&mnt).expect("mount point");
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+            .arg(&mnt)
+            .status()
+            .expect("mount");
+        assert!(st.success(), "mount tmpfs");
+        let mnt = Tmpfs(mnt);
+        let out = mnt.0.join("findings.ndjson");
+        let filler = mnt.0.join("filler");
+        let server = Server::start("tmpfs");
+        let tt = start_live_to(
+            server.port,
+            &[
+                "--threads",
+                "2",
+                "-o",
+                out.to_str().expect("utf-8"),
+                "--stats-every",
+                "1",
+            ],
+        );
+        // Fill the file system: dd stops at ENOSPC.
+        let _ = Command::new("dd")
+            .arg("if=/dev/zero")
+            .arg(format!("of={}", filler.display()))
+            .arg("bs=4096")
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("dd");
+        let mut ports = server.burst(20);
+        let warning = tt.stderr_until(Duration::from_secs(10), |l| l.contains("failed"));
+        assert!(warning.contains("No space left"), "{warning}");
+        std::fs::remove_file(&filler).expect("free the disk");
+        let again = tt.stderr_until(Duration::from_secs(10), |l| l.contains("writing again"));
+        assert!(again.contains("0 records dropped"), "{again}");
+        let (code, _) = tt.stop();
+        assert_eq!(code, 0);
+        let text = std::fs::read_to_string(&out).expect("output file");
+        let records: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("half line? {e}: {l}")))
+            .collect();
+        let mut seen: Vec<u64> = records
+            .iter()
+            .filter(|v| v["type"] == "tls_flow")
+            .map(|v| v["flow"]["client"]["port"].as_u64().expect("port"))
+            .collect();
+        seen.sort_unstable();
+        ports.sort_unstable();
+        assert_eq!(
+            seen, ports,
+            "every connection written once the disk had room"
+        );
+        let last = records.last().expect("records");
+        assert_eq!(last["live"]["final"], true, "{last:#}");
+        assert_eq!(last["live"]["output_dropped"], 0, "{last:#}");
+        assert!(
+            last["live"]["output_write_errors"].as_u64() >= Some(1),
+            "{last:#}"
+        );
     }
 }

@@ -448,7 +448,11 @@ mod tests {
         let t: SyslogTarget = "tls://logs.example".parse().unwrap();
         assert_eq!(
             (t.transport, t.authority.as_str(), t.to_string().as_str()),
-            (Transport::Tls, "logs.example:6514", "tls://logs.example:6514")
+            (
+                Transport::Tls,
+                "logs.example:6514",
+                "tls://logs.example:6514"
+            )
         );
         assert!("http://x:1".parse::<SyslogTarget>().is_err());
         assert!("udp://x:port".parse::<SyslogTarget>().is_err());
