@@ -144,7 +144,8 @@ pub struct OutputArgs {
     #[arg(long)]
     pub flows: bool,
     /// Also send each finding to syslog as RFC 5424 with the JSON record as message:
-    /// udp://HOST[:514] or tcp://HOST[:601] (octet-counted framing).
+    /// udp://HOST[:514], tcp://HOST[:601] (octet-counted framing) or tls://HOST[:6514]
+    /// (RFC 5425, the certificate checked against the trust store and --syslog-ca).
     #[arg(long, value_name = "URL")]
     pub syslog: Option<SyslogTarget>,
     /// The longest syslog message in bytes (rsyslog's maxMessageSize, 8k by default): a
@@ -152,6 +153,10 @@ pub struct OutputArgs {
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_MESSAGE,
           value_parser = parse_max_message, requires = "syslog")]
     pub syslog_max_message: usize,
+    /// `--syslog tls://`: also trust the roots in this PEM file for the collector's
+    /// certificate (besides Mozilla's roots and the system bundle); repeatable.
+    #[arg(long, value_name = "FILE", requires = "syslog")]
+    pub syslog_ca: Vec<PathBuf>,
     /// Also send every record to Redis, redis://[:PASSWORD@]HOST[:6379][/DB]: the NDJSON
     /// records (or the ECS documents with --format ecs), through a bounded queue; drops
     /// are counted in capture_stats.outputs.redis.
@@ -286,7 +291,7 @@ impl NetworkOutputs {
     pub fn connect(out: &OutputArgs) -> Result<Self> {
         let syslog = match &out.syslog {
             Some(t) => Some(
-                SyslogSender::connect(t, out.syslog_max_message)
+                SyslogSender::connect_with(t, out.syslog_max_message, &out.syslog_ca)
                     .with_context(|| format!("syslog {t}"))?,
             ),
             None => None,

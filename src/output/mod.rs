@@ -17,6 +17,7 @@ mod redis;
 mod rollup;
 mod sink;
 mod syslog;
+mod syslog_tls;
 
 pub use delivery::{Delivery, NamedDelivery};
 pub use ecs::{

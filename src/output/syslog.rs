@@ -11,6 +11,9 @@
 use std::fmt;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::path::PathBuf;
+
+use super::syslog_tls::{TlsStream, TlsTarget};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -38,6 +41,8 @@ pub const MIN_MAX_MESSAGE: usize = 1024;
 pub enum Transport {
     Udp,
     Tcp,
+    /// RFC 5425: octet-counted frames over TLS.
+    Tls,
 }
 
 /// A parsed `udp://host:port` or `tcp://host:port`.
@@ -53,6 +58,7 @@ impl fmt::Display for SyslogTarget {
         let scheme = match self.transport {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
         };
         write!(f, "{scheme}://{}", self.authority)
     }
@@ -66,15 +72,17 @@ impl std::str::FromStr for SyslogTarget {
             (Transport::Udp, r, 514)
         } else if let Some(r) = s.strip_prefix("tcp://") {
             (Transport::Tcp, r, 601)
+        } else if let Some(r) = s.strip_prefix("tls://") {
+            (Transport::Tls, r, 6514)
         } else {
             return Err(format!(
-                "{s:?}: expected udp://HOST[:PORT] or tcp://HOST[:PORT]"
+                "{s:?}: expected udp://HOST[:PORT], tcp://HOST[:PORT] or tls://HOST[:PORT]"
             ));
         };
         let rest = rest.trim_end_matches('/');
         if rest.is_empty() || rest.contains('/') {
             return Err(format!(
-                "{s:?}: expected udp://HOST[:PORT] or tcp://HOST[:PORT]"
+                "{s:?}: expected udp://HOST[:PORT], tcp://HOST[:PORT] or tls://HOST[:PORT]"
             ));
         }
         // A port is present after the last ':' unless that ':' is inside an IPv6 literal.
@@ -177,6 +185,7 @@ pub fn format_rfc5424(record: &Value, severity: Severity, hostname: &str, procid
 enum Conn {
     Udp(UdpSocket),
     Tcp(Option<TcpStream>),
+    Tls(TlsTarget, Option<Box<TlsStream>>),
 }
 
 /// Sends findings to one syslog collector. TCP reconnects once after a failed write.
@@ -197,6 +206,15 @@ pub struct SyslogSender {
 impl SyslogSender {
     /// Resolve the target and open the socket (a TCP connect must succeed now).
     pub fn connect(target: &SyslogTarget, max_message: usize) -> io::Result<Self> {
+        Self::connect_with(target, max_message, &[])
+    }
+
+    /// [`Self::connect`], trusting also the roots in `ca_files` for `tls://`.
+    pub fn connect_with(
+        target: &SyslogTarget,
+        max_message: usize,
+        ca_files: &[PathBuf],
+    ) -> io::Result<Self> {
         let addr = target
             .authority
             .to_socket_addrs()?
@@ -214,6 +232,15 @@ impl SyslogSender {
                 Conn::Udp(sock)
             }
             Transport::Tcp => Conn::Tcp(Some(tcp_connect(addr)?)),
+            Transport::Tls => {
+                let host = target
+                    .authority
+                    .rsplit_once(':')
+                    .map_or(target.authority.as_str(), |(h, _)| h);
+                let tls = TlsTarget::new(host, ca_files)?;
+                let stream = tls.connect(addr, TCP_TIMEOUT)?;
+                Conn::Tls(tls, Some(Box::new(stream)))
+            }
         };
         Ok(SyslogSender {
             target: target.clone(),
@@ -285,14 +312,38 @@ impl SyslogSender {
                 }
                 unreachable!("the second attempt returns")
             }
+            Conn::Tls(tls, stream) => {
+                let frame = [format!("{} ", msg.len()).as_bytes(), msg].concat();
+                for attempt in 0..2 {
+                    if stream.is_none() {
+                        *stream = Some(Box::new(tls.connect(self.addr, TCP_TIMEOUT)?));
+                    }
+                    let s = stream.as_mut().expect("connected above");
+                    match s.write_all(&frame).and_then(|()| s.flush()) {
+                        Ok(()) => return Ok(()),
+                        Err(e) if attempt == 1 => return Err(e),
+                        Err(_) => *stream = None,
+                    }
+                }
+                unreachable!("the second attempt returns")
+            }
         }
     }
 
     /// Close the connection cleanly (TCP: shut down writes so the collector sees the end).
     pub fn close(&mut self) {
-        if let Conn::Tcp(Some(s)) = &mut self.conn {
-            let _ = s.flush();
-            let _ = s.shutdown(std::net::Shutdown::Write);
+        match &mut self.conn {
+            Conn::Tcp(Some(s)) => {
+                let _ = s.flush();
+                let _ = s.shutdown(std::net::Shutdown::Write);
+            }
+            Conn::Tls(_, Some(s)) => {
+                // close_notify first, so the collector knows no record was cut off.
+                s.conn.send_close_notify();
+                let _ = s.flush();
+                let _ = s.sock.shutdown(std::net::Shutdown::Write);
+            }
+            _ => {}
         }
     }
 }
@@ -394,6 +445,15 @@ mod tests {
         assert_eq!(t.authority, "[::1]:601");
         let t: SyslogTarget = "udp://[::1]:5514".parse().unwrap();
         assert_eq!(t.authority, "[::1]:5514");
+        let t: SyslogTarget = "tls://logs.example".parse().unwrap();
+        assert_eq!(
+            (t.transport, t.authority.as_str(), t.to_string().as_str()),
+            (
+                Transport::Tls,
+                "logs.example:6514",
+                "tls://logs.example:6514"
+            )
+        );
         assert!("http://x:1".parse::<SyslogTarget>().is_err());
         assert!("udp://x:port".parse::<SyslogTarget>().is_err());
         assert!("udp://".parse::<SyslogTarget>().is_err());

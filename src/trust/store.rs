@@ -114,6 +114,11 @@ impl TrustStore {
         &self.sources
     }
 
+    /// The anchors, for a TLS client of our own (`--syslog tls://`).
+    pub fn anchors(&self) -> &[TrustAnchor<'static>] {
+        &self.anchors
+    }
+
     pub fn len(&self) -> usize {
         self.anchors.len()
     }
