@@ -11,6 +11,7 @@
 mod cache;
 mod store;
 mod verify;
+pub mod ocsp;
 
 #[cfg(test)]
 mod tests;
