@@ -9,9 +9,9 @@
 //! answer for the same capture on any machine, given the same trust store.
 
 mod cache;
+pub mod ocsp;
 mod store;
 mod verify;
-pub mod ocsp;
 
 #[cfg(test)]
 mod tests;

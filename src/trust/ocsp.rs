@@ -6,11 +6,11 @@
 //! Nothing here reads the clock: the caller compares the dates with the capture time.
 
 use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm};
-use x509_cert::der::asn1::ObjectIdentifier;
-use x509_cert::der::{self, Decode, Encode};
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use webpki::EndEntityCert;
+use x509_cert::der::asn1::ObjectIdentifier;
+use x509_cert::der::{self, Decode, Encode};
 use x509_cert::ext::pkix::ExtendedKeyUsage;
 use x509_cert::Certificate;
 use x509_ocsp::{
@@ -63,7 +63,9 @@ impl CertState {
 pub enum Subject {
     Leaf,
     /// The serial number is another certificate's.
-    OtherSerial { serial: String },
+    OtherSerial {
+        serial: String,
+    },
     /// The serial matches, but the issuer name or key hash is another CA's.
     OtherIssuer,
     /// Serial and issuer name match; the issuer's key hash cannot be checked without the
@@ -104,9 +106,13 @@ pub struct Answer {
     pub next_update: Option<i64>,
 }
 
-/// Reads the DER OCSPResponse `der` stapled with `leaf`, whose issuer's certificate is
-/// `issuer` when the chain (or the trust store) has it.
-pub fn read_staple(der: &[u8], leaf: &[u8], issuer: Option<&[u8]>) -> Result<Staple, OcspError> {
+/// Reads the DER OCSPResponse `der` stapled with `leaf`; the leaf's issuer is looked for
+/// among `candidates` (the rest of the chain, then the private roots of the trust store).
+pub fn read_staple<'c>(
+    der: &[u8],
+    leaf: &[u8],
+    candidates: impl IntoIterator<Item = &'c [u8]>,
+) -> Result<Staple, OcspError> {
     let response = OcspResponse::from_der(der)?;
     let response_status = status_name(response.response_status);
     if response.response_status != OcspResponseStatus::Successful {
@@ -122,7 +128,16 @@ pub fn read_staple(der: &[u8], leaf: &[u8], issuer: Option<&[u8]>) -> Result<Sta
     }
     let basic = BasicOcspResponse::from_der(bytes.response.as_bytes())?;
     let leaf = Certificate::from_der(leaf).ok();
-    let issuer_cert = issuer.and_then(|d| Certificate::from_der(d).ok());
+    let (issuer, issuer_cert) = match &leaf {
+        Some(leaf) => candidates
+            .into_iter()
+            .find_map(|d| {
+                let c = Certificate::from_der(d).ok()?;
+                (c.tbs_certificate.subject == leaf.tbs_certificate.issuer).then_some((d, c))
+            })
+            .unzip(),
+        None => (None, None),
+    };
     let single = pick(&basic.tbs_response_data.responses, leaf.as_ref())?;
     let subject = match &leaf {
         Some(leaf) => subject(&single.cert_id, leaf, issuer_cert.as_ref()),
@@ -222,8 +237,8 @@ fn subject(id: &CertId, leaf: &Certificate, issuer: Option<&Certificate>) -> Sub
     }
     let alg = &id.hash_algorithm.oid;
     let name_der = leaf.tbs_certificate.issuer.to_der().unwrap_or_default();
-    let name_ok = cert_id_hash(alg, &name_der)
-        .is_none_or(|h| h.as_slice() == id.issuer_name_hash.as_bytes());
+    let name_ok =
+        cert_id_hash(alg, &name_der).is_none_or(|h| h.as_slice() == id.issuer_name_hash.as_bytes());
     if !name_ok {
         return Subject::OtherIssuer;
     }
@@ -281,10 +296,8 @@ fn signed_by(
 }
 
 fn verify(basic: &BasicOcspResponse, issuer_der: &[u8], issuer: &Certificate) -> SignatureCheck {
-    let (Ok(tbs), Some(sig)) = (
-        basic.tbs_response_data.to_der(),
-        basic.signature.as_bytes(),
-    ) else {
+    let (Ok(tbs), Some(sig)) = (basic.tbs_response_data.to_der(), basic.signature.as_bytes())
+    else {
         return SignatureCheck::Bad("the response's signed part does not re-encode".into());
     };
     let oid = &basic.signature_algorithm.oid;
@@ -342,4 +355,23 @@ fn ocsp_signing(cert: &Certificate) -> bool {
 /// As `cert_chain[].serial` prints serials.
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_and_truncated_input_are_errors() {
+        assert!(read_staple(&[], &[], []).is_err());
+        assert!(read_staple(&[0x30, 0x03, 0x0a, 0x01, 0x00], &[], []).is_err());
+        // A well-formed refusal (tryLater): no answer, nothing to verify.
+        let s = read_staple(&[0x30, 0x03, 0x0a, 0x01, 0x03], &[], []).unwrap();
+        assert_eq!(s.response_status, "try_later");
+        assert!(s.answer.is_none());
+        for n in 0..64u8 {
+            let junk: Vec<u8> = (0..n).map(|i| i.wrapping_mul(37) ^ n).collect();
+            let _ = read_staple(&junk, &junk, [junk.as_slice()]);
+        }
+    }
 }
