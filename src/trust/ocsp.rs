@@ -20,6 +20,7 @@ use x509_ocsp::{
 
 const ID_PKIX_OCSP_BASIC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.1");
 const ID_KP_OCSP_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.9");
+const SHA1_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.5");
 const ID_CE_EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
 
 /// Why a staple could not be read.
@@ -126,7 +127,8 @@ pub fn read_staple<'c>(
     if bytes.response_type != ID_PKIX_OCSP_BASIC {
         return Err(OcspError::NotBasic(bytes.response_type.to_string()));
     }
-    let basic = BasicOcspResponse::from_der(bytes.response.as_bytes())?;
+    let basic_der = bytes.response.as_bytes();
+    let basic = BasicOcspResponse::from_der(basic_der)?;
     let leaf = Certificate::from_der(leaf).ok();
     let (issuer, issuer_cert) = match &leaf {
         Some(leaf) => candidates
@@ -150,7 +152,7 @@ pub fn read_staple<'c>(
         next_update: single.next_update.as_ref().map(unix),
     };
     let signature = match (issuer, &issuer_cert) {
-        (Some(issuer_der), Some(issuer_cert)) => verify(&basic, issuer_der, issuer_cert),
+        (Some(issuer_der), Some(issuer_cert)) => verify(&basic, basic_der, issuer_der, issuer_cert),
         _ => SignatureCheck::NotChecked(
             "the issuer's certificate is neither sent nor in the trust store".into(),
         ),
@@ -284,6 +286,9 @@ fn signed_by(
     msg: &[u8],
     signature: &[u8],
 ) -> Result<bool, String> {
+    if oid == &SHA1_WITH_RSA {
+        return sha1_rsa_signed_by(signer, msg, signature);
+    }
     let algs = algorithms(oid);
     if algs.is_empty() {
         return Err(format!("signature algorithm {oid} is not verified here"));
@@ -295,10 +300,42 @@ fn signed_by(
         .any(|a| cert.verify_signature(*a, msg, signature).is_ok()))
 }
 
-fn verify(basic: &BasicOcspResponse, issuer_der: &[u8], issuer: &Certificate) -> SignatureCheck {
-    let (Ok(tbs), Some(sig)) = (basic.tbs_response_data.to_der(), basic.signature.as_bytes())
-    else {
-        return SignatureCheck::Bad("the response's signed part does not re-encode".into());
+/// sha1WithRSAEncryption, which webpki no longer offers but responders used for years (the
+/// staples of older captures): ring's legacy verifier, on the signer's RSA key.
+fn sha1_rsa_signed_by(signer: &[u8], msg: &[u8], signature: &[u8]) -> Result<bool, String> {
+    use ring::signature::{UnparsedPublicKey, RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY};
+    let cert = Certificate::from_der(signer).map_err(|e| format!("signer certificate: {e}"))?;
+    let key = cert
+        .tbs_certificate
+        .subject_public_key_info
+        .subject_public_key
+        .raw_bytes();
+    Ok(
+        UnparsedPublicKey::new(&RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY, key)
+            .verify(msg, signature)
+            .is_ok(),
+    )
+}
+
+/// The first element of a DER SEQUENCE, as it was encoded: what a signature covers must
+/// be the sender's bytes, not a re-encoding (a responder may spell out a DEFAULT value,
+/// such as version v1, that DER re-encoding drops).
+fn first_element(seq: &[u8]) -> Option<Vec<u8>> {
+    use x509_cert::der::asn1::AnyRef;
+    let outer = AnyRef::from_der(seq).ok()?;
+    let mut reader = der::SliceReader::new(outer.value()).ok()?;
+    let first: AnyRef<'_> = der::Decode::decode(&mut reader).ok()?;
+    first.to_der().ok()
+}
+
+fn verify(
+    basic: &BasicOcspResponse,
+    basic_der: &[u8],
+    issuer_der: &[u8],
+    issuer: &Certificate,
+) -> SignatureCheck {
+    let (Some(tbs), Some(sig)) = (first_element(basic_der), basic.signature.as_bytes()) else {
+        return SignatureCheck::Bad("the response's signed part cannot be read".into());
     };
     let oid = &basic.signature_algorithm.oid;
     match signed_by(issuer_der, oid, &tbs, sig) {
@@ -312,11 +349,10 @@ fn verify(basic: &BasicOcspResponse, issuer_der: &[u8], issuer: &Certificate) ->
         if delegate.tbs_certificate.issuer != issuer.tbs_certificate.subject {
             continue;
         }
-        let (Ok(delegate_der), Ok(delegate_tbs), Some(delegate_sig)) = (
-            delegate.to_der(),
-            delegate.tbs_certificate.to_der(),
-            delegate.signature.as_bytes(),
-        ) else {
+        let delegate_der = delegate.to_der().unwrap_or_default();
+        let (Some(delegate_tbs), Some(delegate_sig)) =
+            (first_element(&delegate_der), delegate.signature.as_bytes())
+        else {
             continue;
         };
         let signs_response = signed_by(&delegate_der, oid, &tbs, sig).unwrap_or(false);
