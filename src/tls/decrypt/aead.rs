@@ -57,10 +57,10 @@ type Ccm256x8 = Ccm<Aes256, U8, U12>;
 #[derive(Clone)]
 enum Key {
     Ring(LessSafeKey),
-    Ccm128(Box<Ccm128>),
-    Ccm256(Box<Ccm256>),
-    Ccm128x8(Box<Ccm128x8>),
-    Ccm256x8(Box<Ccm256x8>),
+    Ccm128(Ccm128),
+    Ccm256(Ccm256),
+    Ccm128x8(Ccm128x8),
+    Ccm256x8(Ccm256x8),
 }
 
 impl Key {
@@ -70,14 +70,10 @@ impl Key {
             Algorithm::Aes128Gcm => ring(&aead::AES_128_GCM),
             Algorithm::Aes256Gcm => ring(&aead::AES_256_GCM),
             Algorithm::ChaCha20Poly1305 => ring(&aead::CHACHA20_POLY1305),
-            Algorithm::Aes128Ccm => Some(Key::Ccm128(Box::new(Ccm128::new_from_slice(key).ok()?))),
-            Algorithm::Aes256Ccm => Some(Key::Ccm256(Box::new(Ccm256::new_from_slice(key).ok()?))),
-            Algorithm::Aes128Ccm8 => {
-                Some(Key::Ccm128x8(Box::new(Ccm128x8::new_from_slice(key).ok()?)))
-            }
-            Algorithm::Aes256Ccm8 => {
-                Some(Key::Ccm256x8(Box::new(Ccm256x8::new_from_slice(key).ok()?)))
-            }
+            Algorithm::Aes128Ccm => Some(Key::Ccm128(Ccm128::new_from_slice(key).ok()?)),
+            Algorithm::Aes256Ccm => Some(Key::Ccm256(Ccm256::new_from_slice(key).ok()?)),
+            Algorithm::Aes128Ccm8 => Some(Key::Ccm128x8(Ccm128x8::new_from_slice(key).ok()?)),
+            Algorithm::Aes256Ccm8 => Some(Key::Ccm256x8(Ccm256x8::new_from_slice(key).ok()?)),
         }
     }
 
@@ -107,10 +103,10 @@ impl Key {
                 .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad), buf)
                 .ok()
                 .map(|p| p.len()),
-            Key::Ccm128(c) => ccm(c.as_ref(), &nonce, aad, buf, tag_len),
-            Key::Ccm256(c) => ccm(c.as_ref(), &nonce, aad, buf, tag_len),
-            Key::Ccm128x8(c) => ccm(c.as_ref(), &nonce, aad, buf, tag_len),
-            Key::Ccm256x8(c) => ccm(c.as_ref(), &nonce, aad, buf, tag_len),
+            Key::Ccm128(c) => ccm(c, &nonce, aad, buf, tag_len),
+            Key::Ccm256(c) => ccm(c, &nonce, aad, buf, tag_len),
+            Key::Ccm128x8(c) => ccm(c, &nonce, aad, buf, tag_len),
+            Key::Ccm256x8(c) => ccm(c, &nonce, aad, buf, tag_len),
         }
     }
 }
