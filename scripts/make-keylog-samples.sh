@@ -18,8 +18,12 @@
 #   tls12-gcm-dsb.pcapng            tls12-gcm-ok as pcapng with its key log embedded in a
 #                                   Decryption Secrets Block (editcap --inject-secrets).
 #   unrelated.keys                  a key log of another session (matches none of the above).
+#   tls13-ccm-ok.pcap + .keys       TLS 1.3 TLS_AES_128_CCM_SHA256 (openssl s_client), a GET and
+#                                   the closing close_notify alerts.
+#   tls13-ccm8-ok.pcap + .keys      the same with TLS_AES_128_CCM_8_SHA256 (8-byte tags).
 #
 #   scripts/make-keylog-samples.sh   # needs root (tcpdump on lo), openssl, curl, editcap
+#   ONLY_CCM=1 scripts/make-keylog-samples.sh   # only the two CCM samples
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -43,7 +47,8 @@ for t in openssl curl gnutls-cli tcpdump editcap; do
 done
 [ "$(id -u)" = 0 ] || { log "must run as root (tcpdump on lo)"; exit 1; }
 mkdir -p "$OUT"
-rm -f "$OUT"/*.keys   # s_client -keylogfile and curl append
+# s_client -keylogfile and curl append
+if [ -n "${ONLY_CCM:-}" ]; then rm -f "$OUT"/tls13-ccm*.keys; else rm -f "$OUT"/*.keys; fi
 
 # ---------------------------------------------------------------- certificates
 cd "$WORK"
@@ -107,6 +112,24 @@ server() {   # server PORT CERT ARGS...
 stop_server() { kill "${BG[-1]}" 2>/dev/null || true; wait "${BG[-1]}" 2>/dev/null || true; }
 
 # ---------------------------------------------------------------- scenarios
+# TLS 1.3 AES-CCM (16- and 8-byte tags): OpenSSL offers neither by default, so both ends
+# name the suite; an HTTP GET, then close_notify from both sides.
+ccm_samples() {
+    local name port suite
+    for name in ccm:4609:TLS_AES_128_CCM_SHA256 ccm8:4610:TLS_AES_128_CCM_8_SHA256; do
+        IFS=: read -r name port suite <<<"$name"
+        capture_start "$port"
+        server "$port" good -tls1_3 -ciphersuites "$suite" -www
+        printf 'GET / HTTP/1.0\r\n\r\n' | timeout 10 openssl s_client -connect "$LO:$port" -servername localhost \
+            -tls1_3 -ciphersuites "$suite" -CAfile ca.pem -keylogfile "$OUT/tls13-$name-ok.keys" -ign_eof \
+            >/dev/null 2>&1 || true
+        capture_stop "tls13-$name-ok"; stop_server
+    done
+}
+if [ -n "${ONLY_CCM:-}" ]; then
+    ccm_samples; chmod 0644 "$OUT"/tls13-ccm*.keys; log "done"; exit 0
+fi
+
 # TLS 1.3, expired leaf: GnuTLS verifies and aborts with certificate_expired, encrypted
 # under its handshake key (OpenSSL's client would send that alert in the clear).
 capture_start 4601
@@ -137,6 +160,7 @@ server 4603 good -tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256 -www
 SSLKEYLOGFILE="$OUT/tls13-chacha-ok.keys" curl -sS --tlsv1.3 --cacert ca.pem \
     --resolve "localhost:4603:$LO" "https://localhost:4603/" -o /dev/null
 capture_stop tls13-chacha-ok; stop_server
+ccm_samples
 
 # TLS 1.2 AES-128-GCM, a good session ending with encrypted close_notify alerts.
 capture_start 4604

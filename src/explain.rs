@@ -273,6 +273,40 @@ pub const TOPICS: &[Topic] = &[
         ],
     },
     Topic {
+        name: "certificate_revoked",
+        topic_type: TopicType::Kind,
+        title: "the server's stapled OCSP response says its certificate is revoked",
+        meaning: "The server answered the client's status_request with an OCSP response (TLS 1.2 CertificateStatus, \
+            or in TLS 1.3 the status_request extension of the leaf's CertificateEntry, seen once decrypted) in which \
+            the CA's responder says the leaf is revoked. Clients that check the staple refuse the certificate.",
+        causes: &[
+            "the certificate was revoked (key compromise, mis-issuance, superseded) and the server still serves it",
+            "the server was not switched to the replacement certificate",
+        ],
+        confirm: &[
+            ("openssl s_client -connect HOST:PORT -servername NAME -status </dev/null", "'Cert Status: revoked' in the OCSP response"),
+        ],
+    },
+    Topic {
+        name: "ocsp_staple_invalid",
+        topic_type: TopicType::Kind,
+        title: "the server's stapled OCSP response is stale, for another certificate, or badly signed",
+        meaning: "The OCSP response the server staples cannot vouch for its certificate at the capture time: its \
+            nextUpdate has passed (expired) or its thisUpdate is in the future, its CertID (serial, issuer name and \
+            key hashes) is not the leaf's, its responder's signature does not verify against the leaf's issuer, or \
+            the responder refused (tryLater, unauthorized). The signature is checked when the chain holds the \
+            issuer; otherwise the evidence says it was not checked.",
+        causes: &[
+            "the server's stapling stopped refreshing (the responder is unreachable from the server, a cron job died)",
+            "a static staple file (nginx ssl_stapling_file, HAProxy .ocsp) left over from the previous certificate",
+            "a clock off on the server or the responder",
+        ],
+        confirm: &[
+            ("openssl s_client -connect HOST:PORT -servername NAME -status </dev/null", "the OCSP response's This/Next Update and serial"),
+            ("openssl ocsp -respin staple.der -resp_text -issuer issuer.pem -VAfile issuer.pem", "whether it verifies"),
+        ],
+    },
+    Topic {
         name: "certificate_name_mismatch",
         topic_type: TopicType::Kind,
         title: "the certificate does not cover the SNI name the client asked for",

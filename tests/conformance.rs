@@ -1542,17 +1542,20 @@ const CAPTURES: &[Cap] = &[
         }],
     ),
     // stdout: OCSP result good: the handshake carries a CertificateStatus ("u") and
-    // completes.
-    cap(
-        "zeek/tls-ocsp-stapling.pcap",
-        &[Fx {
+    // completes; the staple (thisUpdate 2014-04-21, nextUpdate 2014-04-28) is valid at the
+    // capture (2014-04-24) and signed for the leaf by its issuer's responder.
+    Cap {
+        file: "zeek/tls-ocsp-stapling.pcap",
+        flows: &[Fx {
             client_port: 56253,
             version: Some("TLSv1.0"),
             history: Some("CsxuknGIi"),
             established: Some(true),
+            absent: &["certificate_revoked", "ocsp_staple_invalid"],
             ..F
         }],
-    ),
+        extra: Some(ocsp_good),
+    },
     // http.log: CONNECT secure.newegg.com:443 -> 200 Connection Established; conn.log
     // service http,ssl.
     Cap {
@@ -1751,6 +1754,41 @@ fn client_cert_present(a: &Analysis) {
     assert_eq!(f.client_certs.len(), 1, "the client's certificate");
     assert!(f.client_certs[0].is_ok());
     assert!(f.server_leaf().is_some());
+}
+
+fn ocsp_good(a: &Analysis) {
+    use tlstriage::trust::ocsp::{read_staple, CertState, SignatureCheck, Subject};
+    let f = flow(a, 56253);
+    let tls = f.tls.as_ref().unwrap();
+    let staple = tls
+        .ocsp_staple
+        .as_ref()
+        .expect("the CertificateStatus staple");
+    let chain: Vec<&[u8]> = tls.server_cert_der.iter().map(|d| d.as_slice()).collect();
+    let read = read_staple(&staple.der, chain[0], chain[1..].iter().copied()).unwrap();
+    let answer = read.answer.expect("a successful response");
+    assert_eq!(read.response_status, "successful");
+    assert_eq!(answer.state, CertState::Good);
+    assert_eq!(answer.subject, Subject::Leaf);
+    assert_eq!(
+        tlstriage::model::format_secs(answer.this_update),
+        "2014-04-21T08:04:10Z"
+    );
+    assert_eq!(
+        answer
+            .next_update
+            .map(tlstriage::model::format_secs)
+            .as_deref(),
+        Some("2014-04-28T08:04:10Z")
+    );
+    assert!(
+        matches!(
+            read.signature,
+            SignatureCheck::ByIssuer | SignatureCheck::ByDelegate
+        ),
+        "{:?}",
+        read.signature
+    );
 }
 
 fn three_cert_chain(a: &Analysis) {

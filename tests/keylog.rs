@@ -23,6 +23,8 @@ const SAMPLES: &[&str] = &[
     "tls13-wrong-name",
     "tls13-mtls-required",
     "tls13-chacha-ok",
+    "tls13-ccm-ok",
+    "tls13-ccm8-ok",
     "tls12-gcm-ok",
     "tls12-cbc-etm",
     "tls12-cbc-sha384",

@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use tlstriage::capture::CaptureReader;
 use tlstriage::flow::AnalyzerConfig;
-use tlstriage::output::{
+use tlstriage::output::{Detail, 
     capture_stats_record, finding_record, tls_flow_record, write_finding, write_finding_parts,
     HumanReport, Rendered,
 };
@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut config = AnalyzerConfig::default();
     config.max_flows = 64;
-    let mut human = HumanReport::new(true);
+    let mut human = HumanReport::new(Detail::All);
     let outcome = run::<std::convert::Infallible>(
         &mut reader,
         &config,

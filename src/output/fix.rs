@@ -31,6 +31,8 @@ pub fn kind_fix(kind: Kind) -> &'static str {
         Kind::CertificateChainIncomplete => "configure the server to send the intermediate certificates (the full chain file)",
         Kind::CertificateUntrusted => "use a certificate from a CA the clients trust, or add the private root to the clients' trust store",
         Kind::CertificateExpiresSoon => "renew the certificate before it expires",
+        Kind::CertificateRevoked => "replace the revoked certificate (new key, new certificate) and deploy it",
+        Kind::OcspStapleInvalid => "fix the server's OCSP stapling: refresh the staple before its nextUpdate, for the certificate it serves",
     }
 }
 

@@ -475,6 +475,15 @@ pub struct TlsFlowRecord<'a> {
     pub last_alert: Option<String>,
     pub last_frame: crate::model::FrameNo,
     pub midstream: bool,
+    /// The stapled OCSP response's nextUpdate, when the server stapled one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ocsp_next_update: Option<String>,
+    /// What the stapled OCSP response says (good, revoked, unknown), the responder's
+    /// refusal (try_later, ...) or `unparseable`; absent without a staple.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ocsp_status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ocsp_this_update: Option<String>,
     pub packets_client: u64,
     pub packets_server: u64,
     pub resumed: bool,
@@ -539,6 +548,7 @@ impl<'a> TlsFlowRecord<'a> {
             capped(&client_ciphers.unwrap_or_default());
         let (client_versions, client_versions_not_shown) =
             capped(&client_versions.unwrap_or_default());
+        let (ocsp_status, ocsp) = ocsp_fields(tls);
         TlsFlowRecord {
             alpn: sh.and_then(|s| s.alpn.clone()),
             alpn_offered,
@@ -576,6 +586,9 @@ impl<'a> TlsFlowRecord<'a> {
             last_alert,
             last_frame: flow.last_frame,
             midstream: flow.midstream,
+            ocsp_next_update: ocsp.as_ref().and_then(|a| a.next_update).map(format_secs),
+            ocsp_status,
+            ocsp_this_update: ocsp.as_ref().map(|a| format_secs(a.this_update)),
             packets_client: flow.packets[Dir::ToServer.index()],
             packets_server: flow.packets[Dir::ToClient.index()],
             resumed: tls.is_some_and(|t| t.resumed),
@@ -589,6 +602,25 @@ impl<'a> TlsFlowRecord<'a> {
             via: flow.via(),
             wireshark_filter: format!("tcp.stream eq {}", flow.tcp_stream),
         }
+    }
+}
+
+/// The stapled OCSP response's status and dates (read without its signature: that is the
+/// `ocsp_staple` rule's business).
+fn ocsp_fields(
+    tls: Option<&crate::tls::TlsConn>,
+) -> (Option<String>, Option<crate::trust::ocsp::Answer>) {
+    let Some((staple, leaf)) =
+        tls.and_then(|t| Some((t.ocsp_staple.as_ref()?, t.server_cert_der.first()?)))
+    else {
+        return (None, None);
+    };
+    match crate::trust::ocsp::read_staple(&staple.der, leaf, []) {
+        Ok(s) => match s.answer {
+            Some(a) => (Some(a.state.as_str().to_string()), Some(a)),
+            None => (Some(s.response_status.to_string()), None),
+        },
+        Err(_) => (Some("unparseable".to_string()), None),
     }
 }
 

@@ -32,6 +32,8 @@ pub const HANDSHAKE_ABORTED: Rule = Rule {
         Kind::CertificateWeak,
         Kind::CertificateChainIncomplete,
         Kind::CertificateUntrusted,
+        Kind::CertificateRevoked,
+        Kind::OcspStapleInvalid,
     ],
     check,
 };
@@ -319,6 +321,10 @@ const CAUSES: &[CauseCheck] = &[
     CauseCheck {
         name: "no_common_cipher",
         check: no_common_cipher,
+    },
+    CauseCheck {
+        name: "stapled_status_rejected",
+        check: trust::stapled_status_rejected,
     },
     CauseCheck {
         name: "missing_intermediate",

@@ -36,6 +36,8 @@ pub enum Kind {
     CertificateChainIncomplete,
     CertificateUntrusted,
     CertificateExpiresSoon,
+    CertificateRevoked,
+    OcspStapleInvalid,
 }
 
 /// What a kind is about: groups the README table and tells the diagnosis what a finding
@@ -173,6 +175,10 @@ pub static KINDS: &[KindSpec] = &[
         "the chain is complete but validation at capture time fails: `reason` (`unknown_root`, `bad_signature`, `not_a_ca`, `path_len`, `name_constraints`, `wrong_usage`, ...), `root_subject`, `trust_store`, `chain_order`")),
     spec(Kind::CertificateExpiresSoon, "certificate_expires_soon", Certificate, "low (medium within 7 days)",
         "a certificate of the chain expires within `--expiry-warning-days` (30) of the capture time (`subject`, `not_after`, `days_left`, `chain_position`)"),
+    rejecting(spec(Kind::CertificateRevoked, "certificate_revoked", Certificate, "critical",
+        "the server's stapled OCSP response (TLS 1.2 CertificateStatus, or the TLS 1.3 leaf's status_request, once decrypted) says the leaf is revoked (`subject`, `revoked_at`, `revocation_reason`, `this_update`, `next_update`, `responder_signature`)")),
+    rejecting(spec(Kind::OcspStapleInvalid, "ocsp_staple_invalid", Certificate, "high (medium when the handshake completed)",
+        "the stapled OCSP response is not usable at the capture time: `reason` (`expired`: nextUpdate passed, `not_yet_valid`, `wrong_certificate`: CertID serial or issuer hash not the leaf's, `bad_signature`, `unsuccessful`: a responder's refusal, `unparseable`), `reasons`, `status`, `this_update`, `next_update`, `responder_signature`")),
 ];
 
 impl Kind {

@@ -28,6 +28,7 @@ mod credentials;
 mod heartbeat;
 pub mod kind;
 mod malformed;
+mod ocsp;
 mod offer;
 mod plaintext;
 mod proxy;
@@ -217,6 +218,7 @@ pub const RULES: &[Rule] = &[
     certificate::CERTIFICATE_WEAK,
     chain::CERTIFICATE_TRUST,
     chain::CERTIFICATE_EXPIRES_SOON,
+    ocsp::OCSP_STAPLE,
     aborted::HANDSHAKE_ABORTED,
 ];
 

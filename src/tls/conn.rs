@@ -240,6 +240,18 @@ pub(super) struct DirState {
     pub(super) app_data_events: u64,
 }
 
+/// Largest stapled OCSP response kept: real ones are 1-4 KiB (a few signed responses and
+/// perhaps a responder certificate); a bigger one is not kept, so a flow's memory stays small.
+pub const MAX_STAPLE_LEN: usize = 64 * 1024;
+
+/// A stapled OCSP response (DER OCSPResponse) and where it was seen.
+#[derive(Debug, Clone)]
+pub struct StapledOcsp {
+    pub der: Vec<u8>,
+    pub frame: FrameNo,
+    pub ts_us: TimestampUs,
+}
+
 /// Everything learned about the TLS layer of one connection.
 #[derive(Debug, Clone, Default)]
 pub struct TlsConn {
@@ -251,6 +263,9 @@ pub struct TlsConn {
     /// `MAX_CERTS`, each at most `MAX_CERT_LEN`; the chain is cut at the first oversized one).
     pub server_cert_der: Vec<Vec<u8>>,
     pub client_cert_der: Vec<Vec<u8>>,
+    /// The server's stapled OCSP response (TLS 1.2 CertificateStatus, or the status_request
+    /// extension of a TLS 1.3 leaf's CertificateEntry), at most `MAX_STAPLE_LEN` bytes.
+    pub ocsp_staple: Option<StapledOcsp>,
     pub events: Vec<TlsEvent>,
     /// Zeek `ssl_history` letters (upper case client, lower case server).
     pub history: String,

@@ -335,6 +335,14 @@ impl TlsConn {
                 );
                 break;
             };
+            if chain.is_empty() && dir == Dir::ToClient {
+                let exts = rest
+                    .get(ext_at + 2..ext_at + 2 + ext_len)
+                    .unwrap_or_default();
+                if let Some(status) = extension(exts, ext::STATUS_REQUEST) {
+                    self.keep_staple(status, frame, ts_us);
+                }
+            }
             chain.push(der);
             rest = rest.get(ext_at + 2 + ext_len..).unwrap_or_default();
         }
@@ -353,4 +361,16 @@ impl TlsConn {
                 .map(|c| c.to_vec()),
         );
     }
+}
+
+/// The body of extension `typ` in a list of TLS extensions (type, 16-bit length, body).
+fn extension(mut exts: &[u8], typ: u16) -> Option<&[u8]> {
+    while let (Some(t), Some(n)) = (be16(exts, 0), be16(exts, 2)) {
+        let body = exts.get(4..4 + usize::from(n))?;
+        if t == typ {
+            return Some(body);
+        }
+        exts = &exts[4 + usize::from(n)..];
+    }
+    None
 }

@@ -7,8 +7,8 @@ use std::mem;
 use tls_parser::{ECParametersContent, TlsCipherKx, TlsCipherSuite, TlsMessageHandshake};
 
 use super::conn::{
-    HandshakeStage, HandshakeType, Mode, TlsConn, TlsEventKind, HRR_RANDOM, MAX_CERTS,
-    MAX_CERT_LEN, MAX_HANDSHAKE_LEN,
+    HandshakeStage, HandshakeType, Mode, StapledOcsp, TlsConn, TlsEventKind, HRR_RANDOM, MAX_CERTS,
+    MAX_CERT_LEN, MAX_HANDSHAKE_LEN, MAX_STAPLE_LEN,
 };
 use super::hello::{
     draft_hello_retry_request, nom_reason, nss_draft_version, parse_client_hello,
@@ -239,6 +239,7 @@ impl TlsConn {
             hs::CERTIFICATE_VERIFY => self.set_stage(HandshakeStage::CertificateVerify),
             hs::CLIENT_KEY_EXCHANGE => self.set_stage(HandshakeStage::ClientKeyExchange),
             hs::FINISHED => self.set_stage(HandshakeStage::Finished),
+            hs::CERTIFICATE_STATUS if server => self.keep_staple(body, frame, ts_us),
             _ => {}
         }
         self.decrypted_handshake_message(typ);
@@ -325,6 +326,32 @@ impl TlsConn {
             .take_while(|c| c.data.len() <= MAX_CERT_LEN)
         {
             target.push(c.data.to_vec());
+        }
+    }
+
+    /// A CertificateStatus body (RFC 6066 8; also a TLS 1.3 CertificateEntry's
+    /// status_request extension): status_type ocsp (1), then the 24-bit-framed DER
+    /// OCSPResponse. The first one is kept.
+    pub(super) fn keep_staple(&mut self, body: &[u8], frame: FrameNo, ts_us: TimestampUs) {
+        const STATUS_TYPE_OCSP: u8 = 1;
+        if self.ocsp_staple.is_some() || body.first() != Some(&STATUS_TYPE_OCSP) {
+            return;
+        }
+        let Some(der) = be24(body, 1).and_then(|n| body.get(4..4 + n)) else {
+            self.malformed(
+                Dir::ToClient,
+                frame,
+                ts_us,
+                "CertificateStatus is shorter than its OCSP response's length".into(),
+            );
+            return;
+        };
+        if der.len() <= MAX_STAPLE_LEN {
+            self.ocsp_staple = Some(StapledOcsp {
+                der: der.to_vec(),
+                frame,
+                ts_us,
+            });
         }
     }
 

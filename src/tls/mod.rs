@@ -15,9 +15,9 @@ pub mod types;
 pub(crate) mod wire;
 
 pub use conn::{
-    HandshakeStage, HandshakeType, Malformed, TlsConn, TlsEvent, TlsEventKind, HRR_RANDOM,
-    MAX_APP_DATA_EVENTS_PER_DIR, MAX_CERTS, MAX_CERT_LEN, MAX_EVENTS, MAX_HANDSHAKE_LEN,
-    MAX_RECORD_LEN,
+    HandshakeStage, HandshakeType, Malformed, StapledOcsp, TlsConn, TlsEvent, TlsEventKind,
+    HRR_RANDOM, MAX_APP_DATA_EVENTS_PER_DIR, MAX_CERTS, MAX_CERT_LEN, MAX_EVENTS,
+    MAX_HANDSHAKE_LEN, MAX_RECORD_LEN, MAX_STAPLE_LEN,
 };
 
 #[cfg(test)]

@@ -48,6 +48,7 @@ pub(crate) mod hs {
 pub(crate) mod ext {
     use super::TlsExtensionType;
     pub const SERVER_NAME: u16 = TlsExtensionType::ServerName.0;
+    pub const STATUS_REQUEST: u16 = TlsExtensionType::StatusRequest.0;
     pub const SUPPORTED_GROUPS: u16 = TlsExtensionType::SupportedGroups.0;
     pub const EC_POINT_FORMATS: u16 = TlsExtensionType::EcPointFormats.0;
     pub const SIGNATURE_ALGORITHMS: u16 = TlsExtensionType::SignatureAlgorithms.0;

@@ -9,6 +9,7 @@
 //! answer for the same capture on any machine, given the same trust store.
 
 mod cache;
+pub mod ocsp;
 mod store;
 mod verify;
 

@@ -39,6 +39,9 @@ pub struct TrustStore {
     /// Subjects of every anchor as text, to tell a missing intermediate from a missing root.
     pub(super) subjects: HashSet<String>,
     sources: Vec<String>,
+    /// The DER of the --ca-file certificates: the issuer a stapled OCSP response is checked
+    /// against when the server does not send it (webpki's anchors keep no certificate).
+    pub(super) ca_file_ders: Vec<Vec<u8>>,
 }
 
 impl TrustStore {
@@ -49,6 +52,7 @@ impl TrustStore {
             anchors: Vec::new(),
             subjects: HashSet::new(),
             sources: vec!["mozilla".to_string()],
+            ca_file_ders: Vec::new(),
         };
         for a in webpki_roots::TLS_SERVER_ROOTS {
             store.add(a.clone());
@@ -70,6 +74,9 @@ impl TrustStore {
                 }
             }
         }
+        // Only the private roots are kept as certificates: searching the whole system
+        // bundle for a staple's issuer would parse a hundred certificates per flow.
+        store.ca_file_ders.clear();
         for path in &opts.ca_files {
             let n = store.add_pem_file(path)?;
             if n == 0 {
@@ -97,6 +104,7 @@ impl TrustStore {
                 .map_err(|e| format!("certificate {}: {e}", n + 1))?
                 .to_owned();
             self.add(anchor);
+            self.ca_file_ders.push(cert.to_vec());
             n += 1;
         }
         Ok(n)
@@ -125,6 +133,11 @@ impl TrustStore {
 
     pub fn is_empty(&self) -> bool {
         self.anchors.is_empty()
+    }
+
+    /// The --ca-file certificates, DER.
+    pub fn ca_file_certs(&self) -> impl Iterator<Item = &[u8]> {
+        self.ca_file_ders.iter().map(|d| d.as_slice())
     }
 
     /// An anchor with this subject (as text) is in the store.

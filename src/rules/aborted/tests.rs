@@ -32,9 +32,15 @@ fn aborted(f: &crate::flow::FlowRecord) -> (Finding, Vec<&'static str>) {
 #[test]
 fn every_named_cause_decides_some_flow() {
     let mut seen: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/samples");
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
+    let dirs = [
+        concat!(env!("CARGO_MANIFEST_DIR"), "/samples"),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/samples/ocsp"),
+    ];
+    let files = dirs
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).unwrap())
+        .map(|e| e.unwrap().path());
+    for p in files {
         if p.extension().is_none_or(|x| x != "pcap") {
             continue;
         }

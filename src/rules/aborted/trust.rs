@@ -66,3 +66,43 @@ pub(super) fn untrusted_root(x: &Facts<'_>) -> Option<Diag> {
         .because(x.leaf.clone().into_iter().chain([finding_fact(f)])),
     )
 }
+
+/// Alerts with which clients refuse a stapled status: RFC 6066's own, and what OpenSSL and
+/// GnuTLS send for a revoked leaf or any failed verification.
+const STATUS_ALERTS: &[&str] = &[
+    "bad_certificate_status_response",
+    "certificate_revoked",
+    "bad_certificate",
+    "certificate_unknown",
+];
+
+pub(super) fn stapled_status_rejected(x: &Facts<'_>) -> Option<Diag> {
+    let a = x
+        .end
+        .alert
+        .filter(|a| x.by_client && STATUS_ALERTS.contains(a))?;
+    let (f, what) = if let Some(f) = x.ctx.first(Kind::CertificateRevoked) {
+        let at = f.evidence_str("revoked_at").unwrap_or("an earlier date");
+        (f, format!("the server's own stapled OCSP response says its certificate was revoked on {at}; it needs a new certificate"))
+    } else {
+        let f = x.ctx.first(Kind::OcspStapleInvalid)?;
+        let what = match f.evidence_str("reason") {
+            Some("expired") => format!(
+                "the server stapled a stale OCSP response (nextUpdate {} had passed); its stapling no longer refreshes the response",
+                f.evidence_str("next_update").unwrap_or("?")
+            ),
+            Some("not_yet_valid") => "the server stapled an OCSP response that is not valid yet (a clock is off)".to_string(),
+            Some("wrong_certificate") => "the server stapled an OCSP response for another certificate (a staple file left from the previous certificate)".to_string(),
+            _ => "the server stapled an OCSP response the client cannot use".to_string(),
+        };
+        (f, what)
+    };
+    Some(
+        diag(
+            Cause::CertificateRejected,
+            "high",
+            format!("The client rejected the server's certificate with a fatal {a} alert: {what}."),
+        )
+        .because(x.leaf.clone().into_iter().chain([finding_fact(f)])),
+    )
+}

@@ -136,7 +136,10 @@ fn large_tls13_application_records_are_skipped_but_counted() {
 
 #[test]
 fn unsupported_suites_and_missing_secrets_give_no_decryptor() {
-    assert!(Decryptor::tls13(0x1304, &secrets13()).is_none());
+    // AES-CCM (0x1304, 0x1305) is decrypted; an unknown suite is not.
+    assert!(Decryptor::tls13(0x1304, &secrets13()).is_some());
+    assert!(Decryptor::tls13(0x1305, &secrets13()).is_some());
+    assert!(Decryptor::tls13(0x13ff, &secrets13()).is_none());
     assert!(Decryptor::tls13(0x1301, &SessionSecrets::default()).is_none());
     // A SHA-256 suite with a 48-byte secret is a mismatched key log line.
     let wrong = SessionSecrets {

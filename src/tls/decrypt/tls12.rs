@@ -4,7 +4,7 @@
 
 use tls_parser::{TlsCipherEnc, TlsCipherEncMode, TlsCipherMac, TlsCipherSuite, TlsPRF};
 
-use super::aead::{Aead, Algorithm, TAG_LEN};
+use super::aead::{Aead, Algorithm};
 use super::cbc::{mac_algorithm, Cbc};
 use super::keys::{prf_tls12, Hash};
 use super::{Keys, OpenError, Opened};
@@ -42,6 +42,17 @@ fn protection(suite: &TlsCipherSuite) -> Option<Protection> {
             }
             (TlsCipherEnc::Aes, TlsCipherEncMode::Gcm, 256, TlsCipherMac::Aead) => {
                 Protection::Aead(Algorithm::Aes256Gcm, 4)
+            }
+            (TlsCipherEnc::Aes, TlsCipherEncMode::Ccm, bits @ (128 | 256), _) => {
+                // tls-parser does not tell the tag length; the suite's name does (RFC 6655).
+                let short = suite.name.ends_with("_8");
+                let alg = match (bits, short) {
+                    (128, false) => Algorithm::Aes128Ccm,
+                    (128, true) => Algorithm::Aes128Ccm8,
+                    (_, false) => Algorithm::Aes256Ccm,
+                    (_, true) => Algorithm::Aes256Ccm8,
+                };
+                Protection::Aead(alg, 4)
             }
             (TlsCipherEnc::Chacha20_Poly1305, _, _, TlsCipherMac::Aead) => {
                 Protection::Aead(Algorithm::ChaCha20Poly1305, 12)
@@ -136,10 +147,11 @@ pub fn open(
         (Keys::Aead(aead), Some(_)) => aead,
         (Keys::Aead(_), None) => return Err(OpenError::Malformed("keys do not match the suite")),
     };
-    let (nonce, ciphertext) = match aead.algorithm {
-        Algorithm::ChaCha20Poly1305 => (aead.xor_nonce(seq), body),
-        Algorithm::Aes128Gcm | Algorithm::Aes256Gcm => {
-            if body.len() < EXPLICIT_NONCE_LEN + TAG_LEN {
+    let tag_len = aead.algorithm.tag_len();
+    let (nonce, ciphertext) = match aead.algorithm.explicit_nonce() {
+        false => (aead.xor_nonce(seq), body),
+        true => {
+            if body.len() < EXPLICIT_NONCE_LEN + tag_len {
                 return Err(OpenError::Malformed(
                     "record shorter than its explicit nonce and tag",
                 ));
@@ -150,7 +162,7 @@ pub fn open(
             (nonce, rest)
         }
     };
-    let plain_len = ciphertext.len().saturating_sub(TAG_LEN);
+    let plain_len = ciphertext.len().saturating_sub(tag_len);
     let mut aad = [0u8; 13];
     aad[..8].copy_from_slice(&seq.to_be_bytes());
     aad[8..11].copy_from_slice(&header[..3]);

@@ -16,12 +16,14 @@ pub struct Schedule {
     application: [Option<Secret>; 2],
 }
 
-/// TLS 1.3 suites we decrypt (RFC 8446 B.4). AES-CCM (0x1304, 0x1305) is not in ring.
+/// TLS 1.3 suites we decrypt (RFC 8446 B.4): all five.
 fn suite(cipher: u16) -> Option<(Hash, Algorithm)> {
     match cipher {
         0x1301 => Some((Hash::Sha256, Algorithm::Aes128Gcm)),
         0x1302 => Some((Hash::Sha384, Algorithm::Aes256Gcm)),
         0x1303 => Some((Hash::Sha256, Algorithm::ChaCha20Poly1305)),
+        0x1304 => Some((Hash::Sha256, Algorithm::Aes128Ccm)),
+        0x1305 => Some((Hash::Sha256, Algorithm::Aes128Ccm8)),
         _ => None,
     }
 }
