@@ -261,7 +261,32 @@ pub struct FlowRecord {
     pub server_certs: Vec<Result<CertInfo, String>>,
     pub client_certs: Vec<Result<CertInfo, String>>,
     pub stream_stats: [StreamStats; 2],
+    /// Per sending direction: bytes of the other direction's stream its ACK numbers
+    /// acknowledged. In a one-sided capture they are the only trace of what the unseen side
+    /// sent.
+    pub acked: [AckedBytes; 2],
 }
+
+/// How far one direction's ACK numbers moved past the first one it sent (a FIN counts one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AckedBytes {
+    pub total: u64,
+    /// The advance at each of this direction's first [`ACK_MARKS_KEPT`] segments with
+    /// payload, by frame: what the peer had sent when this side sent that segment.
+    pub at_payload: Vec<(FrameNo, u64)>,
+}
+
+impl AckedBytes {
+    /// Bytes the peer sent after this direction's segment in `frame` (as ACKed later), if
+    /// that segment is among those kept.
+    pub fn after(&self, frame: FrameNo) -> Option<u64> {
+        let (_, at) = self.at_payload.iter().find(|(f, _)| *f == frame)?;
+        Some(self.total.saturating_sub(*at))
+    }
+}
+
+/// Payload segments per direction whose ACK advance is kept: a handshake's flights.
+pub const ACK_MARKS_KEPT: usize = 16;
 
 /// What a finding needs to name its flow after the flow itself is gone: a capture rule
 /// keeps these for the flows it may flag at the end of the capture.
@@ -558,6 +583,36 @@ struct FlowHeader {
     /// The ISN of each direction's last SYN while the flow has no [`Live`] state yet (it
     /// is applied when the state is made).
     isn: [Option<u32>; 2],
+    /// Per sending direction: the first ACK number and how far later ones moved past it.
+    acks: [Option<AckSpan>; 2],
+}
+
+/// The acknowledgment numbers one direction sent: the first, and the furthest advance past
+/// it (sequence arithmetic, so wrap-around and old duplicate ACKs are harmless).
+#[derive(Clone, Copy)]
+struct AckSpan {
+    first: u32,
+    advance: u32,
+}
+
+impl AckSpan {
+    fn on_ack(span: &mut Option<AckSpan>, ack: u32) {
+        match span {
+            None => {
+                *span = Some(AckSpan {
+                    first: ack,
+                    advance: 0,
+                })
+            }
+            Some(s) => {
+                let delta = ack.wrapping_sub(s.first);
+                // Past half the sequence space it is an ACK from before the first one.
+                if delta < 1 << 31 && delta > s.advance {
+                    s.advance = delta;
+                }
+            }
+        }
+    }
 }
 
 /// The heavy part of an open flow: reassembly buffers and protocol state.
@@ -565,6 +620,9 @@ struct Live {
     streams: [DirStream; 2],
     app: AppState,
     icmp: Vec<IcmpEvent>,
+    /// Per direction: (frame, ACK advance) of its first payload segments (see
+    /// [`AckedBytes::at_payload`]).
+    ack_marks: [Vec<(FrameNo, u64)>; 2],
 }
 
 impl Live {
@@ -600,6 +658,7 @@ impl Live {
                 cleartext_times: Vec::new(),
             },
             icmp: Vec::new(),
+            ack_marks: [Vec::new(), Vec::new()],
         })
     }
 }
@@ -706,6 +765,10 @@ impl Flow {
                 live.streams[0].stats().clone(),
                 live.streams[1].stats().clone(),
             ],
+            acked: [0, 1].map(|d| AckedBytes {
+                total: h.acks[d].map_or(0, |a| u64::from(a.advance)),
+                at_payload: std::mem::take(&mut live.ack_marks[d]),
+            }),
         }
     }
 }
@@ -1244,6 +1307,7 @@ impl Analyzer {
                 server_port_is_tls: self.config.is_tls_port(server.port),
                 buffered: 0,
                 isn: [None; 2],
+                acks: [None; 2],
             },
             live: None,
         }
@@ -1321,6 +1385,9 @@ impl Analyzer {
             }
         }
 
+        if pkt.flags & tcp_flags::ACK != 0 && pkt.flags & tcp_flags::RST == 0 {
+            AckSpan::on_ack(&mut h.acks[d], pkt.ack);
+        }
         if pkt.flags & tcp_flags::SYN != 0 {
             if dir == Dir::ToServer {
                 h.syn.get_or_insert(frame);
@@ -1349,6 +1416,10 @@ impl Analyzer {
                 pkt.seq
             };
             let live = live.get_or_insert_with(|| Live::new(&self.config, h));
+            if live.ack_marks[d].len() < ACK_MARKS_KEPT {
+                let advance = h.acks[d].map_or(0, |a| u64::from(a.advance));
+                live.ack_marks[d].push((frame, advance));
+            }
             let Live { streams, app, .. } = &mut **live;
             streams[d].segment(seq, pkt.payload, &mut |chunk| {
                 app.on_chunk(dir, chunk, frame, ts_us);
@@ -1495,6 +1566,7 @@ fn settle_roles(config: &AnalyzerConfig, flow: &mut Flow, pkt: &TcpPacket<'_>) {
     h.rst.swap(0, 1);
     h.server_port_is_tls = config.is_tls_port(h.server.port);
     h.isn.swap(0, 1);
+    h.acks.swap(0, 1);
     // No payload yet: both streams and the preamble are still empty (or not made yet).
     if let Some(live) = flow.live.as_deref_mut() {
         live.streams.swap(0, 1);

@@ -913,6 +913,11 @@ fn check(ctx: &mut RuleCtx<'_>) {
     if tls.client_hello.is_none() || tls.established {
         return;
     }
+    // Seen from one side, a session whose peer demonstrably went on is no abort (the
+    // tls_flow record says `established_inferred`).
+    if super::one_sided::inferred_established(flow).is_some() {
+        return;
+    }
     let end = ending(flow, tls);
     let d = diagnose(ctx, tls, &end);
     let stage = tls.stage.as_str();
@@ -1000,6 +1005,12 @@ fn check(ctx: &mut RuleCtx<'_>) {
         tls.stage.words(),
         d.cause.as_str().replace('_', " ")
     );
+    // Half the conversation is not in the capture: what ended it may be in the other half.
+    let severity = if quality == "one_sided" {
+        severity.min(Severity::Medium)
+    } else {
+        severity
+    };
     let mut finding = Finding::new(Kind::HandshakeAborted, severity, end.ts_us)
         .frames(
             client_hello_frame

@@ -29,6 +29,7 @@ mod heartbeat;
 pub mod kind;
 mod malformed;
 mod offer;
+pub mod one_sided;
 mod plaintext;
 mod proxy;
 mod sni;
