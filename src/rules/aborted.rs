@@ -822,15 +822,38 @@ fn client_left_after_certificate(x: &Facts<'_>) -> Option<Diag> {
             Kind::CertificateChainIncomplete | Kind::CertificateUntrusted
         )
     });
+    // Heartbeats after the server's flight: the client was doing something else than
+    // judging the certificate (a scanner, a keep-alive probe), whatever the chain holds.
+    let heartbeats = x
+        .tls
+        .events
+        .iter()
+        .any(|e| e.dir == Dir::ToServer && matches!(e.kind, TlsEventKind::Heartbeat { .. }));
+    if heartbeats {
+        return None;
+    }
     let (cause, f) = match (x.name_problem, objective) {
         (Some(f), _) => (Cause::NameMismatch, f),
         (None, Some(f)) => (Cause::CertificateRejected, f),
         (None, None) => return None,
     };
-    Some(diag(cause, "medium", format!(
+    // A weak signature or key is a policy a client may or may not enforce: with no alert,
+    // only the timing of the close ties it to the certificate.
+    let (confidence, timing) = if f.kind == Kind::CertificateWeak {
+        (
+            "low",
+            Some(format!(
+                "only timing ties the close to the certificate: the client closed after the server's flight, without an alert, and {} is a policy not every client enforces",
+                f.kind
+            )),
+        )
+    } else {
+        ("medium", None)
+    };
+    Some(diag(cause, confidence, format!(
         "The client closed the connection ({}) right after receiving the server's certificate, without an \
          alert. {}", x.end.how, f.summary))
-    .because(x.leaf.clone().into_iter().chain([finding_fact(f)])))
+    .because(x.leaf.clone().into_iter().chain([finding_fact(f)]).chain(timing)))
 }
 
 fn server_closed(x: &Facts<'_>) -> Option<Diag> {

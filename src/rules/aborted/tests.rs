@@ -1078,3 +1078,62 @@ fn stalled_certificate_flight_is_a_network_problem() {
     close(&mut f, C, true, 6);
     assert_eq!(ev(&aborted(&f).0, "likely_cause"), "client_gave_up");
 }
+
+/// The cause, confidence and `because` of an aborted flow, with the given earlier findings.
+fn diagnosed(
+    f: &crate::flow::FlowRecord,
+    earlier: Vec<Finding>,
+) -> (&'static str, &'static str, Vec<String>) {
+    let tls = f.tls.as_ref().unwrap();
+    let env = crate::config::RuleEnv::default();
+    let mut ctx = crate::rules::RuleCtx::new(f, &env);
+    ctx.findings = earlier;
+    ctx.enter(&super::HANDSHAKE_ABORTED);
+    let (name, d) = super::diagnose_named(&ctx, tls, &super::ending(f, tls));
+    (name, d.confidence, d.because)
+}
+
+fn weak_chain_finding() -> Finding {
+    Finding::new(
+        crate::rules::Kind::CertificateWeak,
+        crate::rules::Severity::Medium,
+        ts(5),
+    )
+    .frames([5])
+    .summary("The intermediate CN=Old CA is signed with SHA-1.")
+}
+
+#[test]
+fn a_weak_intermediate_and_a_fin_is_a_low_confidence_guess() {
+    let mut f = after_server_flight(vec![]);
+    close(&mut f, C, false, 6);
+    let (name, confidence, because) = diagnosed(&f, vec![weak_chain_finding()]);
+    assert_eq!((name, confidence), ("client_left_after_certificate", "low"));
+    assert!(
+        because
+            .iter()
+            .any(|b| b.starts_with("only timing ties the close")),
+        "{because:?}"
+    );
+    assert!(
+        because
+            .iter()
+            .any(|b| b.starts_with("certificate_weak (frame 5)")),
+        "{because:?}"
+    );
+}
+
+#[test]
+fn heartbeats_before_the_close_are_no_certificate_rejection() {
+    let mut f = after_server_flight(vec![event(
+        C,
+        6,
+        TlsEventKind::Heartbeat {
+            len: 19,
+            payload_len_claimed: 0,
+        },
+    )]);
+    close(&mut f, C, false, 7);
+    let (name, _, because) = diagnosed(&f, vec![weak_chain_finding()]);
+    assert_eq!(name, "client_gave_up", "{because:?}");
+}
