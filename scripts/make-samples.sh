@@ -720,6 +720,30 @@ sample_tls12_resumed_server_only() {
         "version=TLSv1.2;no_clear_fatal;flows=2;close=server:fin"
 }
 
+sample_handshake_only_filter() {
+    local p=4458 f=handshake-only-filter.pcap full=handshake-only-full.pcap i
+    s_server_bg $p good
+    capture_start $full $p
+    # Five working connections: three TLS 1.2, two TLS 1.3.
+    for i in 1 2 3; do
+        client "${CURL[@]}" --tlsv1.2 --tls-max 1.2 $CA "$SAMPLES_CA" --resolve "localhost:$p:$LO" "https://localhost:$p/"
+    done
+    for i in 1 2; do
+        client "${CURL[@]}" --tlsv1.3 $CA "$SAMPLES_CA" --resolve "localhost:$p:$LO" "https://localhost:$p/"
+    done
+    capture_stop; stop_bg "$BG_PID"
+    if [ -z "$VERIFY_ONLY" ]; then
+        # What a capture filtered to handshake records keeps of them.
+        tcpdump -r "$OUT/$full" -w "$WORK/pcap/$f" 'tcp[((tcp[12]&0xf0)>>2)]=0x16' 2>>"$WORK/log/tcpdump.err"
+        install -m 0644 "$WORK/pcap/$f" "$OUT/$f"
+        rm -f "$OUT/$full"
+    fi
+    describe $f $p tls "Five working HTTPS connections (three TLS 1.2, two TLS 1.3) captured with a filter that keeps only segments starting with a handshake record." \
+        "openssl s_server -www; 3x curl --tlsv1.2 --tls-max 1.2, 2x curl --tlsv1.3 https://localhost:$p/; tcpdump -r full.pcap -w $f 'tcp[((tcp[12]&0xf0)>>2)]=0x16'" \
+        "No SYN, FIN, ACK or application data: ClientHello, the server's flight and the client's TLS 1.2 key exchange only (the TLS 1.3 client Finished is an application_data record and is filtered out). The capture, not the connections, is incomplete." \
+        "sni=localhost;no_clear_fatal;flows=5;filtered"
+}
+
 ALL=(tls12-ok tls13-ok version-mismatch cipher-mismatch cert-expired cert-self-signed
      cert-wrong-name tls13-cert-rejected tls13-cert-rejected-openssl plaintext-http-to-tls-port tls-to-http-server
      client-rst-mid-handshake server-close-no-alert smtp-starttls smtp-auth-cleartext
@@ -729,7 +753,7 @@ ALL=(tls12-ok tls13-ok version-mismatch cipher-mismatch cert-expired cert-self-s
      trust-missing-intermediate trust-private-chain trust-expired-intermediate trust-expires-soon
      trust-wrong-order
      tls12-ok-client-only tls12-ok-server-only tls13-ok-client-only tls13-ok-server-only
-     tls12-resumed-client-only tls12-resumed-server-only)
+     tls12-resumed-client-only tls12-resumed-server-only handshake-only-filter)
 
 main() {
     ensure_tools

@@ -992,7 +992,11 @@ fn check(ctx: &mut RuleCtx<'_>) {
     if let Some(o) = &offer {
         because.extend(o.verdicts.iter().cloned());
     }
-    let (quality, issues) = crate::flow::capture_quality(flow);
+    let (quality, mut issues) = crate::flow::capture_quality(flow);
+    let cut = super::truncated::cut_short(flow);
+    if let Some((_, fact)) = &cut {
+        issues.push(fact.clone());
+    }
     let mut confidence = d.confidence;
     let mut explanation = d.explanation;
     // A neutral verdict (nothing contradicts) said on every flow is noise, except where
@@ -1008,7 +1012,7 @@ fn check(ctx: &mut RuleCtx<'_>) {
         }
         explanation = format!("{explanation} Offer vs choice: {first}.");
     }
-    if quality != "ok" {
+    if quality != "ok" || cut.is_some() {
         confidence = lower(confidence);
         explanation = format!(
             "{explanation} Capture quality: {} — this diagnosis rests on an incomplete view of the flow, so its \
@@ -1016,6 +1020,12 @@ fn check(ctx: &mut RuleCtx<'_>) {
             issues.join("; ")
         );
         because.extend(issues.iter().map(|i| format!("capture: {i}")));
+        if cut.is_some() {
+            explanation.push_str(
+                " The capture, not the handshake, stops here: capture without a filter on record types, with a \
+                 full snaplen (-s 0), until the connections close.",
+            );
+        }
     }
     let via = flow.preamble.via.map(crate::cleartext::Via::as_str);
     let who = if by == "unknown" {
@@ -1029,7 +1039,11 @@ fn check(ctx: &mut RuleCtx<'_>) {
         d.cause.as_str().replace('_', " ")
     );
     // Half the conversation is not in the capture: what ended it may be in the other half.
-    let severity = if quality == "one_sided" {
+    // A capture that stops at the handshake shows no failure at all.
+    let severity = if cut.is_some() {
+        confidence = "low";
+        Severity::Low
+    } else if quality == "one_sided" {
         severity.min(Severity::Medium)
     } else {
         severity

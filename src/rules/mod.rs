@@ -34,6 +34,7 @@ mod plaintext;
 mod proxy;
 mod sni;
 mod starttls;
+pub mod truncated;
 mod version;
 
 pub use cause::Cause;

@@ -285,6 +285,11 @@ impl TlsConn {
         Self::default()
     }
 
+    /// TLS records the given direction sent.
+    pub fn records(&self, dir: Dir) -> u64 {
+        self.dirs[dir.index()].records
+    }
+
     /// The version the server selected (0x0002 when an SSLv2 ServerHello was seen).
     /// Bytes held for partial records and handshake messages, both directions.
     pub fn buffered_bytes(&self) -> usize {

@@ -1137,3 +1137,21 @@ fn heartbeats_before_the_close_are_no_certificate_rejection() {
     let (name, _, because) = diagnosed(&f, vec![weak_chain_finding()]);
     assert_eq!(name, "client_gave_up", "{because:?}");
 }
+
+#[test]
+fn a_handshake_under_way_when_the_capture_stopped_is_low() {
+    let mut f = after_server_flight(vec![]);
+    f.end = EndReason::CaptureEnd;
+    f.syn = Some(1);
+    f.last_frame = 5;
+    f.last_ts_us = ts(5);
+    f.capture_end_floor_us = Some(ts(5) - 500_000);
+    let (a, _) = aborted(&f);
+    assert_eq!((a.severity.as_str(), ev(&a, "confidence")), ("low", "low"));
+    assert!(a.evidence["because"]
+        .to_string()
+        .contains("the flow's last packet (frame 5) is in the capture's last second"));
+    // The capture went on for a minute after it: the handshake did stall.
+    f.capture_end_floor_us = Some(ts(5) + 60_000_000);
+    assert_eq!(aborted(&f).0.severity.as_str(), "medium");
+}
