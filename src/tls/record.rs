@@ -40,7 +40,8 @@ impl TlsConn {
         let mut input = data;
         loop {
             match self.dirs[i].mode {
-                Mode::Stopped | Mode::Ignore => return,
+                Mode::Stopped => return,
+                Mode::Ignore => return self.sslv2_session(dir, input, frame, ts_us),
                 Mode::Resync => {
                     input = self.resync(i, input);
                     if self.dirs[i].mode == Mode::Resync {
