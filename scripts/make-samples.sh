@@ -744,6 +744,18 @@ sample_handshake_only_filter() {
         "sni=localhost;no_clear_fatal;flows=5;filtered"
 }
 
+sample_null_cipher() {
+    local p=4459 f=null-cipher.pcap
+    s_server_bg $p good -tls1_2 -cipher 'NULL-SHA256:@SECLEVEL=0'
+    capture_start $f $p
+    sclient $p -servername localhost -tls1_2 -CAfile "$SAMPLES_CA" -cipher 'NULL-SHA256:@SECLEVEL=0'
+    capture_stop; stop_bg "$BG_PID"
+    describe $f $p tls "TLS 1.2 with the NULL-SHA256 suite (integrity only, nothing encrypted), clean close." \
+        "openssl s_server -tls1_2 -www -cipher 'NULL-SHA256:@SECLEVEL=0'; openssl s_client -tls1_2 -cipher 'NULL-SHA256:@SECLEVEL=0' -CAfile ca.pem" \
+        "Full handshake choosing TLS_RSA_WITH_NULL_SHA256; after ChangeCipherSpec the records are plaintext plus a 32-byte MAC, so both close_notify alerts are readable (tshark shows them): a weak (NULL) cipher, not encrypted alerts." \
+        "version=TLSv1.2;sni=localhost;established=yes;no_clear_fatal"
+}
+
 ALL=(tls12-ok tls13-ok version-mismatch cipher-mismatch cert-expired cert-self-signed
      cert-wrong-name tls13-cert-rejected tls13-cert-rejected-openssl plaintext-http-to-tls-port tls-to-http-server
      client-rst-mid-handshake server-close-no-alert smtp-starttls smtp-auth-cleartext
@@ -753,7 +765,8 @@ ALL=(tls12-ok tls13-ok version-mismatch cipher-mismatch cert-expired cert-self-s
      trust-missing-intermediate trust-private-chain trust-expired-intermediate trust-expires-soon
      trust-wrong-order
      tls12-ok-client-only tls12-ok-server-only tls13-ok-client-only tls13-ok-server-only
-     tls12-resumed-client-only tls12-resumed-server-only handshake-only-filter)
+     tls12-resumed-client-only tls12-resumed-server-only handshake-only-filter
+     null-cipher)
 
 main() {
     ensure_tools
