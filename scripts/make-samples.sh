@@ -661,6 +661,107 @@ sample_port_scan() {
         "version=-;established=no;no_tls;close=server:rst;flows=30"
 }
 
+# one_sided FILE PARENT SERVER_PORT client|server: the parent sample's packets of one
+# direction only, as a one-direction SPAN port or asymmetric routing captures them.
+one_sided() {
+    [ -n "$VERIFY_ONLY" ] && return 0
+    local f="$1" parent="$2" p="$3" filter
+    if [ "$4" = client ]; then filter="tcp dst port $p"; else filter="tcp src port $p"; fi
+    tcpdump -r "$OUT/$parent" -w "$WORK/pcap/$f" "$filter" 2>>"$WORK/log/tcpdump.err"
+    install -m 0644 "$WORK/pcap/$f" "$OUT/$f"
+    log "wrote samples/$f ($(stat -c %s "$OUT/$f") bytes)"
+}
+
+sample_tls12_ok_client_only() {
+    local p=4431 f=tls12-ok-client-only.pcap
+    one_sided $f tls12-ok.pcap $p client
+    describe $f $p tls "tls12-ok.pcap seen from the client's direction only (one-direction SPAN port, asymmetric routing)." \
+        "tcpdump -r tls12-ok.pcap -w $f 'tcp dst port $p'" \
+        "Only the client's packets: ClientHello, ClientKeyExchange, ChangeCipherSpec, Finished, application data, encrypted close_notify, FIN. The client's ACK numbers acknowledge the server's whole flight and its answer: a working session, not an abort." \
+        "sni=localhost;no_clear_fatal;close=client:fin"
+}
+
+sample_tls12_ok_server_only() {
+    local p=4431 f=tls12-ok-server-only.pcap
+    one_sided $f tls12-ok.pcap $p server
+    describe $f $p tls "tls12-ok.pcap seen from the server's direction only." \
+        "tcpdump -r tls12-ok.pcap -w $f 'tcp src port $p'" \
+        "Only the server's packets: SYN-ACK, ServerHello..ServerHelloDone, ChangeCipherSpec, Finished, application data, close_notify, FIN; its ACK numbers acknowledge the client's ClientKeyExchange, Finished and request." \
+        "version=TLSv1.2;no_clear_fatal;close=server:fin"
+}
+
+sample_tls13_ok_client_only() {
+    local p=4432 f=tls13-ok-client-only.pcap
+    one_sided $f tls13-ok.pcap $p client
+    describe $f $p tls "tls13-ok.pcap seen from the client's direction only." \
+        "tcpdump -r tls13-ok.pcap -w $f 'tcp dst port $p'" \
+        "Only the client's packets: ClientHello, ChangeCipherSpec, encrypted Finished, application data, close_notify, FIN; its ACK numbers acknowledge the server's encrypted flight, tickets and response." \
+        "sni=localhost;no_clear_fatal;close=client:fin"
+}
+
+sample_tls13_ok_server_only() {
+    local p=4432 f=tls13-ok-server-only.pcap
+    one_sided $f tls13-ok.pcap $p server
+    describe $f $p tls "tls13-ok.pcap seen from the server's direction only." \
+        "tcpdump -r tls13-ok.pcap -w $f 'tcp src port $p'" \
+        "Only the server's packets: ServerHello, encrypted flight, session tickets, application data, close_notify, FIN; its ACK numbers acknowledge the client's Finished and request." \
+        "version=TLSv1.3;no_clear_fatal;close=server:fin"
+}
+
+sample_tls12_resumed_client_only() {
+    local p=4445 f=tls12-resumed-client-only.pcap
+    one_sided $f tls12-resumed.pcap $p client
+    describe $f $p tls "tls12-resumed.pcap seen from the client's direction only." \
+        "tcpdump -r tls12-resumed.pcap -w $f 'tcp dst port $p'" \
+        "Two connections, client packets only; the second resumes: ClientHello with the ticket, then ChangeCipherSpec and encrypted Finished right away (no ClientKeyExchange), close_notify, FIN." \
+        "sni=localhost;no_clear_fatal;flows=2;close=client:fin"
+}
+
+sample_tls12_resumed_server_only() {
+    local p=4445 f=tls12-resumed-server-only.pcap
+    one_sided $f tls12-resumed.pcap $p server
+    describe $f $p tls "tls12-resumed.pcap seen from the server's direction only." \
+        "tcpdump -r tls12-resumed.pcap -w $f 'tcp src port $p'" \
+        "Two connections, server packets only; the second is abbreviated: ServerHello, ChangeCipherSpec, encrypted Finished in one segment, then close_notify, FIN; its ACK numbers acknowledge the client's ChangeCipherSpec and Finished." \
+        "version=TLSv1.2;no_clear_fatal;flows=2;close=server:fin"
+}
+
+sample_handshake_only_filter() {
+    local p=4458 f=handshake-only-filter.pcap full=handshake-only-full.pcap i
+    s_server_bg $p good
+    capture_start $full $p
+    # Five working connections: three TLS 1.2, two TLS 1.3.
+    for i in 1 2 3; do
+        client "${CURL[@]}" --tlsv1.2 --tls-max 1.2 $CA "$SAMPLES_CA" --resolve "localhost:$p:$LO" "https://localhost:$p/"
+    done
+    for i in 1 2; do
+        client "${CURL[@]}" --tlsv1.3 $CA "$SAMPLES_CA" --resolve "localhost:$p:$LO" "https://localhost:$p/"
+    done
+    capture_stop; stop_bg "$BG_PID"
+    if [ -z "$VERIFY_ONLY" ]; then
+        # What a capture filtered to handshake records keeps of them.
+        tcpdump -r "$OUT/$full" -w "$WORK/pcap/$f" 'tcp[((tcp[12]&0xf0)>>2)]=0x16' 2>>"$WORK/log/tcpdump.err"
+        install -m 0644 "$WORK/pcap/$f" "$OUT/$f"
+        rm -f "$OUT/$full"
+    fi
+    describe $f $p tls "Five working HTTPS connections (three TLS 1.2, two TLS 1.3) captured with a filter that keeps only segments starting with a handshake record." \
+        "openssl s_server -www; 3x curl --tlsv1.2 --tls-max 1.2, 2x curl --tlsv1.3 https://localhost:$p/; tcpdump -r full.pcap -w $f 'tcp[((tcp[12]&0xf0)>>2)]=0x16'" \
+        "No SYN, FIN, ACK or application data: ClientHello, the server's flight and the client's TLS 1.2 key exchange only (the TLS 1.3 client Finished is an application_data record and is filtered out). The capture, not the connections, is incomplete." \
+        "sni=localhost;no_clear_fatal;flows=5;filtered"
+}
+
+sample_null_cipher() {
+    local p=4459 f=null-cipher.pcap
+    s_server_bg $p good -tls1_2 -cipher 'NULL-SHA256:@SECLEVEL=0'
+    capture_start $f $p
+    sclient $p -servername localhost -tls1_2 -CAfile "$SAMPLES_CA" -cipher 'NULL-SHA256:@SECLEVEL=0'
+    capture_stop; stop_bg "$BG_PID"
+    describe $f $p tls "TLS 1.2 with the NULL-SHA256 suite (integrity only, nothing encrypted), clean close." \
+        "openssl s_server -tls1_2 -www -cipher 'NULL-SHA256:@SECLEVEL=0'; openssl s_client -tls1_2 -cipher 'NULL-SHA256:@SECLEVEL=0' -CAfile ca.pem" \
+        "Full handshake choosing TLS_RSA_WITH_NULL_SHA256; after ChangeCipherSpec the records are plaintext plus a 32-byte MAC, so both close_notify alerts are readable (tshark shows them): a weak (NULL) cipher, not encrypted alerts." \
+        "version=TLSv1.2;sni=localhost;established=yes;no_clear_fatal"
+}
+
 ALL=(tls12-ok tls13-ok version-mismatch cipher-mismatch cert-expired cert-self-signed
      cert-wrong-name tls13-cert-rejected tls13-cert-rejected-openssl plaintext-http-to-tls-port tls-to-http-server
      client-rst-mid-handshake server-close-no-alert smtp-starttls smtp-auth-cleartext
@@ -669,7 +770,10 @@ ALL=(tls12-ok tls13-ok version-mismatch cipher-mismatch cert-expired cert-self-s
      tls13-mtls-rejected
      trust-missing-intermediate trust-private-chain trust-expired-intermediate trust-expires-soon
      trust-wrong-order
-     mysql-ssl mysql-ssl-not-offered socks5-tls socks4a-tls socks5-refused http-upgrade-tls rdp-tls)
+     mysql-ssl mysql-ssl-not-offered socks5-tls socks4a-tls socks5-refused http-upgrade-tls rdp-tls
+     tls12-ok-client-only tls12-ok-server-only tls13-ok-client-only tls13-ok-server-only
+     tls12-resumed-client-only tls12-resumed-server-only handshake-only-filter
+     null-cipher)
 
 # shellcheck source=scripts/upgrade-samples.sh
 . "$HERE/upgrade-samples.sh"

@@ -261,7 +261,32 @@ pub struct FlowRecord {
     pub server_certs: Vec<Result<CertInfo, String>>,
     pub client_certs: Vec<Result<CertInfo, String>>,
     pub stream_stats: [StreamStats; 2],
+    /// Per sending direction: bytes of the other direction's stream its ACK numbers
+    /// acknowledged. In a one-sided capture they are the only trace of what the unseen side
+    /// sent.
+    pub acked: [AckedBytes; 2],
 }
+
+/// How far one direction's ACK numbers moved past the first one it sent (a FIN counts one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AckedBytes {
+    pub total: u64,
+    /// The advance at each of this direction's first [`ACK_MARKS_KEPT`] segments with
+    /// payload, by frame: what the peer had sent when this side sent that segment.
+    pub at_payload: Vec<(FrameNo, u64)>,
+}
+
+impl AckedBytes {
+    /// Bytes the peer sent after this direction's segment in `frame` (as ACKed later), if
+    /// that segment is among those kept.
+    pub fn after(&self, frame: FrameNo) -> Option<u64> {
+        let (_, at) = self.at_payload.iter().find(|(f, _)| *f == frame)?;
+        Some(self.total.saturating_sub(*at))
+    }
+}
+
+/// Payload segments per direction whose ACK advance is kept: a handshake's flights.
+pub const ACK_MARKS_KEPT: usize = 16;
 
 /// What a finding needs to name its flow after the flow itself is gone: a capture rule
 /// keeps these for the flows it may flag at the end of the capture.
@@ -543,13 +568,15 @@ struct FlowHeader {
     payload_bytes: [u64; 2],
     ttl: [Option<u8>; 2],
     ttl_range: [Option<(u8, u8)>; 2],
-    zero_window: [u64; 2],
+    /// Saturating (the record widens it): four bytes less per open flow.
+    zero_window: [u32; 2],
     syn: Option<FrameNo>,
     syn_ack: Option<FrameNo>,
     syn_ack_ts_us: Option<TimestampUs>,
     syns: u32,
     syn_times: Option<(TimestampUs, TimestampUs)>,
-    icmp_count: u64,
+    /// Saturating (the record widens it).
+    icmp_count: u32,
     fin: [Option<TcpEvent>; 2],
     rst: [Option<TcpEvent>; 2],
     server_port_is_tls: bool,
@@ -557,7 +584,53 @@ struct FlowHeader {
     buffered: usize,
     /// The ISN of each direction's last SYN while the flow has no [`Live`] state yet (it
     /// is applied when the state is made).
-    isn: [Option<u32>; 2],
+    isn: [u32; 2],
+    /// Which of `isn` is set (two flags beside the other small fields, not two `Option`s:
+    /// eight bytes less per flow).
+    isn_set: [bool; 2],
+    /// Per sending direction: the first ACK number and how far later ones moved past it.
+    acks: [AckSpan; 2],
+}
+
+/// The acknowledgment numbers one direction sent: the first, and the furthest advance past
+/// it (sequence arithmetic, so wrap-around and old duplicate ACKs are harmless). Eight
+/// bytes, no `Option`: the flow header's size is what a SYN flood costs.
+#[derive(Clone, Copy)]
+struct AckSpan {
+    first: u32,
+    /// [`AckSpan::NONE`] until the first ACK; never 2^31 or more after it.
+    advance: u32,
+}
+
+impl AckSpan {
+    const NONE: AckSpan = AckSpan {
+        first: 0,
+        advance: u32::MAX,
+    };
+
+    fn on_ack(&mut self, ack: u32) {
+        if self.advance == u32::MAX {
+            *self = AckSpan {
+                first: ack,
+                advance: 0,
+            };
+            return;
+        }
+        let delta = ack.wrapping_sub(self.first);
+        // Past half the sequence space it is an ACK from before the first one.
+        if delta < 1 << 31 && delta > self.advance {
+            self.advance = delta;
+        }
+    }
+
+    /// Bytes acknowledged past the first ACK (0 before any).
+    fn acked(self) -> u64 {
+        if self.advance == u32::MAX {
+            0
+        } else {
+            u64::from(self.advance)
+        }
+    }
 }
 
 /// The heavy part of an open flow: reassembly buffers and protocol state.
@@ -565,6 +638,9 @@ struct Live {
     streams: [DirStream; 2],
     app: AppState,
     icmp: Vec<IcmpEvent>,
+    /// Per direction: (frame, ACK advance) of its first payload segments (see
+    /// [`AckedBytes::at_payload`]).
+    ack_marks: [Vec<(FrameNo, u64)>; 2],
 }
 
 impl Live {
@@ -584,8 +660,8 @@ impl Live {
             DirStream::new(limits.clone()),
             DirStream::new(limits.clone()),
         ];
-        for (stream, isn) in streams.iter_mut().zip(h.isn) {
-            if let Some(isn) = isn {
+        for ((stream, isn), set) in streams.iter_mut().zip(h.isn).zip(h.isn_set) {
+            if set {
                 stream.set_isn(isn);
             }
         }
@@ -600,6 +676,7 @@ impl Live {
                 cleartext_times: Vec::new(),
             },
             icmp: Vec::new(),
+            ack_marks: [Vec::new(), Vec::new()],
         })
     }
 }
@@ -682,14 +759,14 @@ impl Flow {
             payload_bytes: h.payload_bytes,
             ttl: h.ttl,
             ttl_range: h.ttl_range,
-            zero_window: h.zero_window,
+            zero_window: h.zero_window.map(u64::from),
             syn: h.syn,
             syn_ack: h.syn_ack,
             syn_ack_ts_us: h.syn_ack_ts_us,
             syns: h.syns,
             syn_times: h.syn_times,
             icmp: std::mem::take(&mut live.icmp),
-            icmp_count: h.icmp_count,
+            icmp_count: u64::from(h.icmp_count),
             capture_end_floor_us: capture_end_floor_us.filter(|_| end == EndReason::CaptureEnd),
             midstream: h.syn.is_none() && h.syn_ack.is_none(),
             fin: h.fin,
@@ -706,6 +783,10 @@ impl Flow {
                 live.streams[0].stats().clone(),
                 live.streams[1].stats().clone(),
             ],
+            acked: [0, 1].map(|d| AckedBytes {
+                total: h.acks[d].acked(),
+                at_payload: std::mem::take(&mut live.ack_marks[d]),
+            }),
         }
     }
 }
@@ -898,7 +979,7 @@ impl Analyzer {
             return;
         };
         let h = &mut flow.h;
-        h.icmp_count += 1;
+        h.icmp_count = h.icmp_count.saturating_add(1);
         let about = if q.src == h.client.ip && q.sport == h.client.port {
             Dir::ToServer
         } else {
@@ -1243,7 +1324,9 @@ impl Analyzer {
                 rst: [None; 2],
                 server_port_is_tls: self.config.is_tls_port(server.port),
                 buffered: 0,
-                isn: [None; 2],
+                isn: [0; 2],
+                isn_set: [false; 2],
+                acks: [AckSpan::NONE; 2],
             },
             live: None,
         }
@@ -1317,10 +1400,13 @@ impl Analyzer {
             let r = h.ttl_range[d].get_or_insert((pkt.ttl, pkt.ttl));
             *r = (r.0.min(pkt.ttl), r.1.max(pkt.ttl));
             if pkt.window == 0 && pkt.flags & tcp_flags::SYN == 0 {
-                h.zero_window[d] += 1;
+                h.zero_window[d] = h.zero_window[d].saturating_add(1);
             }
         }
 
+        if pkt.flags & tcp_flags::ACK != 0 && pkt.flags & tcp_flags::RST == 0 {
+            h.acks[d].on_ack(pkt.ack);
+        }
         if pkt.flags & tcp_flags::SYN != 0 {
             if dir == Dir::ToServer {
                 h.syn.get_or_insert(frame);
@@ -1337,7 +1423,10 @@ impl Analyzer {
             }
             match live {
                 Some(live) => live.streams[d].set_isn(pkt.seq),
-                None => h.isn[d] = Some(pkt.seq),
+                None => {
+                    h.isn[d] = pkt.seq;
+                    h.isn_set[d] = true;
+                }
             }
         }
         if !pkt.payload.is_empty() {
@@ -1349,6 +1438,9 @@ impl Analyzer {
                 pkt.seq
             };
             let live = live.get_or_insert_with(|| Live::new(&self.config, h));
+            if live.ack_marks[d].len() < ACK_MARKS_KEPT {
+                live.ack_marks[d].push((frame, h.acks[d].acked()));
+            }
             let Live { streams, app, .. } = &mut **live;
             streams[d].segment(seq, pkt.payload, &mut |chunk| {
                 app.on_chunk(dir, chunk, frame, ts_us);
@@ -1495,6 +1587,8 @@ fn settle_roles(config: &AnalyzerConfig, flow: &mut Flow, pkt: &TcpPacket<'_>) {
     h.rst.swap(0, 1);
     h.server_port_is_tls = config.is_tls_port(h.server.port);
     h.isn.swap(0, 1);
+    h.isn_set.swap(0, 1);
+    h.acks.swap(0, 1);
     // No payload yet: both streams and the preamble are still empty (or not made yet).
     if let Some(live) = flow.live.as_deref_mut() {
         live.streams.swap(0, 1);

@@ -899,16 +899,19 @@ const CAPTURES: &[Cap] = &[
     ),
     // dpd stdout "Client hello, 192.168.4.149, 91.227.4.92, 2"; weak-keys notice
     // SSL::Old_Version "Host uses protocol version SSLv2 ...". The server answers with an
-    // SSLv2 SERVER-HELLO.
+    // SSLv2 SERVER-HELLO. tshark: CLIENT-MASTER-KEY (frame 8), then encrypted records both
+    // ways (SERVER-VERIFY 9, CLIENT-FINISHED 10, SERVER-FINISHED 11) and data until the
+    // server's FIN: a complete SSLv2 session, not an abort (issue #19 item 8).
     cap(
         "zeek/sslv2-clienthello.pcap",
         &[Fx {
             client_port: 59062,
             version: Some("SSLv2"),
             history: Some("Cs"),
+            established: Some(true),
             findings: &["obsolete_version"],
             evidence: &[("obsolete_version", "version", "SSLv2")],
-            absent: &["tls_to_plaintext_port", "malformed_tls"],
+            absent: &["tls_to_plaintext_port", "malformed_tls", "handshake_aborted"],
             ..F
         }],
     ),

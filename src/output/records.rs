@@ -462,6 +462,13 @@ pub struct TlsFlowRecord<'a> {
     pub duration_ms: f64,
     pub end: crate::flow::EndReason,
     pub established: bool,
+    /// A one-sided capture whose seen side's ACKs and records show the unseen peer went
+    /// on: `established` is inferred, not seen. Present only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub established_inferred: bool,
+    /// The facts `established_inferred` rests on; absent otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub established_because: Vec<String>,
     pub findings: Vec<&'static str>,
     pub first_frame: crate::model::FrameNo,
     pub flow: FlowJson<'a>,
@@ -549,6 +556,7 @@ impl<'a> TlsFlowRecord<'a> {
         let (client_versions, client_versions_not_shown) =
             capped(&client_versions.unwrap_or_default());
         let (ocsp_status, ocsp) = ocsp_fields(tls);
+        let inferred = crate::rules::one_sided::inferred_established(flow);
         TlsFlowRecord {
             alpn: sh.and_then(|s| s.alpn.clone()),
             alpn_offered,
@@ -572,7 +580,9 @@ impl<'a> TlsFlowRecord<'a> {
             decryption_error: tls.and_then(|t| t.decryption_error.clone()),
             duration_ms: (flow.last_ts_us - flow.first_ts_us) as f64 / 1000.0,
             end: flow.end,
-            established: tls.is_some_and(|t| t.established),
+            established: tls.is_some_and(|t| t.established) || inferred.is_some(),
+            established_inferred: inferred.is_some(),
+            established_because: inferred.map(|i| i.because).unwrap_or_default(),
             findings: kinds,
             first_frame: flow.first_frame,
             flow: FlowJson::new(flow),

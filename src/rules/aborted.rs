@@ -828,15 +828,38 @@ fn client_left_after_certificate(x: &Facts<'_>) -> Option<Diag> {
             Kind::CertificateChainIncomplete | Kind::CertificateUntrusted
         )
     });
+    // Heartbeats after the server's flight: the client was doing something else than
+    // judging the certificate (a scanner, a keep-alive probe), whatever the chain holds.
+    let heartbeats = x
+        .tls
+        .events
+        .iter()
+        .any(|e| e.dir == Dir::ToServer && matches!(e.kind, TlsEventKind::Heartbeat { .. }));
+    if heartbeats {
+        return None;
+    }
     let (cause, f) = match (x.name_problem, objective) {
         (Some(f), _) => (Cause::NameMismatch, f),
         (None, Some(f)) => (Cause::CertificateRejected, f),
         (None, None) => return None,
     };
-    Some(diag(cause, "medium", format!(
+    // A weak signature or key is a policy a client may or may not enforce: with no alert,
+    // only the timing of the close ties it to the certificate.
+    let (confidence, timing) = if f.kind == Kind::CertificateWeak {
+        (
+            "low",
+            Some(format!(
+                "only timing ties the close to the certificate: the client closed after the server's flight, without an alert, and {} is a policy not every client enforces",
+                f.kind
+            )),
+        )
+    } else {
+        ("medium", None)
+    };
+    Some(diag(cause, confidence, format!(
         "The client closed the connection ({}) right after receiving the server's certificate, without an \
          alert. {}", x.end.how, f.summary))
-    .because(x.leaf.clone().into_iter().chain([finding_fact(f)])))
+    .because(x.leaf.clone().into_iter().chain([finding_fact(f)]).chain(timing)))
 }
 
 fn server_closed(x: &Facts<'_>) -> Option<Diag> {
@@ -919,6 +942,11 @@ fn check(ctx: &mut RuleCtx<'_>) {
     if tls.client_hello.is_none() || tls.established {
         return;
     }
+    // Seen from one side, a session whose peer demonstrably went on is no abort (the
+    // tls_flow record says `established_inferred`).
+    if super::one_sided::inferred_established(flow).is_some() {
+        return;
+    }
     let end = ending(flow, tls);
     let d = diagnose(ctx, tls, &end);
     let stage = tls.stage.as_str();
@@ -970,7 +998,11 @@ fn check(ctx: &mut RuleCtx<'_>) {
     if let Some(o) = &offer {
         because.extend(o.verdicts.iter().cloned());
     }
-    let (quality, issues) = crate::flow::capture_quality(flow);
+    let (quality, mut issues) = crate::flow::capture_quality(flow);
+    let cut = super::truncated::cut_short(flow);
+    if let Some((_, fact)) = &cut {
+        issues.push(fact.clone());
+    }
     let mut confidence = d.confidence;
     let mut explanation = d.explanation;
     // A neutral verdict (nothing contradicts) said on every flow is noise, except where
@@ -986,7 +1018,7 @@ fn check(ctx: &mut RuleCtx<'_>) {
         }
         explanation = format!("{explanation} Offer vs choice: {first}.");
     }
-    if quality != "ok" {
+    if quality != "ok" || cut.is_some() {
         confidence = lower(confidence);
         explanation = format!(
             "{explanation} Capture quality: {} — this diagnosis rests on an incomplete view of the flow, so its \
@@ -994,6 +1026,12 @@ fn check(ctx: &mut RuleCtx<'_>) {
             issues.join("; ")
         );
         because.extend(issues.iter().map(|i| format!("capture: {i}")));
+        if cut.is_some() {
+            explanation.push_str(
+                " The capture, not the handshake, stops here: capture without a filter on record types, with a \
+                 full snaplen (-s 0), until the connections close.",
+            );
+        }
     }
     let via = flow.preamble.via.map(crate::cleartext::Via::as_str);
     let who = if by == "unknown" {
@@ -1006,6 +1044,16 @@ fn check(ctx: &mut RuleCtx<'_>) {
         tls.stage.words(),
         d.cause.as_str().replace('_', " ")
     );
+    // Half the conversation is not in the capture: what ended it may be in the other half.
+    // A capture that stops at the handshake shows no failure at all.
+    let severity = if cut.is_some() {
+        confidence = "low";
+        Severity::Low
+    } else if quality == "one_sided" {
+        severity.min(Severity::Medium)
+    } else {
+        severity
+    };
     let mut finding = Finding::new(Kind::HandshakeAborted, severity, end.ts_us)
         .frames(
             client_hello_frame

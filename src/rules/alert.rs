@@ -18,6 +18,8 @@ fn check(ctx: &mut RuleCtx<'_>) {
     let Some(tls) = ctx.flow.tls.as_ref() else {
         return;
     };
+    // A one-sided session whose peer went on ends with close_notify like any other.
+    let established = tls.established || super::one_sided::inferred_established(ctx.flow).is_some();
     let mut out = Vec::new();
     for ev in &tls.events {
         let sender = ev.dir.sender().as_str();
@@ -55,12 +57,12 @@ fn check(ctx: &mut RuleCtx<'_>) {
                     .evidence(evidence)
             }
             TlsEventKind::EncryptedAlert { len } => {
-                let severity = if tls.established {
+                let severity = if established {
                     Severity::Info
                 } else {
                     Severity::Medium
                 };
-                let explanation = if tls.established {
+                let explanation = if established {
                     "An alert was sent after the handshake completed, encrypted, so its description is not visible. At the end of a session this is almost always close_notify, the normal way to end a TLS session."
                 } else {
                     "An alert was sent during the handshake after encryption had started (TLS 1.3, or after ChangeCipherSpec), so its description is not visible. Its position tells which side gave up: see the handshake_aborted finding of this flow for the most likely cause. With the session's key log (`--keylog`, e.g. from SSLKEYLOGFILE) tlstriage decrypts it and names the alert."

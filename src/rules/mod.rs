@@ -30,10 +30,12 @@ pub mod kind;
 mod malformed;
 mod ocsp;
 mod offer;
+pub mod one_sided;
 mod plaintext;
 mod proxy;
 mod sni;
 mod starttls;
+pub mod truncated;
 mod version;
 
 pub use cause::Cause;

@@ -53,6 +53,7 @@ pub fn flow() -> FlowRecord {
         server_certs: Vec::new(),
         client_certs: Vec::new(),
         stream_stats: Default::default(),
+        acked: Default::default(),
     }
 }
 

@@ -221,6 +221,8 @@ pub(super) struct DirState {
     /// Body bytes of an application-data record still to pass over: only its length
     /// matters, so its body is skipped instead of buffered.
     pub(super) skip: usize,
+    /// SSLv2 records after the SERVER-HELLO (see `TlsConn::sslv2_session`).
+    pub(super) sslv2_records: u32,
     /// Body length of the application-data record being skipped.
     pub(super) skip_len: usize,
     /// Bytes of an incomplete handshake message.
@@ -298,6 +300,11 @@ pub struct TlsConn {
 impl TlsConn {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// TLS records the given direction sent.
+    pub fn records(&self, dir: Dir) -> u64 {
+        self.dirs[dir.index()].records
     }
 
     /// The version the server selected (0x0002 when an SSLv2 ServerHello was seen).

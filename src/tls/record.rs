@@ -6,6 +6,7 @@ use std::mem;
 
 use super::conn::{HandshakeStage, Mode, TlsConn, TlsEventKind, MAX_RECORD_LEN};
 use super::handshake::plausible_handshake_header;
+use super::names;
 use super::wire::{be16, ct, hex, sslv2};
 use crate::model::{Dir, FrameNo, TimestampUs};
 
@@ -40,7 +41,8 @@ impl TlsConn {
         let mut input = data;
         loop {
             match self.dirs[i].mode {
-                Mode::Stopped | Mode::Ignore => return,
+                Mode::Stopped => return,
+                Mode::Ignore => return self.sslv2_session(dir, input, frame, ts_us),
                 Mode::Resync => {
                     input = self.resync(i, input);
                     if self.dirs[i].mode == Mode::Resync {
@@ -373,9 +375,30 @@ impl TlsConn {
         }
     }
 
+    /// The negotiated suite encrypts nothing (`TLS_*_WITH_NULL_*`): after ChangeCipherSpec a
+    /// record is its plaintext followed by the MAC.
+    fn null_cipher_mac_len(&self) -> Option<usize> {
+        let cipher = self.server_hello.as_ref()?.cipher;
+        let name = names::cipher_name(cipher);
+        if !name.contains("_WITH_NULL_") {
+            return None;
+        }
+        [("_MD5", 16), ("_SHA", 20), ("_SHA256", 32), ("_SHA384", 48)]
+            .into_iter()
+            .find(|(suffix, _)| name.ends_with(suffix))
+            .map(|(_, len)| len)
+    }
+
     pub(super) fn alert(&mut self, dir: Dir, body: &[u8], frame: FrameNo, ts_us: TimestampUs) {
+        let encrypted = self.dirs[dir.index()].encrypted;
+        // Under a NULL cipher the alert is in the clear before its MAC (tshark reads it).
+        let body = match (encrypted, self.null_cipher_mac_len()) {
+            (true, Some(mac)) if body.len() == 2 + mac => &body[..2],
+            _ => body,
+        };
+        let readable = !encrypted || body.len() == 2 && self.null_cipher_mac_len().is_some();
         match body {
-            [level, description] if !self.dirs[dir.index()].encrypted => {
+            [level, description] if readable => {
                 self.push_history(dir, 'L');
                 let kind = TlsEventKind::Alert {
                     level: *level,

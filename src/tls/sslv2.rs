@@ -1,5 +1,7 @@
 //! SSLv2-format records: the SSLv2 CLIENT-HELLO that old clients open with, and an
-//! SSLv2 SERVER-HELLO, after which the rest of the session is SSLv2 and not analysed.
+//! SSLv2 SERVER-HELLO, after which the rest of the session is SSLv2: its records are framed
+//! and counted (CLIENT-MASTER-KEY, then encrypted SERVER-VERIFY, CLIENT-FINISHED,
+//! SERVER-FINISHED), so a session that got through its handshake reads as established.
 
 use super::conn::{HandshakeStage, HandshakeType, Mode, TlsConn, TlsEventKind, MAX_CERT_LEN};
 use super::wire::{be16, hs};
@@ -76,6 +78,73 @@ impl TlsConn {
                     }
                     Err(e) => self.malformed(dir, frame, ts_us, e),
                 }
+            }
+        }
+    }
+}
+
+/// SSLv2 CLIENT-MASTER-KEY message type (the client's only cleartext record after the hello).
+const SSLV2_CLIENT_MASTER_KEY: u8 = 2;
+
+impl TlsConn {
+    /// An SSLv2 session's records after the SERVER-HELLO: framed by their 2-byte (high bit
+    /// set) or 3-byte (padded) headers, counted, their bodies passed over. The handshake is
+    /// through when the server sent SERVER-VERIFY and SERVER-FINISHED and the client its
+    /// CLIENT-FINISHED between them: two encrypted records from the server, one from the
+    /// client (besides its CLIENT-MASTER-KEY, absent when the session id was a hit).
+    pub(super) fn sslv2_session(
+        &mut self,
+        dir: Dir,
+        mut input: &[u8],
+        frame: FrameNo,
+        ts_us: TimestampUs,
+    ) {
+        let i = dir.index();
+        while !input.is_empty() {
+            let d = &mut self.dirs[i];
+            if d.skip > 0 {
+                let n = d.skip.min(input.len());
+                d.skip -= n;
+                input = &input[n..];
+                continue;
+            }
+            // The header: at most 3 bytes buffered across segments.
+            let need: usize = match d.rec_buf.first().or(input.first()) {
+                Some(b) if b & 0x80 != 0 => 2,
+                _ => 3,
+            };
+            let take = need.saturating_sub(d.rec_buf.len()).min(input.len());
+            d.rec_buf.extend_from_slice(&input[..take]);
+            input = &input[take..];
+            if d.rec_buf.len() < need {
+                return;
+            }
+            let h = std::mem::take(&mut d.rec_buf);
+            let mask = if need == 2 { 0x7f } else { 0x3f };
+            let len = usize::from(h[0] & mask) << 8 | usize::from(h[1]);
+            // CLIENT-MASTER-KEY: the client's first record, in the clear, its type first.
+            let cleartext = dir == Dir::ToServer
+                && d.sslv2_records == 0
+                && input.first() == Some(&SSLV2_CLIENT_MASTER_KEY);
+            d.skip = len;
+            if !cleartext {
+                d.sslv2_records = d.sslv2_records.saturating_add(1);
+            }
+            let len16 = u16::try_from(len).unwrap_or(u16::MAX);
+            let kind = if cleartext {
+                TlsEventKind::Handshake(HandshakeType(hs::CLIENT_KEY_EXCHANGE))
+            } else if self.established {
+                TlsEventKind::ApplicationData { len: len16 }
+            } else {
+                TlsEventKind::EncryptedHandshake { len: len16 }
+            };
+            self.push_event(dir, frame, ts_us, kind);
+            let (c, s) = (
+                self.dirs[Dir::ToServer.index()].sslv2_records,
+                self.dirs[Dir::ToClient.index()].sslv2_records,
+            );
+            if !self.established && s >= 2 && c >= 1 {
+                self.mark_established(frame, ts_us);
             }
         }
     }

@@ -1084,3 +1084,80 @@ fn stalled_certificate_flight_is_a_network_problem() {
     close(&mut f, C, true, 6);
     assert_eq!(ev(&aborted(&f).0, "likely_cause"), "client_gave_up");
 }
+
+/// The cause, confidence and `because` of an aborted flow, with the given earlier findings.
+fn diagnosed(
+    f: &crate::flow::FlowRecord,
+    earlier: Vec<Finding>,
+) -> (&'static str, &'static str, Vec<String>) {
+    let tls = f.tls.as_ref().unwrap();
+    let env = crate::config::RuleEnv::default();
+    let mut ctx = crate::rules::RuleCtx::new(f, &env);
+    ctx.findings = earlier;
+    ctx.enter(&super::HANDSHAKE_ABORTED);
+    let (name, d) = super::diagnose_named(&ctx, tls, &super::ending(f, tls));
+    (name, d.confidence, d.because)
+}
+
+fn weak_chain_finding() -> Finding {
+    Finding::new(
+        crate::rules::Kind::CertificateWeak,
+        crate::rules::Severity::Medium,
+        ts(5),
+    )
+    .frames([5])
+    .summary("The intermediate CN=Old CA is signed with SHA-1.")
+}
+
+#[test]
+fn a_weak_intermediate_and_a_fin_is_a_low_confidence_guess() {
+    let mut f = after_server_flight(vec![]);
+    close(&mut f, C, false, 6);
+    let (name, confidence, because) = diagnosed(&f, vec![weak_chain_finding()]);
+    assert_eq!((name, confidence), ("client_left_after_certificate", "low"));
+    assert!(
+        because
+            .iter()
+            .any(|b| b.starts_with("only timing ties the close")),
+        "{because:?}"
+    );
+    assert!(
+        because
+            .iter()
+            .any(|b| b.starts_with("certificate_weak (frame 5)")),
+        "{because:?}"
+    );
+}
+
+#[test]
+fn heartbeats_before_the_close_are_no_certificate_rejection() {
+    let mut f = after_server_flight(vec![event(
+        C,
+        6,
+        TlsEventKind::Heartbeat {
+            len: 19,
+            payload_len_claimed: 0,
+        },
+    )]);
+    close(&mut f, C, false, 7);
+    let (name, _, because) = diagnosed(&f, vec![weak_chain_finding()]);
+    assert_eq!(name, "client_gave_up", "{because:?}");
+}
+
+#[test]
+fn a_handshake_under_way_when_the_capture_stopped_is_low() {
+    let mut f = after_server_flight(vec![]);
+    f.end = EndReason::CaptureEnd;
+    f.syn = Some(1);
+    f.last_frame = 5;
+    f.last_ts_us = ts(5);
+    f.capture_end_floor_us = Some(ts(5) - 500_000);
+    let (a, _) = aborted(&f);
+    assert_eq!((a.severity.as_str(), ev(&a, "confidence")), ("low", "low"));
+    assert!(a.evidence["because"]
+        .to_string()
+        .contains("the flow's last packet (frame 5) is in the capture's last second"));
+    // The capture went on for a minute after it: the handshake did stall.
+    f.capture_end_floor_us = Some(ts(5) + 60_000_000);
+    assert_eq!(aborted(&f).0.severity.as_str(), "medium");
+}

@@ -14,6 +14,7 @@ use crate::flow::{FlowRecord, FlowRef};
 
 mod interception;
 mod learned_ports;
+mod truncated;
 
 /// What a capture rule takes of one flow, of a type its own state knows.
 pub type SightingData = Box<dyn Any + Send>;
@@ -53,6 +54,7 @@ pub struct CaptureRule {
 pub const CAPTURE_RULES: &[CaptureRule] = &[
     interception::TLS_INTERCEPTION,
     learned_ports::LEARNED_TLS_PORTS,
+    truncated::TRUNCATED_CAPTURE,
 ];
 
 /// What every capture rule took of one flow.

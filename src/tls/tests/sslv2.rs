@@ -74,3 +74,57 @@ fn sslv2_negotiated() {
     assert!(c.malformed.is_empty(), "{:?}", c.malformed);
     assert_eq!(c.history, "Cs");
 }
+
+/// After the SERVER-HELLO: CLIENT-MASTER-KEY in the clear, then SERVER-VERIFY,
+/// CLIENT-FINISHED and SERVER-FINISHED encrypted (as in zeek's ssl-v2.pcap, frames 8-11),
+/// headers split across segments and one 3-byte (padded) header: established at the
+/// server's Finished, later records are data.
+#[test]
+fn a_complete_sslv2_session_is_established() {
+    let mut c = TlsConn::new();
+    c.feed(ToServer, &sslv2_client_hello(), 1, 0);
+    let mut b = vec![4u8, 0, 1];
+    b.extend_from_slice(&be16(0x0002));
+    b.extend_from_slice(&be16(0));
+    b.extend_from_slice(&be16(3));
+    b.extend_from_slice(&be16(16));
+    b.extend_from_slice(&[1, 0, 0x80]);
+    b.extend_from_slice(&[0xdd; 16]);
+    let mut r = vec![0x80, b.len() as u8];
+    r.extend_from_slice(&b);
+    c.feed(ToClient, &r, 2, 0);
+    // CLIENT-MASTER-KEY, its header split from its body.
+    c.feed(ToServer, &[0x81], 3, 0);
+    c.feed(ToServer, &[0x0a, 2], 3, 0);
+    c.feed(ToServer, &[0; 265], 3, 0);
+    assert!(!c.established);
+    // SERVER-VERIFY (2-byte header, 41 bytes).
+    c.feed(ToClient, &[0x80, 41], 4, 0);
+    c.feed(ToClient, &[0x55; 41], 4, 0);
+    assert!(!c.established);
+    // CLIENT-FINISHED with a 3-byte (padded) header.
+    let mut fin = vec![0x00, 40, 7];
+    fin.extend_from_slice(&[0x66; 40]);
+    c.feed(ToServer, &fin, 5, 0);
+    assert!(!c.established);
+    // SERVER-FINISHED and a data record in one segment.
+    let mut two = vec![0x80, 41];
+    two.extend_from_slice(&[0x77; 41]);
+    two.extend_from_slice(&[0x80, 25]);
+    two.extend_from_slice(&[0x88; 25]);
+    c.feed(ToClient, &two, 6, 0);
+    assert!(c.established);
+    assert_eq!(c.established_frame, Some(6));
+    assert_eq!(
+        kinds(&c)[2..],
+        [
+            (ToServer, TlsEventKind::Handshake(HandshakeType(16))),
+            (ToClient, TlsEventKind::EncryptedHandshake { len: 41 }),
+            (ToServer, TlsEventKind::EncryptedHandshake { len: 40 }),
+            (ToClient, TlsEventKind::EncryptedHandshake { len: 41 }),
+            (ToClient, TlsEventKind::ApplicationData { len: 25 }),
+        ]
+    );
+    assert!(c.malformed.is_empty(), "{:?}", c.malformed);
+    assert_eq!(c.history, "Cs");
+}
