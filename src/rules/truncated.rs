@@ -38,7 +38,10 @@ pub fn cut_short(flow: &FlowRecord) -> Option<(CutShort, String)> {
             ),
         ));
     }
-    let open = matches!(flow.end, EndReason::CaptureEnd) && !tls.established;
+    // A side that closed (FIN or RST) gave up on a handshake the capture did see: that is an
+    // abort to explain, not a capture that stopped too early.
+    let closed = flow.fin.iter().chain(&flow.rst).any(Option::is_some);
+    let open = matches!(flow.end, EndReason::CaptureEnd) && !tls.established && !closed;
     if let Some(floor) = flow.capture_end_floor_us.filter(|_| open) {
         if flow.last_ts_us >= floor {
             return Some((
