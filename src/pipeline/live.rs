@@ -28,10 +28,6 @@ use crate::rules::Finding;
 /// [`super::Prepare`] owned by the workers (they outlive any one call).
 pub type SharedPrepare<D> = Arc<dyn Fn(FlowRecord, Vec<Finding>, &mut Rendered) -> D + Send + Sync>;
 
-/// Frames handed to a worker at once (as `read`); a quiet link flushes earlier.
-const BATCH_PACKETS: usize = 1024;
-const BATCH_BYTES: usize = 1 << 20;
-
 /// The workers of a live capture and the merge of what they finish.
 pub struct LiveShards<D: Send + 'static> {
     merge: Merge<D>,
@@ -101,19 +97,7 @@ impl<D: Send + 'static> LiveShards<D> {
             Ok(Decoded::IcmpError(e)) => icmp_connection_hash(&e).map_or(1, |h| owner(h, n, 0)),
             _ => 1,
         };
-        let b = &mut self.merge.shards[w].batch;
-        let start = b.data.len();
-        b.data.extend_from_slice(pkt.data);
-        b.pkts.push(Meta {
-            frame: pkt.frame,
-            ts_us: pkt.ts_us,
-            linktype: pkt.linktype,
-            orig_len: pkt.orig_len,
-            start,
-            len: pkt.data.len(),
-            tick: None,
-        });
-        if b.pkts.len() >= BATCH_PACKETS || b.data.len() >= BATCH_BYTES {
+        if self.merge.shards[w].batch.push(pkt) {
             send(&mut self.merge, &self.reports, on_flow, w, pkt.frame, false)?;
         }
         Ok(())

@@ -56,6 +56,24 @@ pub(super) struct Batch {
     spent: Vec<Rendered>,
 }
 
+impl Batch {
+    /// Queue a frame for this batch's worker; true once the batch is full enough to send.
+    pub(super) fn push(&mut self, pkt: &Packet<'_>) -> bool {
+        let start = self.data.len();
+        self.data.extend_from_slice(pkt.data);
+        self.pkts.push(Meta {
+            frame: pkt.frame,
+            ts_us: pkt.ts_us,
+            linktype: pkt.linktype,
+            orig_len: pkt.orig_len,
+            start,
+            len: pkt.data.len(),
+            tick: None,
+        });
+        self.pkts.len() >= BATCH_PACKETS || self.data.len() >= BATCH_BYTES
+    }
+}
+
 struct Done<D> {
     /// (frame that finished it, 0 if by that frame's idle sweep and 1 if by the frame
     /// itself, its first frame): the merge order, which is one analyzer's order.
@@ -492,19 +510,7 @@ fn dispatch<D, E>(
             local.analyzer.packet(&pkt);
             local.collect((frame, BY_FRAME), prepare);
         } else {
-            let b = &mut merge.shards[w].batch;
-            let start = b.data.len();
-            b.data.extend_from_slice(pkt.data);
-            b.pkts.push(Meta {
-                frame: pkt.frame,
-                ts_us: pkt.ts_us,
-                linktype: pkt.linktype,
-                orig_len: pkt.orig_len,
-                start,
-                len: pkt.data.len(),
-                tick: None,
-            });
-            if b.pkts.len() >= BATCH_PACKETS || b.data.len() >= BATCH_BYTES {
+            if merge.shards[w].batch.push(&pkt) {
                 send(merge, reports, on_flow, w, frame, false)?;
             }
         }
