@@ -12,7 +12,6 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
-use std::time::{Duration, Instant};
 
 /// Sessions kept; lines for further sessions are counted and dropped. Each session holds
 /// at most five 48-byte secrets, so the store stays under ~40 MiB.
@@ -22,8 +21,6 @@ pub const MAX_SESSIONS: usize = 100_000;
 pub const MAX_LINE_LEN: usize = 512;
 /// Longest secret (SHA-512-sized; TLS uses 48 bytes at most).
 pub const MAX_SECRET_LEN: usize = 64;
-/// How often `live` may re-read key log files that grow while it runs.
-const REFRESH_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Errors of a `--keylog` file that cannot be read at all (a bad line is never one).
 #[derive(Debug, thiserror::Error)]
@@ -231,6 +228,18 @@ impl Lines {
     }
 }
 
+/// What tells one file from another at the same path.
+#[cfg(unix)]
+fn file_identity(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_identity(_meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+    None
+}
+
 /// Per-source counts, for the one warning each source gets.
 #[derive(Debug, Default, Clone)]
 struct SourceCounts {
@@ -354,6 +363,8 @@ struct Tail {
     path: PathBuf,
     offset: u64,
     lines: Lines,
+    /// The file read last (device, inode): another one at the path is a rotated log.
+    identity: Option<(u64, u64)>,
 }
 
 /// The secrets of a run, shared by every thread: `--keylog` files read at the start (and
@@ -364,7 +375,7 @@ pub struct KeyStore {
     /// Bumped at every addition, so a connection that found no secrets can tell cheaply
     /// whether it is worth looking again.
     generation: AtomicU64,
-    follow: Option<Mutex<(Vec<Tail>, Instant)>>,
+    follow: Option<Mutex<Vec<Tail>>>,
     /// A `--keylog` was given (the summary then says how many flows were decrypted).
     files_given: bool,
 }
@@ -383,12 +394,13 @@ impl KeyStore {
                 path: path.clone(),
                 offset: 0,
                 lines: Lines::default(),
+                identity: None,
             };
             store.read_tail(&mut tail, !follow)?;
             tails.push(tail);
         }
         let store = KeyStore {
-            follow: follow.then(|| Mutex::new((tails, Instant::now()))),
+            follow: follow.then(|| Mutex::new(tails)),
             files_given: !paths.is_empty(),
             ..store
         };
@@ -403,11 +415,15 @@ impl KeyStore {
             error,
         };
         let mut file = File::open(&tail.path).map_err(err)?;
-        let len = file.metadata().map_err(err)?.len();
-        if len < tail.offset {
-            // Truncated and rewritten: start again from the top.
+        let meta = file.metadata().map_err(err)?;
+        let len = meta.len();
+        let identity = file_identity(&meta);
+        if len < tail.offset || identity != tail.identity {
+            // Truncated and rewritten, or replaced by a new file (rotated): start again
+            // from the top. Secrets already read stay in the store.
             tail.offset = 0;
             tail.lines = Lines::default();
+            tail.identity = identity;
         }
         if len == tail.offset {
             return Ok(());
@@ -441,20 +457,19 @@ impl KeyStore {
         self.generation.fetch_add(1, Ordering::Release);
     }
 
-    /// Re-reads followed files for appended lines, at most every 200 ms; unreadable files
-    /// are left for the next time (a key log is often created after the capture starts).
+    /// Re-reads followed files for appended lines; unreadable files are left for the next
+    /// time (a key log is often created after the capture starts).
+    ///
+    /// Called on every miss, not on a timer: the client writes its line moments before
+    /// the records that need it, so a rate limit would lose exactly the sessions `live`
+    /// is following the file for. A miss costs one `stat` per file when nothing was
+    /// appended, once per connection (a connection looks its secrets up once). The lock
+    /// is waited for: the thread holding it is reading what this lookup may need.
     pub fn refresh(&self) {
         let Some(follow) = &self.follow else {
             return;
         };
-        let Ok(mut guard) = follow.try_lock() else {
-            return;
-        };
-        let (tails, last) = &mut *guard;
-        if last.elapsed() < REFRESH_INTERVAL {
-            return;
-        }
-        *last = Instant::now();
+        let mut tails = follow.lock().unwrap_or_else(|p| p.into_inner());
         for tail in tails.iter_mut() {
             let _ = self.read_tail(tail, false);
         }

@@ -714,6 +714,98 @@ with concurrent.futures.ThreadPoolExecutor(par) as ex:
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// Issue #14: `live --keylog` follows a key log the client writes during the capture.
+    /// The file is empty when tlstriage starts; openssl s_client appends its TLS 1.3
+    /// secrets after the ClientHello is on the wire, and the server's encrypted flight and
+    /// its certificate_required alert (the client has no certificate) are read with them.
+    #[test]
+    fn keylog_written_during_the_capture_decrypts_tls13() {
+        if !can_run("keylog_written_during_the_capture_decrypts_tls13") {
+            return;
+        }
+        let dir = tempdir("keylog");
+        make_cert(&dir);
+        let keys = dir.join("keys.log");
+        std::fs::write(&keys, "").expect("empty key log");
+        let port = free_port();
+        let _server = Guard(
+            Command::new("openssl")
+                .args([
+                    "s_server", "-quiet", "-tls1_3", "-Verify", "1", "-www", "-cert", "c.pem",
+                    "-key", "k.pem",
+                ])
+                .args(["-accept", &port.to_string()])
+                .current_dir(&dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("openssl s_server"),
+        );
+        wait_listening(port);
+        let filter = format!("tcp port {port}");
+        let keys_s = keys.to_string_lossy().to_string();
+        let tt = start_tlstriage(&[
+            "-i", "lo", "--bpf", &filter, "--format", "ndjson", "--flows", "--keylog", &keys_s,
+        ]);
+        // Two sessions back to back: the second one's secrets arrive moments after the
+        // first lookup (a timer between re-reads of the file would miss them).
+        for _ in 0..2 {
+            let mut client = Command::new("openssl")
+                .args(["s_client", "-tls1_3", "-ign_eof", "-keylogfile", &keys_s])
+                .args(["-connect", &format!("127.0.0.1:{port}")])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("openssl s_client");
+            {
+                use std::io::Write;
+                let mut stdin = client.stdin.take().expect("stdin");
+                let _ = stdin.write_all(b"GET / HTTP/1.0\r\n\r\n");
+            }
+            let _ = client.wait();
+            let logged = std::fs::read_to_string(&keys).expect("key log");
+            assert!(
+                logged.contains("SERVER_HANDSHAKE_TRAFFIC_SECRET"),
+                "the client wrote its secrets: {} bytes",
+                logged.len()
+            );
+        }
+        let mut seen = Vec::new();
+        let flows = |seen: &[Value]| seen.iter().filter(|v| v["type"] == "tls_flow").count();
+        tt.wait_for(&mut seen, Duration::from_secs(10), |v| {
+            v["type"] == "tls_flow"
+        });
+        if flows(&seen) < 2 {
+            tt.wait_for(&mut seen, Duration::from_secs(10), |v| {
+                v["type"] == "tls_flow"
+            });
+        }
+        let code = tt.terminate(&mut seen);
+        assert_eq!(code, 0);
+        assert_eq!(flows(&seen), 2, "{seen:#?}");
+        for flow in seen.iter().filter(|v| v["type"] == "tls_flow") {
+            assert_eq!(flow["decrypted"], true, "{flow:#}");
+            // The leaf came out of the encrypted Certificate message.
+            let chain = flow["cert_chain"].as_array().expect("cert_chain");
+            assert_eq!(chain.len(), 1, "{flow:#}");
+            assert_eq!(chain[0]["subject"], "CN=localhost", "{flow:#}");
+        }
+        let alerts: Vec<&Value> = seen.iter().filter(|v| v["kind"] == "tls_alert").collect();
+        assert_eq!(alerts.len(), 2, "a decrypted alert per session: {seen:#?}");
+        for alert in alerts {
+            let ev = &alert["evidence"];
+            assert_eq!(ev["decrypted"], true, "{alert:#}");
+            assert_eq!(ev["description"], "certificate_required", "{alert:#}");
+            assert_eq!(ev["sent_by"], "server", "{alert:#}");
+        }
+        let last = seen.last().expect("records");
+        assert!(is_final_stats(last), "{last:#}");
+        assert_eq!(last["keylog_sessions"], 2, "{last:#}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn bad_filter_and_unknown_interface_exit_2() {
         let out = Command::new(bin())
