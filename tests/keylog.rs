@@ -7,6 +7,8 @@
 //! The tshark cross-checks need `tshark` (`.ci/run` installs it); they are skipped with a
 //! printed reason when it is absent, except under `CI=true`.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -89,53 +91,17 @@ fn our_alerts(records: &[Value]) -> BTreeSet<(u64, u64)> {
         .collect()
 }
 
-fn tshark_available() -> bool {
-    let found = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-        assert!(
-            !ci,
-            "CI=true but tshark is not installed (.ci/run installs it)"
-        );
-        eprintln!(
-            "SKIPPED: tshark not found; install it (apt-get install tshark) to run this test"
-        );
-    }
-    found
-}
-
 /// tshark's fields for the packets matching `filter`, decrypting with `keylog`.
 fn tshark(capture: &Path, keylog: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-n")
-        .arg("-r")
-        .arg(capture)
-        .arg("-o")
-        .arg(format!("tls.keylog_file:{}", keylog.display()))
-        // Every sample's port is outside tshark's defaults.
-        .args(["-d", "tcp.port==4601-4608,tls"])
-        .args(["-Y", filter, "-T", "fields", "-E", "separator=|"]);
-    for f in fields {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd.output().expect("run tshark");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.split('|').map(str::to_string).collect())
-        .collect()
+    let keylog = format!("tls.keylog_file:{}", keylog.display());
+    // Every sample's port is outside tshark's defaults.
+    let options = ["-o", &keylog, "-d", "tcp.port==4601-4608,tls", "-Y", filter];
+    common::tshark_fields(capture, &options, fields)
 }
 
 #[test]
 fn decrypted_alerts_and_certificates_agree_with_tshark() {
-    if !tshark_available() {
+    if !common::tshark_available() {
         return;
     }
     for name in SAMPLES {

@@ -4,6 +4,8 @@
 //! counted in capture_stats, and tshark (the oracle) numbers the inner connections as we do.
 //! Tunnels recognised but not opened are counted and named, never a silent zero.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -201,32 +203,11 @@ fn finding_lines(path: &Path) -> (Vec<String>, tlstriage::pipeline::Analysis) {
     (lines, a)
 }
 
-fn tshark_available() -> bool {
-    Command::new("tshark").arg("--version").output().is_ok()
-}
-
-/// tshark's tcp.stream of every frame that has one (the innermost TCP's).
-fn tshark_streams(path: &Path) -> Vec<(u64, u64)> {
-    let out = Command::new("tshark")
-        .args(["-n", "-r"])
-        .arg(path)
-        .args(["-T", "fields", "-e", "frame.number", "-e", "tcp.stream"])
-        .output()
-        .expect("run tshark");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let (frame, stream) = l.split_once('\t')?;
-            Some((frame.parse().ok()?, stream.split(',').next()?.parse().ok()?))
-        })
-        .collect()
-}
-
 #[test]
 fn wrapped_samples_give_the_bare_samples_findings() {
     let dir = std::env::temp_dir().join(format!("tlstriage-tunnels-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let tshark = tshark_available();
+    let tshark = common::tshark_found();
     if !tshark {
         assert!(std::env::var_os("CI").is_none(), "CI must have tshark");
         eprintln!("tshark not found: the stream numbers are not cross-checked");
@@ -256,7 +237,7 @@ fn wrapped_samples_give_the_bare_samples_findings() {
             // tshark opens an MPLS Ethernet pseudowire only when told to (Decode As).
             let pseudowire = i == 8;
             if tshark && !pseudowire {
-                let theirs = tshark_streams(&path);
+                let theirs = common::tshark_streams(&path);
                 for (flow, _) in &a.flows {
                     for frame in [flow.first_frame, flow.last_frame] {
                         let stream = theirs.iter().find(|(f, _)| *f == frame).map(|s| s.1);

@@ -5,61 +5,28 @@
 //! Needs `tshark` (`.ci/run` installs it). Skipped with a printed reason when it is absent,
 //! except under `CI=true`, where its absence fails the test.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use tlstriage::flow::{AnalyzerConfig, DEFAULT_TLS_PORTS};
 use tlstriage::output::finding_record;
 use tlstriage::pipeline::analyze_path;
 
-fn tshark_available() -> bool {
-    let found = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-        assert!(
-            !ci,
-            "CI=true but tshark is not installed (.ci/run installs it)"
-        );
-        eprintln!(
-            "SKIPPED: tshark not found; install it (apt-get install tshark) to run this test"
-        );
-    }
-    found
-}
-
 /// One selected packet: (frame, src port, dst port, TCP payload length, flags).
 type Row = (u64, u16, u16, u64, u16);
 
 fn tshark(sample: &Path, filter: &str) -> Vec<Row> {
-    let out = Command::new("tshark")
-        .arg("-n")
-        .arg("-r")
-        .arg(sample)
-        .args(["-Y", filter, "-T", "fields", "-E", "separator=,"])
-        .args([
-            "-e",
-            "frame.number",
-            "-e",
-            "tcp.srcport",
-            "-e",
-            "tcp.dstport",
-        ])
-        .args(["-e", "tcp.len", "-e", "tcp.flags"])
-        .output()
-        .expect("run tshark");
-    assert!(
-        out.status.success(),
-        "tshark -r {} -Y {filter:?}: {}",
-        sample.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
+    let fields = [
+        "frame.number",
+        "tcp.srcport",
+        "tcp.dstport",
+        "tcp.len",
+        "tcp.flags",
+    ];
+    common::tshark_fields(sample, &["-Y", filter], &fields)
+        .into_iter()
+        .map(|f| {
             let num = |i: usize| f.get(i).and_then(|x| x.trim().parse::<u64>().ok());
             let flags = f
                 .get(4)
@@ -89,7 +56,7 @@ fn samples() -> Vec<PathBuf> {
 
 #[test]
 fn wireshark_filter_selects_exactly_the_flows_packets() {
-    if !tshark_available() {
+    if !common::tshark_available() {
         return;
     }
     let mut config = AnalyzerConfig::default();
@@ -198,23 +165,7 @@ fn wireshark_filter_selects_exactly_the_flows_packets() {
 
 /// Every frame's `tcp.stream` in tshark, for the frames that have one.
 fn tshark_streams(capture: &Path) -> std::collections::HashMap<u64, u64> {
-    let out = Command::new("tshark")
-        .arg("-n")
-        .arg("-r")
-        .arg(capture)
-        .args(["-T", "fields", "-e", "frame.number", "-e", "tcp.stream"])
-        .output()
-        .expect("run tshark");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let (frame, stream) = l.split_once('\t')?;
-            // An ICMP error quoting a TCP header lists the quoted stream too: the first is
-            // the frame's own.
-            let stream = stream.split(',').next()?.parse().ok()?;
-            Some((frame.parse().ok()?, stream))
-        })
-        .collect()
+    common::tshark_streams(capture).into_iter().collect()
 }
 
 /// Stream numbers as Wireshark gives them, over the public corpus (captures no one here
@@ -222,7 +173,7 @@ fn tshark_streams(capture: &Path) -> std::collections::HashMap<u64, u64> {
 /// frame a finding cites, are in the flow's `tcp.stream` in tshark.
 #[test]
 fn tcp_stream_numbers_match_tshark_over_the_corpus() {
-    if !tshark_available() {
+    if !common::tshark_available() {
         return;
     }
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/captures");
@@ -526,7 +477,7 @@ fn stream_mismatches(names: &[&str]) -> Vec<String> {
 
 #[test]
 fn tcp_stream_numbers_match_tshark_on_port_reuse() {
-    if !tshark_available() {
+    if !common::tshark_available() {
         return;
     }
     let failures = stream_mismatches(&["port-reused-after-close"]);
@@ -537,7 +488,7 @@ fn tcp_stream_numbers_match_tshark_on_port_reuse() {
 /// endpoints until a SYN with another ISN, and numbers what ICMP errors quote.
 #[test]
 fn tcp_stream_numbers_match_tshark_after_retries_idle_timeouts_and_icmp() {
-    if !tshark_available() {
+    if !common::tshark_available() {
         return;
     }
     let failures = stream_mismatches(&[
