@@ -3,6 +3,8 @@
 //! interface with openssl (feature `live`, Linux, root; skipped with a reason elsewhere,
 //! never when CI=true).
 
+mod common;
+
 use etherparse::PacketBuilder;
 use tlstriage::capture::Packet;
 use tlstriage::flow::{Analyzer, AnalyzerConfig, EndReason};
@@ -105,103 +107,22 @@ fn live_without_the_feature_says_how_to_rebuild() {
 
 #[cfg(feature = "live")]
 mod loopback {
-    use std::io::{BufRead, BufReader};
     use std::net::{TcpListener, TcpStream};
-    use std::path::{Path, PathBuf};
-    use std::process::{Child, ChildStdout, Command, Stdio};
+    use std::path::PathBuf;
+    use std::process::{Command, Stdio};
     use std::sync::mpsc::{channel, Receiver};
     use std::time::{Duration, Instant};
 
     use serde_json::Value;
 
-    fn bin() -> &'static str {
-        env!("CARGO_BIN_EXE_tlstriage")
-    }
+    use super::common::{self, bin, free_port, line_reader, make_cert, wait_listening, Guard};
 
-    /// True when live tests can run here; otherwise prints why (and fails in CI).
     fn can_run(test: &str) -> bool {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-        let reason = if !cfg!(target_os = "linux") {
-            Some("not Linux".to_string())
-        } else if !is_root() {
-            Some("not root (live capture needs CAP_NET_RAW)".to_string())
-        } else if Command::new("openssl").arg("version").output().is_err() {
-            Some("openssl not installed".to_string())
-        } else {
-            None
-        };
-        match reason {
-            None => true,
-            Some(r) if ci => panic!("{test}: cannot run in CI: {r}"),
-            Some(r) => {
-                eprintln!("SKIPPED {test}: {r}");
-                false
-            }
-        }
-    }
-
-    fn is_root() -> bool {
-        Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-    }
-
-    fn free_port() -> u16 {
-        TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port")
+        common::can_run_live(test, false)
     }
 
     fn tempdir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("tlstriage-live-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&d).expect("temp dir");
-        d
-    }
-
-    fn make_cert(dir: &Path) {
-        let st = Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                "k.pem",
-                "-out",
-                "c.pem",
-                "-days",
-                "1",
-                "-subj",
-                "/CN=localhost",
-            ])
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("openssl req");
-        assert!(st.success());
-    }
-
-    fn wait_listening(port: u16) {
-        let until = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < until, "server on {port} never listened");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Kills the child on drop so a failing test leaves nothing running.
-    struct Guard(Child);
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
+        common::tempdir(&format!("live-{name}"))
     }
 
     /// tlstriage live, started and ready (it has said it is capturing).
@@ -220,23 +141,8 @@ mod loopback {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start tlstriage live");
-        let stderr = child.stderr.take().expect("stderr");
-        let stdout: ChildStdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let (etx, erx) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("[tlstriage] {line}");
-                let _ = etx.send(line);
-            }
-        });
+        let lines = line_reader(child.stdout.take().expect("stdout"), None);
+        let erx = line_reader(child.stderr.take().expect("stderr"), Some("[tlstriage] "));
         let child = Guard(child);
         let line = erx
             .recv_timeout(Duration::from_secs(10))

@@ -2,14 +2,15 @@
 //! real TLS handshakes (openssl s_server, Python ssl clients). Feature `live`, Linux, root;
 //! skipped with a reason elsewhere, never when CI=true.
 
+mod common;
+
 #[cfg(feature = "live")]
 pub(crate) mod loopback {
+    use super::common::{self, bin, free_port, line_reader, make_cert, wait_listening, Guard};
     use std::collections::BTreeMap;
-    use std::io::{BufRead, BufReader};
-    use std::net::{TcpListener, TcpStream};
     use std::path::{Path, PathBuf};
-    use std::process::{Child, Command, Stdio};
-    use std::sync::mpsc::{channel, Receiver};
+    use std::process::{Command, Stdio};
+    use std::sync::mpsc::Receiver;
     use std::time::{Duration, Instant};
 
     use serde_json::Value;
@@ -43,39 +44,7 @@ with concurrent.futures.ThreadPoolExecutor(par) as ex:
     }
 
     fn can_run(test: &str) -> bool {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-        let root = Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-        let reason = if !cfg!(target_os = "linux") {
-            Some("not Linux")
-        } else if !root {
-            Some("not root (live capture needs CAP_NET_RAW)")
-        } else if Command::new("openssl").arg("version").output().is_err() {
-            Some("openssl not installed")
-        } else if Command::new("python3").arg("--version").output().is_err() {
-            Some("python3 not installed")
-        } else {
-            None
-        };
-        match reason {
-            None => true,
-            Some(r) if ci => panic!("{test}: cannot run in CI: {r}"),
-            Some(r) => {
-                eprintln!("SKIPPED {test}: {r}");
-                false
-            }
-        }
-    }
-
-    /// Kills the child on drop so a failing test leaves nothing running.
-    struct Guard(Child);
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
+        common::can_run_live(test, true)
     }
 
     /// A TLS server on a free loopback port, with the burst client beside it.
@@ -92,21 +61,9 @@ with concurrent.futures.ThreadPoolExecutor(par) as ex:
                 std::process::id()
             ));
             std::fs::create_dir_all(&dir).expect("temp dir");
-            let st = Command::new("openssl")
-                .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
-                .args(["ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "k.pem"])
-                .args(["-out", "c.pem", "-days", "1", "-subj", "/CN=localhost"])
-                .current_dir(&dir)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .expect("openssl req");
-            assert!(st.success());
+            make_cert(&dir);
             std::fs::write(dir.join("client.py"), BURST_CLIENT).expect("write client");
-            let port = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .expect("free port");
+            let port = free_port();
             let server = Guard(
                 Command::new("openssl")
                     .args([
@@ -120,11 +77,7 @@ with concurrent.futures.ThreadPoolExecutor(par) as ex:
                     .spawn()
                     .expect("openssl s_server"),
             );
-            let until = Instant::now() + Duration::from_secs(10);
-            while TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(Instant::now() < until, "server on {port} never listened");
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            wait_listening(port);
             Server {
                 dir,
                 port,
@@ -187,7 +140,7 @@ with concurrent.futures.ThreadPoolExecutor(par) as ex:
             _ => Stdio::piped(),
         };
         let filter = format!("tcp port {port}");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tlstriage"))
+        let mut child = Command::new(bin())
             .args(["live", "-i", "lo", "--bpf", &filter, "--flows"])
             .args(args)
             .stdout(stdout)
@@ -197,26 +150,9 @@ with concurrent.futures.ThreadPoolExecutor(par) as ex:
         if how == Stdout::Closed {
             drop(child.stdout.take());
         }
-        let lines = (how == Stdout::Read).then(|| {
-            let stdout = child.stdout.take().expect("stdout");
-            let (tx, rx) = channel();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-            rx
-        });
-        let stderr = child.stderr.take().expect("stderr");
-        let (etx, errors) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("[tlstriage] {line}");
-                let _ = etx.send(line);
-            }
-        });
+        let lines =
+            (how == Stdout::Read).then(|| line_reader(child.stdout.take().expect("stdout"), None));
+        let errors = line_reader(child.stderr.take().expect("stderr"), Some("[tlstriage] "));
         let line = errors
             .recv_timeout(Duration::from_secs(10))
             .expect("tlstriage live never said it was capturing");

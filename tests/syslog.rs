@@ -3,22 +3,18 @@
 //! with the RFC 5424 header fields parsed by rsyslog. Skipped with a notice when rsyslogd is
 //! not installed, except under CI=true (`.ci/run` installs it).
 
+mod common;
+
 use std::io::Read;
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn tlstriage(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tlstriage"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run tlstriage")
-}
+use common::tlstriage;
 
 fn find_rsyslogd() -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -40,21 +36,7 @@ fn rsyslogd_or_skip(test: &str) -> Option<PathBuf> {
     found
 }
 
-fn free_port_udp() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn free_port_tcp() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::{free_port as free_port_tcp, free_port_udp};
 
 /// A running rsyslogd; killed (by its own pid) and reaped on drop.
 struct Rsyslogd {

@@ -4,20 +4,16 @@
 //! refused with the reason. Skipped with a notice when rsyslogd or its gtls driver is not
 //! installed, except under CI=true (`.ci/run` installs rsyslog and rsyslog-gnutls).
 
+mod common;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn tlstriage(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tlstriage"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run tlstriage")
-}
+use common::tlstriage;
 
 /// rsyslogd with the gtls driver, or None (skipped; a failure under CI=true).
 fn rsyslogd_or_skip(test: &str) -> Option<PathBuf> {
