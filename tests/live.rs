@@ -115,7 +115,7 @@ mod loopback {
 
     use serde_json::Value;
 
-    use super::common::{self, bin, free_port, line_reader, make_cert, wait_listening, Guard};
+    use super::common::{self, bin, free_port, line_reader, make_cert, s_server, Guard};
 
     fn can_run(test: &str) -> bool {
         common::can_run_live(test, false)
@@ -216,20 +216,7 @@ mod loopback {
         let dir = tempdir("vm");
         make_cert(&dir);
         let port = free_port();
-        let server = Guard(
-            Command::new("openssl")
-                .args([
-                    "s_server", "-quiet", "-tls1_3", "-cert", "c.pem", "-key", "k.pem",
-                ])
-                .args(["-accept", &port.to_string()])
-                .current_dir(&dir)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("openssl s_server"),
-        );
-        wait_listening(port);
+        let server = s_server(&dir, port, &["-tls1_3"]);
         let filter = format!("tcp port {port}");
         let pcap = dir.join("failures.pcap");
         let pcap_s = pcap.to_string_lossy().to_string();
@@ -542,20 +529,7 @@ with concurrent.futures.ThreadPoolExecutor(par) as ex:
         make_cert(&dir);
         std::fs::write(dir.join("client.py"), BURST_CLIENT).expect("write client");
         let port = free_port();
-        let _server = Guard(
-            Command::new("openssl")
-                .args([
-                    "s_server", "-www", "-quiet", "-cert", "c.pem", "-key", "k.pem",
-                ])
-                .args(["-accept", &port.to_string()])
-                .current_dir(&dir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("openssl s_server"),
-        );
-        wait_listening(port);
+        let _server = s_server(&dir, port, &["-www"]);
         let filter = format!("tcp port {port}");
         let mut tt = start_tlstriage(&[
             "-i", "lo", "--bpf", &filter, "--flows", "--format", "ndjson",
@@ -634,21 +608,7 @@ with concurrent.futures.ThreadPoolExecutor(par) as ex:
         let keys = dir.join("keys.log");
         std::fs::write(&keys, "").expect("empty key log");
         let port = free_port();
-        let _server = Guard(
-            Command::new("openssl")
-                .args([
-                    "s_server", "-quiet", "-tls1_3", "-Verify", "1", "-www", "-cert", "c.pem",
-                    "-key", "k.pem",
-                ])
-                .args(["-accept", &port.to_string()])
-                .current_dir(&dir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("openssl s_server"),
-        );
-        wait_listening(port);
+        let _server = s_server(&dir, port, &["-tls1_3", "-Verify", "1", "-www"]);
         let filter = format!("tcp port {port}");
         let keys_s = keys.to_string_lossy().to_string();
         let tt = start_tlstriage(&[

@@ -6,7 +6,7 @@ mod common;
 
 #[cfg(feature = "live")]
 pub(crate) mod loopback {
-    use super::common::{self, bin, free_port, line_reader, make_cert, wait_listening, Guard};
+    use super::common::{self, bin, free_port, line_reader, make_cert, s_server, Guard};
     use std::collections::BTreeMap;
     use std::path::{Path, PathBuf};
     use std::process::{Command, Stdio};
@@ -64,20 +64,7 @@ with concurrent.futures.ThreadPoolExecutor(par) as ex:
             make_cert(&dir);
             std::fs::write(dir.join("client.py"), BURST_CLIENT).expect("write client");
             let port = free_port();
-            let server = Guard(
-                Command::new("openssl")
-                    .args([
-                        "s_server", "-www", "-quiet", "-cert", "c.pem", "-key", "k.pem",
-                    ])
-                    .args(["-accept", &port.to_string()])
-                    .current_dir(&dir)
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .expect("openssl s_server"),
-            );
-            wait_listening(port);
+            let server = s_server(&dir, port, &["-www"]);
             Server {
                 dir,
                 port,

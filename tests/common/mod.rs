@@ -110,6 +110,26 @@ pub fn make_cert(dir: &Path) {
     assert!(st.success());
 }
 
+/// `openssl s_server -quiet ARGS` with `dir`'s c.pem and k.pem on 127.0.0.1:`port`,
+/// listening when returned. Its stdin stays open: at end of input a server without `-www`
+/// would close its connection.
+pub fn s_server(dir: &Path, port: u16, args: &[&str]) -> Guard {
+    let server = Guard(
+        Command::new("openssl")
+            .args(["s_server", "-quiet", "-cert", "c.pem", "-key", "k.pem"])
+            .args(args)
+            .args(["-accept", &port.to_string()])
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("openssl s_server"),
+    );
+    wait_listening(port);
+    server
+}
+
 /// Kills the child on drop so a failing test leaves nothing running.
 pub struct Guard(pub Child);
 
