@@ -38,6 +38,7 @@ pub const HANDSHAKE_ABORTED: Rule = Rule {
     check,
 };
 
+mod crossing;
 mod trust;
 
 /// How the handshake ended, and who ended it.
@@ -49,8 +50,10 @@ struct Ending {
     /// The alert description, when an alert ended it ("encrypted" when not visible).
     alert: Option<&'static str>,
     /// A fatal alert sent after the other side had closed: its sender, description and
-    /// frame. The close ended the handshake; the alert was the reaction to it.
+    /// frame. The close ended the handshake; the alert was the reaction to it, unless it
+    /// crossed the close (sent before its sender could have seen it).
     reaction: Option<(Side, &'static str, FrameNo)>,
+    crossed: Option<crossing::Crossing>,
 }
 
 fn ending(flow: &FlowRecord, tls: &TlsConn) -> Ending {
@@ -76,6 +79,7 @@ fn ending(flow: &FlowRecord, tls: &TlsConn) -> Ending {
                     ts_us: ev.ts_us,
                     alert: None,
                     reaction: Some((sender, name, e.frame)),
+                    crossed: crossing::crossed(flow, sender, ev.ts_us, e.ts_us),
                 }
             }
             None => {
@@ -86,6 +90,7 @@ fn ending(flow: &FlowRecord, tls: &TlsConn) -> Ending {
                     ts_us: e.ts_us,
                     alert: Some(name),
                     reaction: None,
+                    crossed: None,
                 }
             }
         }
@@ -98,6 +103,7 @@ fn ending(flow: &FlowRecord, tls: &TlsConn) -> Ending {
             ts_us: ev.ts_us,
             alert: None,
             reaction: None,
+            crossed: None,
         };
     }
     let how = match flow.end {
@@ -111,6 +117,7 @@ fn ending(flow: &FlowRecord, tls: &TlsConn) -> Ending {
         ts_us: flow.last_ts_us,
         alert: None,
         reaction: None,
+        crossed: None,
     }
 }
 
@@ -987,12 +994,22 @@ fn check(ctx: &mut RuleCtx<'_>) {
             )),
         }
     }
-    if let Some((side, alert, f)) = end.reaction {
-        because.push(format!(
+    match (end.reaction, end.crossed) {
+        (Some((side, alert, f)), Some(c)) => because.push(format!(
+            "the {}'s fatal {alert} alert at frame {f} crossed that {}: it came {} ms after it, \
+             sooner than the {} ms round trip an answer to it takes, so it was sent before the {} saw it",
+            side.as_str(),
+            end.how,
+            c.after_close_us / 1000,
+            c.round_trip_us / 1000,
+            side.as_str()
+        )),
+        (Some((side, alert, f)), None) => because.push(format!(
             "the {}'s fatal {alert} alert at frame {f} came after that {}: a reaction to the close, not its cause",
             side.as_str(),
             end.how
-        ));
+        )),
+        _ => {}
     }
     because.extend(d.because);
     if let Some(o) = &offer {
@@ -1102,11 +1119,22 @@ fn check(ctx: &mut RuleCtx<'_>) {
                 json!({ "mtu": mtu, "icmp_frame": frame }),
             );
         }
-        if let Some((side, alert, frame)) = end.reaction {
-            m.insert(
-                "reaction_alert".into(),
-                json!({ "sent_by": side.as_str(), "description": alert, "frame": frame }),
-            );
+        match (end.reaction, end.crossed) {
+            (Some((side, alert, frame)), Some(c)) => {
+                m.insert(
+                    "crossed_alert".into(),
+                    json!({ "sent_by": side.as_str(), "description": alert, "frame": frame,
+                            "after_close_ms": c.after_close_us as f64 / 1000.0,
+                            "round_trip_ms": c.round_trip_us as f64 / 1000.0 }),
+                );
+            }
+            (Some((side, alert, frame)), None) => {
+                m.insert(
+                    "reaction_alert".into(),
+                    json!({ "sent_by": side.as_str(), "description": alert, "frame": frame }),
+                );
+            }
+            _ => {}
         }
     }
     ctx.push(finding);
