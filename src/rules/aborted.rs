@@ -804,6 +804,12 @@ fn stalled_server_flight(x: &Facts<'_>) -> Option<Diag> {
             m.map(|m| format!(", MTU {m}")).unwrap_or_default()
         );
     }
+    // Missing bytes alone are what a capture that dropped or cut packets shows too.
+    let st = &x.flow.stream_stats[Dir::ToClient.index()];
+    if frames.is_empty() && st.retransmitted < 2 && x.flow.zero_window[Dir::ToServer.index()] == 0 {
+        confidence = "low";
+        facts.push("only bytes missing from the capture point to the network: a capture that dropped or cut packets looks the same".into());
+    }
     let mut d = diag(Cause::Network, confidence, format!(
         "The server started its flight but the client never answered it: the server's segments were \
          retransmitted, lost or held back by a zero window, and the handshake stalled {} until the \
@@ -888,24 +894,48 @@ fn client_gave_up(x: &Facts<'_>) -> Option<Diag> {
     if !x.by_client {
         return None;
     }
-    let waited = x
+    let last = x
         .tls
         .events
         .iter()
         .rev()
-        .find(|e| e.dir.sender() == Side::Server)
-        .map(|e| {
+        .find(|e| e.dir.sender() == Side::Server);
+    let waited = last.map(|e| {
+        format!(
+            "the client closed {} ms after the server's last TLS message (frame {})",
+            (x.end.ts_us - e.ts_us) / 1000,
+            e.frame
+        )
+    });
+    // A close without an alert says who ended it, not why: only a wait as long as a
+    // client's timeout makes "gave up" more than a guess.
+    let waited_us = x.end.ts_us
+        - last
+            .or(x.tls.events.first())
+            .map_or(x.end.ts_us, |e| e.ts_us);
+    let (confidence, timing) = if waited_us >= GAVE_UP_WAIT_US {
+        (
+            "medium",
             format!(
-                "the client closed {} ms after the server's last TLS message (frame {})",
-                (x.end.ts_us - e.ts_us) / 1000,
-                e.frame
-            )
-        });
-    Some(diag(Cause::ClientGaveUp, "medium", format!(
+                "the client waited {} ms: as long as a client timeout",
+                waited_us / 1000
+            ),
+        )
+    } else {
+        ("low", format!(
+            "only the close points to it: {} ms is too soon for a timeout, and without an alert the capture cannot tell a cancel from a silent rejection",
+            waited_us / 1000
+        ))
+    };
+    Some(diag(Cause::ClientGaveUp, confidence, format!(
         "The client closed the connection ({}) {} without sending an alert: the client application \
          gave up (timeout, user cancel, or its TLS library rejected something without saying so).", x.end.how, x.stage_words))
-    .because(waited.or_else(|| Some("no TLS message from the server before the client closed".into()))))
+    .because(waited.or_else(|| Some("no TLS message from the server before the client closed".into())).into_iter().chain([timing])))
 }
+
+/// A client that closes this long after the server's last message (or its own ClientHello,
+/// unanswered) most likely hit a timeout.
+const GAVE_UP_WAIT_US: TimestampUs = 1_000_000;
 
 fn silent_server(x: &Facts<'_>) -> Option<Diag> {
     let silent = x.tls.server_hello.is_none()
