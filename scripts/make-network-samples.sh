@@ -29,6 +29,9 @@
 #                                "fragmentation needed" (MTU 1000) is sent and captured on the
 #                                server's interface, then dropped by the server's own INPUT chain,
 #                                so the handshake still stalls with the ICMP in the capture.
+#   samples/alert-after-rst.pcap The client RSTs 40 ms after its ClientHello while the server's
+#                                fatal handshake_failure is in flight (a user-space bridge delays
+#                                each way by 50 ms): the alert is captured after the RST.
 #
 #   scripts/make-network-samples.sh [NAME...]   # needs root, ip, iptables, tcpdump, openssl, curl;
 #                                               # NAME (e.g. no-answer) makes only that sample
@@ -209,8 +212,86 @@ teardown
 cp "$WORK/pmtu-frag-needed.pcap" "$OUT/pmtu-frag-needed.pcap"
 }
 
+# `ethtool -K DEV tx off tso off gso off gro off` without ethtool (SIOCETHTOOL): a bridged
+# frame must carry its real checksum, and segments must be as on the wire.
+OFFLOADS_OFF='
+import array, fcntl, socket, struct, sys
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for cmd in (0x17, 0x1f, 0x24, 0x2c):
+    buf = array.array("B", struct.pack("II", cmd, 0))
+    ifr = struct.pack("16sP", sys.argv[1].encode(), buf.buffer_info()[0])
+    fcntl.ioctl(sock.fileno(), 0x8946, ifr)
+'
+
+# ---------------------------------------------------------------- alert crossing a RST
+# The client resets its connection 40 ms after its ClientHello; the router delays each way by
+# 50 ms, so the server's fatal alert (no shared cipher) is already on its way when the RST
+# leaves: captured on the client's interface, the alert arrives after the client's RST.
+sample_alert_after_rst() {
+log "alert-after-rst.pcap"
+# No netem in every kernel: the "router" is a user-space Ethernet bridge that holds every
+# frame 50 ms each way (AF_PACKET sockets on r0 and r1, no IP on the router).
+for ns in "$C" "$R" "$S"; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
+ip link add c0 netns "$C" type veth peer name r0 netns "$R"
+ip link add s0 netns "$S" type veth peer name r1 netns "$R"
+ip -n "$C" addr add 10.9.3.2/24 dev c0
+ip -n "$S" addr add 10.9.3.3/24 dev s0
+for l in "$C:c0" "$R:r0" "$R:r1" "$S:s0"; do
+    ip -n "${l%%:*}" link set "${l#*:}" up
+    ip netns exec "${l%%:*}" python3 -c "$OFFLOADS_OFF" "${l#*:}"
+done
+ip netns exec "$R" python3 - 2>/dev/null <<'PY' &
+import socket, threading, time, queue
+def side(dev):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+    s.bind((dev, 0))
+    return s
+a, b = side("r0"), side("r1")
+def pump(src, dst):
+    q = queue.Queue()
+    def send():
+        while True:
+            due, frame = q.get()
+            time.sleep(max(0.0, due - time.monotonic()))
+            dst.send(frame)
+    threading.Thread(target=send, daemon=True).start()
+    while True:
+        frame, addr = src.recvfrom(65535)
+        if addr[2] != socket.PACKET_OUTGOING:
+            q.put((time.monotonic() + 0.05, frame))
+threading.Thread(target=pump, args=(a, b), daemon=True).start()
+pump(b, a)
+PY
+sleep 0.5
+ip netns exec "$S" openssl s_server -accept 4460 -cert leaf.pem -key leaf.key -cert_chain chain.pem \
+    -tls1_2 -cipher AES256-GCM-SHA384 -quiet -naccept 1 >/dev/null 2>&1 &
+sleep 1
+capture "$C" c0 "$WORK/alert-after-rst.pcap"
+ip netns exec "$C" python3 - <<'PY'
+import socket, ssl, struct, time
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+ctx.set_ciphers("AES128-SHA")
+s = socket.create_connection(("10.9.3.3", 4460), timeout=5)
+s.setblocking(False)
+t = ctx.wrap_socket(s, server_hostname="localhost", do_handshake_on_connect=False)
+try:
+    t.do_handshake()
+except ssl.SSLWantReadError:
+    pass
+time.sleep(0.04)
+# SO_LINGER 0: close() sends a RST instead of a FIN.
+t.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+t.close()
+PY
+stop_capture "$C"
+teardown
+cp "$WORK/alert-after-rst.pcap" "$OUT/alert-after-rst.pcap"
+}
+
 ALL=(middlebox-rst pmtu-blackhole no-answer reject-port-unreachable reject-admin-prohibited
-     reject6-adm-prohibited pmtu-frag-needed)
+     reject6-adm-prohibited pmtu-frag-needed alert-after-rst)
 [ $# -gt 0 ] || set -- "${ALL[@]}"
 for n in "$@"; do
     declare -F "sample_${n//-/_}" >/dev/null || { log "unknown sample $n (known: ${ALL[*]})"; exit 1; }

@@ -16,6 +16,7 @@ use foldhash::fast::FixedState;
 /// capture can already fill the table, which `max_flows` bounds).
 type FlowMap<V> = HashMap<FlowKey, V, FixedState>;
 
+mod reset;
 mod streams;
 use streams::{ConvKey, Segment, Stream, StreamNumbers};
 
@@ -696,6 +697,11 @@ impl Flow {
     }
 }
 
+/// Both FINs (the last ACK not captured), or a RST: a flow that ended, not one cut off.
+fn closed(h: &FlowHeader) -> bool {
+    h.fin.iter().all(Option::is_some) || h.rst.iter().any(Option::is_some)
+}
+
 /// What is kept of a finished flow until its idle timeout, so that late ACKs and
 /// retransmissions of a finished connection are not taken for a new flow picked up
 /// mid-stream: two numbers, in a table of their own. Most of a run's tracked connections
@@ -1023,7 +1029,7 @@ impl Analyzer {
                 break;
             };
             // Both FINs seen, the last ACK not captured (yet): closed all the same.
-            let end = if flow.h.fin.iter().all(Option::is_some) {
+            let end = if closed(&flow.h) {
                 EndReason::Closed
             } else {
                 EndReason::CaptureEnd
@@ -1081,9 +1087,20 @@ impl Analyzer {
         }
         expired.sort_unstable_by_key(|(first, _)| *first);
         for (_, key) in expired {
+            // A reset flow at the end of its grace period: closed, and its key kept for the
+            // late segments still to come.
+            if let Some(last_ts) = self
+                .flows
+                .get(&key)
+                .filter(|f| f.h.rst.iter().any(Option::is_some))
+                .map(|f| f.h.last_ts_us)
+            {
+                self.close_flow(key, last_ts);
+                continue;
+            }
             if let Some(slot) = self.remove(&key) {
                 let end = match &slot {
-                    Slot::Open(f) if f.h.fin.iter().all(Option::is_some) => EndReason::Closed,
+                    Slot::Open(f) if closed(&f.h) => EndReason::Closed,
                     Slot::Open(_) => {
                         self.stats.flows_timed_out += 1;
                         EndReason::Timeout
@@ -1113,6 +1130,12 @@ impl Analyzer {
         expired: &mut Vec<(FrameNo, FlowKey)>,
     ) {
         let entry = match self.flows.get(&key) {
+            // A reset flow whose grace period is over is due whatever its last activity.
+            Some(f)
+                if reset::first_reset(&f.h.rst).is_some_and(|(_, e)| reset::grace_over(e, now)) =>
+            {
+                Some((f.h.first_frame, TimestampUs::MIN))
+            }
             Some(f) => Some((f.h.first_frame, f.h.last_ts_us)),
             None => self
                 .finished_flows
@@ -1367,6 +1390,11 @@ impl Analyzer {
                 }
             }
         }
+        if self.flows.get(&key).is_some_and(|f| {
+            reset::first_reset(&f.h.rst).is_some_and(|(_, e)| reset::grace_over(e, ts_us))
+        }) {
+            self.close_flow(key, ts_us);
+        }
         if !self.flows.contains_key(&key) {
             if let Some(late) = self.finished_flows.get_mut(&key) {
                 late.last_ts_us = ts_us;
@@ -1429,7 +1457,7 @@ impl Analyzer {
                 }
             }
         }
-        if !pkt.payload.is_empty() {
+        if !pkt.payload.is_empty() && reset::reads(&h.rst, d) {
             h.payload_bytes[d] += pkt.payload.len() as u64;
             // Data on a SYN (TCP Fast Open) starts after the SYN's own sequence number.
             let seq = if pkt.flags & tcp_flags::SYN != 0 {
@@ -1454,6 +1482,15 @@ impl Analyzer {
             ts_us,
             ttl: pkt.ttl,
         };
+        // The first RST: finished at the end of its grace period if the other side stays
+        // silent.
+        let reset_due = (pkt.flags & tcp_flags::RST != 0 && h.rst.iter().all(Option::is_none))
+            .then(|| {
+                (
+                    reset::due_at(event, self.config.idle_timeout_us),
+                    h.first_frame,
+                )
+            });
         if pkt.flags & tcp_flags::RST != 0 {
             h.rst[d].get_or_insert(event);
         }
@@ -1464,22 +1501,30 @@ impl Analyzer {
         // range is the one `tcp.stream eq N` selects in Wireshark (the last ACK included).
         let fins = h.fin.iter().all(Option::is_some);
         let last_ack = fins && pkt.flags & tcp_flags::FIN == 0 && pkt.payload.is_empty();
-        let done = h.rst.iter().any(Option::is_some) || last_ack;
-        if done {
-            let first_frame = h.first_frame;
-            if let Some(flow) = self.flows.remove(&key) {
-                self.finished_flows.insert(
-                    key,
-                    Finished {
-                        first_frame,
-                        last_ts_us: ts_us,
-                    },
-                );
-                self.finish_flow(*flow, EndReason::Closed);
-            }
+        let over = last_ack || reset::reset_over(&h.rst, &h.fin, ts_us);
+        if let Some((due, first)) = reset_due {
+            self.queue_idle(due, first, key);
+        }
+        if over {
+            self.close_flow(key, ts_us);
         }
         if self.buffered_total > self.config.max_total_buffered_bytes {
             self.shed_buffers();
+        }
+    }
+
+    /// Finish a closed flow, keeping its key as finished until the idle timeout (late ACKs
+    /// and retransmissions are no new flow).
+    fn close_flow(&mut self, key: FlowKey, ts_us: TimestampUs) {
+        if let Some(flow) = self.flows.remove(&key) {
+            self.finished_flows.insert(
+                key,
+                Finished {
+                    first_frame: flow.h.first_frame,
+                    last_ts_us: ts_us,
+                },
+            );
+            self.finish_flow(*flow, EndReason::Closed);
         }
     }
 
@@ -1729,6 +1774,9 @@ mod tests {
         f.send(raw(C, S, 40000, 443, 100, SYN, b""), 0);
         f.send(raw(S, C, 443, 40000, 900, SYN | ACK, b""), 10);
         f.send(raw(C, S, 40000, 443, 101, RST, b""), 10);
+        // The server may still be sending: its RST (or FIN) finishes the flow.
+        assert!(f.a.take_finished().is_empty());
+        f.send(raw(S, C, 443, 40000, 901, RST, b""), 10);
         let done = f.a.take_finished();
         assert_eq!(done.len(), 1);
         let r = &done[0];
@@ -1890,11 +1938,59 @@ mod tests {
         rst[8] = 250;
         rst[34..36].copy_from_slice(&[0, 0]);
         f.send(rst, 10);
+        f.a.finish();
         let done = f.a.take_finished();
         let r = &done[0];
         assert_eq!(r.ttl_range, [Some((64, 64)), Some((52, 52))]);
         assert_eq!(r.rst[1].map(|e| e.ttl), Some(250));
         assert_eq!(r.zero_window, [1, 0]);
+    }
+
+    #[test]
+    fn after_a_rst_the_other_side_is_read_until_it_closes_or_the_grace_ends() {
+        let alert = [0x15, 3, 3, 0, 2, 2, 40];
+        let mut f = Feeder::new(AnalyzerConfig::default());
+        f.send(raw(C, S, 40000, 443, 100, SYN, b""), 0);
+        f.send(raw(S, C, 443, 40000, 900, SYN | ACK, b""), 10);
+        f.send(raw(C, S, 40000, 443, 101, RST, b""), 10);
+        // The server's alert crossed the RST; the client's stack answers it with a RST.
+        f.send(raw(S, C, 443, 40000, 901, ACK, &alert), 70_000);
+        f.send(raw(C, S, 40000, 443, 101, RST, b""), 10);
+        f.send(raw(C, S, 40000, 443, 101, ACK, b"late"), 10);
+        assert!(f.a.take_finished().is_empty());
+        f.send(raw(S, C, 443, 40000, 908, FIN | ACK, b""), 10);
+        let done = f.a.take_finished();
+        assert_eq!(done.len(), 1);
+        let r = &done[0];
+        assert_eq!((r.end, r.last_frame), (EndReason::Closed, 7));
+        assert_eq!(
+            r.first_bytes[1].as_ref().map(|b| (b.0.len(), b.1)),
+            Some((7, 4))
+        );
+        // The resetting side's bytes after its RST are no message.
+        assert_eq!(r.payload_bytes, [0, 7]);
+
+        // A silent peer: finished by the sweep once the grace period is over...
+        let mut f = Feeder::new(AnalyzerConfig::default());
+        f.send(raw(C, S, 40000, 443, 100, SYN, b""), 0);
+        f.send(raw(S, C, 443, 40000, 900, SYN | ACK, b""), 10);
+        f.send(raw(C, S, 40000, 443, 101, RST, b""), 10);
+        f.a.tick(f.ts + reset::RESET_GRACE_US - 1_000_000);
+        assert!(f.a.take_finished().is_empty());
+        f.a.tick(f.ts + reset::RESET_GRACE_US + 1_000_000);
+        let done = f.a.take_finished();
+        assert_eq!(done.len(), 1);
+        assert_eq!(
+            (done[0].end, f.a.stats().flows_timed_out),
+            (EndReason::Closed, 0)
+        );
+        // ...and a packet after it is a late one of the finished flow, not a new flow.
+        f.send(
+            raw(S, C, 443, 40000, 901, ACK, &alert),
+            reset::RESET_GRACE_US + 2_000_000,
+        );
+        f.a.finish();
+        assert!(f.a.take_finished().is_empty());
     }
 
     #[test]

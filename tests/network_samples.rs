@@ -12,7 +12,7 @@ fn analyze(name: &str) -> Analysis {
         .join("samples")
         .join(name);
     let mut config = AnalyzerConfig::default();
-    config.set_tls_ports(&[4448, 4449, 4455, 4456, 4457, 4458, 4459]);
+    config.set_tls_ports(&[4448, 4449, 4455, 4456, 4457, 4458, 4459, 4460]);
     let a = analyze_path(&path, &config).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert!(a.error.is_none() && !a.truncated, "{name}");
     assert_eq!(a.flows.len(), 1, "{name}: one connection");
@@ -170,4 +170,44 @@ fn frag_needed_is_evidence_for_the_stalled_handshake() {
     let flow = &a.flows[0].0;
     assert_eq!((flow.icmp_count, flow.icmp.len()), (6, 6));
     assert_eq!((a.stats.icmp_errors, a.stats.icmp_errors_no_flow), (6, 0));
+}
+
+#[test]
+fn an_alert_crossing_the_clients_rst_is_read_and_named_the_cause() {
+    // Client RST at frame 5, the server's handshake_failure (sent before the RST reached
+    // it) at frame 8, as tshark shows: `tshark -r samples/alert-after-rst.pcap`.
+    let a = analyze("alert-after-rst.pcap");
+    let alert = a
+        .findings()
+        .map(|(_, f)| f)
+        .find(|f| f.kind.as_str() == "tls_alert")
+        .expect("the alert after the RST is read");
+    assert_eq!(alert.frames, vec![8]);
+    assert_eq!(ev(alert, "sent_by"), "server");
+    assert_eq!(ev(alert, "description"), "handshake_failure");
+    assert_eq!(ev(alert, "level"), "fatal");
+    let f = aborted(&a, &["tls_alert", "cipher_mismatch", "handshake_aborted"]);
+    assert_eq!(ev(f, "aborted_by"), "client");
+    assert_eq!(ev(f, "how"), "rst");
+    assert_eq!(ev(f, "stage"), "client_hello");
+    assert_eq!(ev(f, "likely_cause"), "cipher_mismatch");
+    assert_eq!(f.frames, vec![4, 5, 8]);
+    assert!(f.evidence.get("reaction_alert").is_none());
+    let c = &f.evidence["crossed_alert"];
+    assert_eq!(c["sent_by"], "server");
+    assert_eq!(c["frame"], 8);
+    // 50 ms each way through the delaying bridge: the alert came ~73 ms after the RST, an
+    // answer to the RST could not come before ~100 ms.
+    let (after, rtt) = (
+        c["after_close_ms"].as_f64().unwrap_or(f64::NAN),
+        c["round_trip_ms"].as_f64().unwrap_or(f64::NAN),
+    );
+    assert!(after < rtt && rtt >= 100.0, "{after} {rtt}");
+    // Stream numbering is untouched: one connection, Wireshark's stream 0, which now holds
+    // the frames after the RST too (the server's ACK, alert and FIN).
+    let flow = &a.flows[0].0;
+    assert_eq!(
+        (flow.tcp_stream, flow.first_frame, flow.last_frame),
+        (0, 1, 10)
+    );
 }

@@ -38,6 +38,7 @@ pub const HANDSHAKE_ABORTED: Rule = Rule {
     check,
 };
 
+mod crossing;
 mod trust;
 
 /// How the handshake ended, and who ended it.
@@ -49,8 +50,10 @@ struct Ending {
     /// The alert description, when an alert ended it ("encrypted" when not visible).
     alert: Option<&'static str>,
     /// A fatal alert sent after the other side had closed: its sender, description and
-    /// frame. The close ended the handshake; the alert was the reaction to it.
+    /// frame. The close ended the handshake; the alert was the reaction to it, unless it
+    /// crossed the close (sent before its sender could have seen it).
     reaction: Option<(Side, &'static str, FrameNo)>,
+    crossed: Option<crossing::Crossing>,
 }
 
 fn ending(flow: &FlowRecord, tls: &TlsConn) -> Ending {
@@ -76,6 +79,7 @@ fn ending(flow: &FlowRecord, tls: &TlsConn) -> Ending {
                     ts_us: ev.ts_us,
                     alert: None,
                     reaction: Some((sender, name, e.frame)),
+                    crossed: crossing::crossed(flow, sender, ev.ts_us, e.ts_us),
                 }
             }
             None => {
@@ -86,6 +90,7 @@ fn ending(flow: &FlowRecord, tls: &TlsConn) -> Ending {
                     ts_us: e.ts_us,
                     alert: Some(name),
                     reaction: None,
+                    crossed: None,
                 }
             }
         }
@@ -98,6 +103,7 @@ fn ending(flow: &FlowRecord, tls: &TlsConn) -> Ending {
             ts_us: ev.ts_us,
             alert: None,
             reaction: None,
+            crossed: None,
         };
     }
     let how = match flow.end {
@@ -111,6 +117,7 @@ fn ending(flow: &FlowRecord, tls: &TlsConn) -> Ending {
         ts_us: flow.last_ts_us,
         alert: None,
         reaction: None,
+        crossed: None,
     }
 }
 
@@ -797,6 +804,12 @@ fn stalled_server_flight(x: &Facts<'_>) -> Option<Diag> {
             m.map(|m| format!(", MTU {m}")).unwrap_or_default()
         );
     }
+    // Missing bytes alone are what a capture that dropped or cut packets shows too.
+    let st = &x.flow.stream_stats[Dir::ToClient.index()];
+    if frames.is_empty() && st.retransmitted < 2 && x.flow.zero_window[Dir::ToServer.index()] == 0 {
+        confidence = "low";
+        facts.push("only bytes missing from the capture point to the network: a capture that dropped or cut packets looks the same".into());
+    }
     let mut d = diag(Cause::Network, confidence, format!(
         "The server started its flight but the client never answered it: the server's segments were \
          retransmitted, lost or held back by a zero window, and the handshake stalled {} until the \
@@ -881,24 +894,48 @@ fn client_gave_up(x: &Facts<'_>) -> Option<Diag> {
     if !x.by_client {
         return None;
     }
-    let waited = x
+    let last = x
         .tls
         .events
         .iter()
         .rev()
-        .find(|e| e.dir.sender() == Side::Server)
-        .map(|e| {
+        .find(|e| e.dir.sender() == Side::Server);
+    let waited = last.map(|e| {
+        format!(
+            "the client closed {} ms after the server's last TLS message (frame {})",
+            (x.end.ts_us - e.ts_us) / 1000,
+            e.frame
+        )
+    });
+    // A close without an alert says who ended it, not why: only a wait as long as a
+    // client's timeout makes "gave up" more than a guess.
+    let waited_us = x.end.ts_us
+        - last
+            .or(x.tls.events.first())
+            .map_or(x.end.ts_us, |e| e.ts_us);
+    let (confidence, timing) = if waited_us >= GAVE_UP_WAIT_US {
+        (
+            "medium",
             format!(
-                "the client closed {} ms after the server's last TLS message (frame {})",
-                (x.end.ts_us - e.ts_us) / 1000,
-                e.frame
-            )
-        });
-    Some(diag(Cause::ClientGaveUp, "medium", format!(
+                "the client waited {} ms: as long as a client timeout",
+                waited_us / 1000
+            ),
+        )
+    } else {
+        ("low", format!(
+            "only the close points to it: {} ms is too soon for a timeout, and without an alert the capture cannot tell a cancel from a silent rejection",
+            waited_us / 1000
+        ))
+    };
+    Some(diag(Cause::ClientGaveUp, confidence, format!(
         "The client closed the connection ({}) {} without sending an alert: the client application \
          gave up (timeout, user cancel, or its TLS library rejected something without saying so).", x.end.how, x.stage_words))
-    .because(waited.or_else(|| Some("no TLS message from the server before the client closed".into()))))
+    .because(waited.or_else(|| Some("no TLS message from the server before the client closed".into())).into_iter().chain([timing])))
 }
+
+/// A client that closes this long after the server's last message (or its own ClientHello,
+/// unanswered) most likely hit a timeout.
+const GAVE_UP_WAIT_US: TimestampUs = 1_000_000;
 
 fn silent_server(x: &Facts<'_>) -> Option<Diag> {
     let silent = x.tls.server_hello.is_none()
@@ -987,12 +1024,22 @@ fn check(ctx: &mut RuleCtx<'_>) {
             )),
         }
     }
-    if let Some((side, alert, f)) = end.reaction {
-        because.push(format!(
+    match (end.reaction, end.crossed) {
+        (Some((side, alert, f)), Some(c)) => because.push(format!(
+            "the {}'s fatal {alert} alert at frame {f} crossed that {}: it came {} ms after it, \
+             sooner than the {} ms round trip an answer to it takes, so it was sent before the {} saw it",
+            side.as_str(),
+            end.how,
+            c.after_close_us / 1000,
+            c.round_trip_us / 1000,
+            side.as_str()
+        )),
+        (Some((side, alert, f)), None) => because.push(format!(
             "the {}'s fatal {alert} alert at frame {f} came after that {}: a reaction to the close, not its cause",
             side.as_str(),
             end.how
-        ));
+        )),
+        _ => {}
     }
     because.extend(d.because);
     if let Some(o) = &offer {
@@ -1102,11 +1149,22 @@ fn check(ctx: &mut RuleCtx<'_>) {
                 json!({ "mtu": mtu, "icmp_frame": frame }),
             );
         }
-        if let Some((side, alert, frame)) = end.reaction {
-            m.insert(
-                "reaction_alert".into(),
-                json!({ "sent_by": side.as_str(), "description": alert, "frame": frame }),
-            );
+        match (end.reaction, end.crossed) {
+            (Some((side, alert, frame)), Some(c)) => {
+                m.insert(
+                    "crossed_alert".into(),
+                    json!({ "sent_by": side.as_str(), "description": alert, "frame": frame,
+                            "after_close_ms": c.after_close_us as f64 / 1000.0,
+                            "round_trip_ms": c.round_trip_us as f64 / 1000.0 }),
+                );
+            }
+            (Some((side, alert, frame)), None) => {
+                m.insert(
+                    "reaction_alert".into(),
+                    json!({ "sent_by": side.as_str(), "description": alert, "frame": frame }),
+                );
+            }
+            _ => {}
         }
     }
     ctx.push(finding);

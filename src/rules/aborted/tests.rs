@@ -503,11 +503,25 @@ fn client_gives_up_with_rst() {
             "server_hello_done",
             "rst",
             "client_gave_up",
-            "medium"
+            "low"
         )
     );
     assert_eq!(a.frames, vec![4, 6]);
     assert_eq!(all, vec!["handshake_aborted"]);
+    assert!(a.evidence["because"]
+        .to_string()
+        .contains("only the close points to it: 1 ms is too soon for a timeout"));
+    // A RST two seconds after the server's flight: a timeout, more than a guess.
+    let mut f = after_server_flight(vec![]);
+    close(&mut f, C, true, 2005);
+    let (a, _) = aborted(&f);
+    assert_eq!(
+        (ev(&a, "likely_cause"), ev(&a, "confidence")),
+        ("client_gave_up", "medium")
+    );
+    assert!(a.evidence["because"]
+        .to_string()
+        .contains("the client waited 2000 ms: as long as a client timeout"));
 }
 
 #[test]
@@ -1060,6 +1074,20 @@ fn stalled_certificate_flight_is_a_network_problem() {
     assert!(a.evidence["because"]
         .to_string()
         .contains("the server retransmitted 4 segments"));
+
+    // Only bytes missing from the capture, nothing retransmitted: a lossy capture looks
+    // the same, so the network is a low-confidence guess.
+    f.stream_stats[S.index()].retransmitted = 0;
+    f.stream_stats[S.index()].gaps = 1;
+    f.stream_stats[S.index()].gap_bytes = 1400;
+    let (a, _) = aborted(&f);
+    assert_eq!(
+        (ev(&a, "likely_cause"), ev(&a, "confidence")),
+        ("network", "low")
+    );
+    assert!(a.evidence["because"]
+        .to_string()
+        .contains("only bytes missing from the capture point to the network"));
 
     // Zero window from the client, capture ends.
     let mut f = tls_flow(
