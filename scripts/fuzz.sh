@@ -45,7 +45,7 @@ cargo fuzz build
 summary=()
 for t in "${targets[@]}"; do
     log="fuzz/artifacts/$t.log"
-    mkdir -p "fuzz/artifacts/$t"
+    mkdir -p "fuzz/artifacts/$t" "fuzz/corpus/$t"
     echo "== fuzzing $t for ${secs}s (log: $log)"
     status=ok
     cargo fuzz run "$t" "fuzz/corpus/$t" -- \
