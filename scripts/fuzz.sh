@@ -5,7 +5,8 @@
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz`); on a stable toolchain nightly features are
 # unlocked with RUSTC_BOOTSTRAP=1. Seed corpora are (re)made from samples/ and
-# ../shared/captures/ into fuzz/corpus/ (gitignored). Crash inputs land in
+# ../shared/captures/ into fuzz/corpus/ (gitignored). A timeout (-timeout) or an RSS
+# blow-up (-rss_limit_mb) stops the run and counts as a finding, like a crash. Crash inputs land in
 # fuzz/artifacts/TARGET/; turn each into a regression test in `cargo test` (see
 # fuzz/README.md). Not run by CI: CI runs only the regression tests.
 set -euo pipefail
@@ -15,8 +16,16 @@ secs=${1:-180}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(capture decode reassembly tls cert pipeline filter keylog decrypt)
+    targets=(session pipeline tls keylog decrypt capture decode reassembly cert filter)
 fi
+# Whole captures and TLS conversations are large: give the targets that take them room for
+# a real multi-record session (libFuzzer's default caps inputs near 4 KiB).
+max_len_for() {
+    case $1 in
+    pipeline | tls | session | capture) echo 4194304 ;;
+    *) echo 65536 ;;
+    esac
+}
 export RUSTC_BOOTSTRAP=1
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
@@ -24,23 +33,32 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
     exit 2
 fi
 
-captures=$(find samples ../shared/captures -name '*.pcap' -o -name '*.pcapng' 2>/dev/null | sort)
+# A worktree's ../shared is not the main checkout's: fall back to the one beside it.
+shared=../shared
+if [ ! -d "$shared/captures" ]; then
+    shared="$(git rev-parse --path-format=absolute --git-common-dir)/../../shared"
+fi
+captures=$(find samples "$shared/captures" -name '*.pcap' -o -name '*.pcapng' 2>/dev/null | sort)
 cargo run --quiet --manifest-path fuzz/Cargo.toml --example make_seeds -- fuzz/corpus $captures
 
 cargo fuzz build
 summary=()
 for t in "${targets[@]}"; do
     log="fuzz/artifacts/$t.log"
-    mkdir -p "fuzz/artifacts/$t"
+    mkdir -p "fuzz/artifacts/$t" "fuzz/corpus/$t"
     echo "== fuzzing $t for ${secs}s (log: $log)"
     status=ok
     cargo fuzz run "$t" "fuzz/corpus/$t" -- \
         -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 \
-        -print_final_stats=1 >"$log" 2>&1 || status=CRASH
+        -max_len="$(max_len_for "$t")" -print_final_stats=1 >"$log" 2>&1 || status=CRASH
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || true)
     ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 || true)
-    summary+=("$t: $status execs=${execs:-?} ${cov:-cov: ?} ${ft:-ft: ?}")
+    rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
+    corpus=$(find "fuzz/corpus/$t" -type f | wc -l)
+    line="$t: $status secs=$secs execs=${execs:-?} execs/s=${rate:-?} ${cov:-cov: ?} ${ft:-ft: ?} corpus=$corpus artifacts=$(find "fuzz/artifacts/$t" -type f | wc -l)"
+    echo "$line" | tee -a fuzz/artifacts/results.txt
+    summary+=("$line")
 done
 printf '%s\n' "${summary[@]}"
 if printf '%s\n' "${summary[@]}" | grep -q CRASH; then

@@ -11,8 +11,8 @@ use std::fs;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use tlstriage::cleartext::looks_like_tls;
 use tlstriage::capture::CaptureReader;
+use tlstriage::cleartext::looks_like_tls;
 use tlstriage::decode::{decode, linktype, Decoded};
 use tlstriage::model::Dir;
 use tlstriage::tcp::{DirStream, ReassemblyLimits, StreamChunk};
@@ -34,6 +34,10 @@ const LINKTYPES: [u32; 12] = [
 ];
 
 type Key = ((IpAddr, u16), (IpAddr, u16));
+
+/// The largest seed written: the -max_len scripts/fuzz.sh gives the capture, pipeline, tls
+/// and session targets; a longer seed would be cut by libFuzzer anyway.
+const MAX_SEED: usize = 4 << 20;
 
 #[derive(Default)]
 struct FlowSeeds {
@@ -65,7 +69,7 @@ fn main() {
             .to_string_lossy()
             .replace(['.', ' '], "_");
         let bytes = fs::read(&path).expect("read capture");
-        if bytes.len() <= 64 * 1024 {
+        if bytes.len() <= MAX_SEED {
             write(&out.join("capture"), &stem, &bytes);
             write(&out.join("pipeline"), &stem, &bytes);
         }
@@ -149,7 +153,7 @@ fn main() {
                 }
                 conn.feed(*dir, bytes, frame as u64, 0);
             }
-            if seed.len() <= 64 * 1024 {
+            if seed.len() <= MAX_SEED {
                 write(&out.join("tls"), &format!("{stem}-{i}"), &seed);
             }
             for der in conn.server_cert_der.iter().chain(&conn.client_cert_der) {
