@@ -1442,9 +1442,13 @@ impl Analyzer {
                 live.ack_marks[d].push((frame, h.acks[d].acked()));
             }
             let Live { streams, app, .. } = &mut **live;
+            let conflicts = streams[d].stats().overlap_conflicts;
             streams[d].segment(seq, pkt.payload, &mut |chunk| {
                 app.on_chunk(dir, chunk, frame, ts_us);
             });
+            if streams[d].stats().overlap_conflicts != conflicts {
+                streams[d].conflict_frame(frame);
+            }
             let now_buffered = live.buffered_bytes();
             self.buffered_total = self.buffered_total.saturating_sub(h.buffered) + now_buffered;
             h.buffered = now_buffered;
@@ -1520,6 +1524,8 @@ pub fn capture_quality_label(flow: &FlowRecord) -> &'static str {
         "one_sided"
     } else if flow.midstream {
         "midstream"
+    } else if flow.stream_stats.iter().any(|st| st.overlap_conflicts > 0) {
+        "overlap_conflict"
     } else if flow.stream_stats.iter().any(|st| st.gaps > 0) {
         "gaps"
     } else {
@@ -1527,7 +1533,8 @@ pub fn capture_quality_label(flow: &FlowRecord) -> &'static str {
     }
 }
 
-/// Capture quality of a flow: (ok/one_sided/midstream/gaps, the problems in words).
+/// Capture quality of a flow: (ok/one_sided/midstream/overlap_conflict/gaps, the problems in
+/// words).
 pub fn capture_quality(flow: &FlowRecord) -> (&'static str, Vec<String>) {
     let mut issues = Vec::new();
     let mut label = "ok";
@@ -1548,6 +1555,23 @@ pub fn capture_quality(flow: &FlowRecord) -> (&'static str, Vec<String>) {
             "the capture starts mid-stream (no SYN; first frame {})",
             flow.first_frame
         ));
+    }
+    // Before gaps: two versions of the same bytes mean the analysed stream may not be the
+    // one the receiver read (an evasion splice, or a broken middlebox), a worse doubt.
+    for (dir, name) in [(c, "client"), (s, "server")] {
+        let st = &flow.stream_stats[dir];
+        if st.overlap_conflicts > 0 {
+            if label == "ok" {
+                label = "overlap_conflict";
+            }
+            let frames: Vec<String> = st.conflict_frames.iter().map(u64::to_string).collect();
+            issues.push(format!(
+                "{} of the {name}'s segments overlap bytes already received with different bytes \
+                 (frames {}); the first copy received is the one analysed",
+                st.overlap_conflicts,
+                frames.join(", ")
+            ));
+        }
     }
     for (dir, name) in [(c, "client"), (s, "server")] {
         let st = &flow.stream_stats[dir];

@@ -443,6 +443,11 @@ pub struct TlsFlowRecord<'a> {
     pub bytes_client: u64,
     pub bytes_server: u64,
     pub capture: &'a str,
+    /// What [`capture_quality`](crate::flow::capture_quality) found wrong; absent when `ok`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub capture_issues: Vec<String>,
+    /// Whether the flow was captured whole, as on its findings.
+    pub capture_quality: &'static str,
     pub cert_chain: Vec<CertRecord>,
     pub cipher: Option<String>,
     pub client_cert_chain: Vec<CertRecord>,
@@ -557,6 +562,7 @@ impl<'a> TlsFlowRecord<'a> {
             capped(&client_versions.unwrap_or_default());
         let (ocsp_status, ocsp) = ocsp_fields(tls);
         let inferred = crate::rules::one_sided::inferred_established(flow);
+        let (capture_quality, capture_issues) = crate::flow::capture_quality(flow);
         TlsFlowRecord {
             alpn: sh.and_then(|s| s.alpn.clone()),
             alpn_offered,
@@ -564,6 +570,8 @@ impl<'a> TlsFlowRecord<'a> {
             bytes_client: flow.payload_bytes[Dir::ToServer.index()],
             bytes_server: flow.payload_bytes[Dir::ToClient.index()],
             capture,
+            capture_issues,
+            capture_quality,
             cert_chain: flow.server_certs.iter().map(CertRecord::new).collect(),
             cipher: sh
                 .filter(|s| s.version != 0x0002)
