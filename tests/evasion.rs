@@ -101,3 +101,68 @@ fn identical_retransmissions_are_no_conflict() {
         "ok"
     );
 }
+
+/// A handshake with `lead` sent in front of the ClientHello: in its own segment (`apart`)
+/// or in the ClientHello's.
+fn with_lead(lead: &[u8], apart: bool) -> Vec<u8> {
+    let (ch, _) = client_hello("zero.example");
+    let (c, s) = (1000u32, 5000u32);
+    let d = c + 1;
+    let mut frames = vec![
+        frame(true, c, 0, SYN, &[]),
+        frame(false, s, d, SYN | ACK, &[]),
+        frame(true, d, s + 1, ACK, &[]),
+    ];
+    if apart {
+        frames.push(frame(true, d, s + 1, PSH_ACK, lead));
+        frames.push(frame(true, d + lead.len() as u32, s + 1, PSH_ACK, &ch));
+    } else {
+        frames.push(frame(true, d, s + 1, PSH_ACK, &[lead, &ch].concat()));
+    }
+    let end = d + (lead.len() + ch.len()) as u32;
+    frames.extend([
+        frame(false, s + 1, end, ACK, &[]),
+        frame(false, s + 1, end, FIN_ACK, &[]),
+        frame(true, end, s + 2, FIN_ACK, &[]),
+        frame(false, s + 2, end + 1, ACK, &[]),
+    ]);
+    pcap(&frames)
+}
+
+#[test]
+fn zero_length_records_before_the_client_hello_are_still_tls() {
+    let empty_hs = [0x16, 0x03, 0x01, 0x00, 0x00];
+    let empty_app = [0x17, 0x03, 0x03, 0x00, 0x00];
+    let cases: [(&str, Vec<u8>, bool); 4] = [
+        ("one-apart", empty_hs.to_vec(), true),
+        ("one-joined", empty_hs.to_vec(), false),
+        ("many-apart", empty_hs.repeat(40), true),
+        (
+            "mixed-joined",
+            [&empty_app[..], &empty_hs, &empty_app].concat(),
+            false,
+        ),
+    ];
+    for (name, lead, apart) in cases {
+        let path = temp(&format!("zero-{name}"));
+        std::fs::write(&path, with_lead(&lead, apart)).unwrap();
+        let a = analyze_path(&path, &AnalyzerConfig::default()).expect("read");
+        assert_eq!(a.flows.len(), 1, "{name}");
+        let (flow, findings) = &a.flows[0];
+        let kinds: Vec<&str> = findings.iter().map(|f| f.kind.as_str()).collect();
+        assert!(
+            !kinds.contains(&"plaintext_to_tls_port"),
+            "{name}: {kinds:?}"
+        );
+        assert_eq!(flow.sni(), Some("zero.example"), "{name}: {kinds:?}");
+        if tshark_available() {
+            let sni = tshark_fields(
+                &path,
+                &[],
+                "tls.handshake.type == 1",
+                &["tls.handshake.extensions_server_name"],
+            );
+            assert_eq!(sni, vec!["zero.example".to_string()], "{name}: tshark");
+        }
+    }
+}
