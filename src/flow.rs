@@ -24,6 +24,7 @@ use serde::Serialize;
 use crate::capture::Packet;
 use crate::cleartext::{Preamble, PreambleFacts};
 use crate::community_id::community_id_v1;
+use crate::decode::defrag::Offer;
 use crate::decode::{decode, tcp_flags, Decoded, IcmpError, TcpPacket};
 use crate::model::{Dir, FrameNo, Side, TimestampUs};
 use crate::tcp::{DirStream, ReassemblyLimits, StreamChunk, StreamStats};
@@ -160,7 +161,11 @@ pub struct CaptureStats {
     /// Packets inside tunnels recognised but not opened (by
     /// [`crate::decode::Unopened::index`]).
     pub tunnels_not_decoded: [u64; crate::decode::Unopened::ALL.len()],
+    /// IP fragments of TCP that did not make a datagram whole (held, timed out, or with
+    /// reassembly done before this analyzer, as in a `--threads` run's dispatcher).
     pub ip_fragments: u64,
+    /// IP fragment reassembly (see [`crate::decode::defrag`]).
+    pub ip_defrag: crate::decode::defrag::DefragStats,
     pub decode_errors: u64,
     pub bad_checksums: u64,
     pub flows: u64,
@@ -826,6 +831,9 @@ pub struct Analyzer {
     /// moved rather than copied out).
     #[allow(clippy::vec_box)]
     closing: Vec<Box<Flow>>,
+    /// `None` when fragments are reassembled before this analyzer (by the dispatcher of a
+    /// `--threads` run, which routes whole datagrams to their connection's shard).
+    defrag: Option<Box<crate::decode::defrag::Defrag>>,
 }
 
 impl Analyzer {
@@ -851,7 +859,13 @@ impl Analyzer {
             buffered_total: 0,
             certs: CertCache::default(),
             closing: Vec::new(),
+            defrag: Some(Box::default()),
         }
+    }
+
+    /// Fragments reach this analyzer already reassembled (see [`Analyzer::defrag`]'s field).
+    pub fn defrag_upstream(&mut self) {
+        self.defrag = None;
     }
 
     /// Record the frame that created every Wireshark conversation (see
@@ -915,6 +929,12 @@ impl Analyzer {
         }
         self.stats.last_ts_us = Some(pkt.ts_us);
         self.sweep(pkt.ts_us);
+        self.decoded(pkt, true);
+    }
+
+    /// The frame after its counting: `reassemble` is false for a datagram just made whole
+    /// (its payload cannot be a fragment of another one worth holding).
+    fn decoded(&mut self, pkt: &Packet<'_>, reassemble: bool) {
         match decode(pkt.linktype, pkt.data) {
             Ok(Decoded::Tcp(tcp)) => {
                 // Numbered before the filter: Wireshark numbers the whole capture.
@@ -942,7 +962,26 @@ impl Analyzer {
                 self.stats.icmp_errors += 1;
                 self.icmp_error(&e, pkt.frame, pkt.ts_us);
             }
-            Ok(Decoded::IpFragment) => self.stats.ip_fragments += 1,
+            Ok(Decoded::IpFragment { ip_at }) => {
+                let Some(defrag) = self.defrag.as_mut().filter(|_| reassemble) else {
+                    self.stats.ip_fragments += 1;
+                    return;
+                };
+                let offer = defrag.offer(pkt.data, ip_at, pkt.ts_us);
+                self.stats.ip_defrag = *defrag.stats();
+                match offer {
+                    Offer::Whole(data) => {
+                        let orig_len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+                        let whole = Packet {
+                            data: &data,
+                            orig_len,
+                            ..*pkt
+                        };
+                        self.decoded(&whole, false);
+                    }
+                    Offer::Held => self.stats.ip_fragments += 1,
+                }
+            }
             Ok(Decoded::NotDecoded(why)) => {
                 self.stats.non_tcp_packets += 1;
                 self.stats.tunnels_not_decoded[why.index()] += 1;

@@ -685,6 +685,7 @@ pub struct CaptureStatsRecord<'a> {
     pub format: Option<&'static str>,
     pub icmp_errors: u64,
     pub icmp_errors_no_flow: u64,
+    pub ip_defrag: crate::decode::defrag::DefragStats,
     pub ip_fragments: u64,
     /// Only with a key log or secrets blocks: the sessions they hold secrets for.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -757,6 +758,7 @@ impl<'a> CaptureStatsRecord<'a> {
             format: format.map(|f| f.container.name()),
             icmp_errors: stats.icmp_errors,
             icmp_errors_no_flow: stats.icmp_errors_no_flow,
+            ip_defrag: stats.ip_defrag,
             ip_fragments: stats.ip_fragments,
             keylog_sessions: stats.keylog_sessions,
             last_ts: stats.last_ts_us.map(format_ts_us),
