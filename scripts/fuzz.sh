@@ -15,7 +15,7 @@ secs=${1:-180}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(capture decode reassembly tls cert pipeline filter keylog decrypt)
+    targets=(capture decode reassembly tls cert pipeline filter keylog decrypt defrag)
 fi
 export RUSTC_BOOTSTRAP=1
 
