@@ -16,7 +16,7 @@ secs=${1:-180}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(session pipeline tls keylog decrypt capture decode reassembly cert filter)
+    targets=(session pipeline tls keylog decrypt capture decode reassembly cert filter defrag)
 fi
 # Whole captures and TLS conversations are large: give the targets that take them room for
 # a real multi-record session (libFuzzer's default caps inputs near 4 KiB).

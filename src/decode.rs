@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use etherparse::{err, IpNumber, LaxIpSlice, LenSource, TcpSlice};
 pub use tunnel::{Tunnel, Unopened};
 
+pub mod defrag;
 mod icmp;
 pub mod tunnel;
 pub use icmp::{IcmpError, QuotedTcp};
@@ -114,9 +115,11 @@ pub enum Decoded<'a> {
     Tcp(TcpPacket<'a>),
     /// Not IP, or IP carrying something other than TCP.
     NotTcp,
-    /// A fragment (first or later) of a fragmented IP packet carrying TCP;
-    /// IP reassembly is not done.
-    IpFragment,
+    /// A fragment (first or later) of a fragmented IP packet carrying TCP, its IP header
+    /// at `ip_at` in the frame (for [`defrag`]).
+    IpFragment {
+        ip_at: usize,
+    },
     /// An ICMP or ICMPv6 error message (unreachable, time exceeded, packet too big).
     IcmpError(IcmpError),
     /// Inside a tunnel recognised but not opened (see [`tunnel`]).
@@ -496,7 +499,7 @@ fn decode_ip<'a>(
         return Ok(Decoded::NotTcp);
     }
     if payload.fragmented {
-        return Ok(Decoded::IpFragment);
+        return Ok(Decoded::IpFragment { ip_at: base });
     }
 
     let (ttl, ip_header_ok) = match &slice {
@@ -1101,11 +1104,11 @@ mod tests {
     fn fragments() {
         let mut mf = ipv4_tcp(b"first part");
         mf[6] |= 0x20; // more fragments
-        assert_eq!(decode(228, &mf), Ok(Decoded::IpFragment));
+        assert_eq!(decode(228, &mf), Ok(Decoded::IpFragment { ip_at: 0 }));
         let mut later = ipv4_tcp(b"later part");
         later[6] = 0x00;
         later[7] = 0x10; // offset 16 * 8
-        assert_eq!(decode(228, &later), Ok(Decoded::IpFragment));
+        assert_eq!(decode(228, &later), Ok(Decoded::IpFragment { ip_at: 0 }));
         let mut udp = Vec::new();
         PacketBuilder::ipv4(SRC4, DST4, 1)
             .udp(1, 2)
@@ -1115,7 +1118,7 @@ mod tests {
         assert_eq!(decode(228, &udp), Ok(Decoded::NotTcp));
         // IPv6 fragment header (type 44): offset 0, M=1
         let frag = with_ipv6_exts(ipv6_tcp(b"frag"), &[(44, &[0, 1, 0, 0, 0, 7])]);
-        assert_eq!(decode(229, &frag), Ok(Decoded::IpFragment));
+        assert_eq!(decode(229, &frag), Ok(Decoded::IpFragment { ip_at: 0 }));
         // atomic fragment (offset 0, M=0) is a whole packet
         let atomic = with_ipv6_exts(ipv6_tcp(b"atom"), &[(44, &[0, 0, 0, 0, 0, 7])]);
         assert_v6(&tcp(decode(229, &atomic)), b"atom");

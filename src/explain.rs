@@ -489,6 +489,24 @@ pub const TOPICS: &[Topic] = &[
         ],
     },
     Topic {
+        name: "tcp_overlap_conflict",
+        topic_type: TopicType::Kind,
+        title: "TCP segments that carry different bytes for the same stream positions",
+        meaning: "A retransmitted or overlapping segment did not repeat the bytes already received: the stream \
+            has two versions. The receiver keeps one (its operating system decides), tlstriage keeps the first \
+            received. An evasion splice relies on the two choosing differently, to show a monitor one SNI and \
+            the server another; the flow's other findings carry capture_quality overlap_conflict.",
+        causes: &[
+            "an evasion tool splicing a ClientHello (censorship circumvention, IDS evasion)",
+            "a broken middlebox, NIC offload or capture device rewriting payload",
+            "a capture merged from two points that saw different rewrites",
+        ],
+        confirm: &[
+            ("tshark -r CAPTURE -Y 'tcp.stream eq N && tcp.analysis.retransmission' -x", "the bytes of both copies"),
+            ("tshark -r CAPTURE -o tcp.check_checksum:TRUE -Y 'tcp.stream eq N'", "whether one copy has a bad checksum (never delivered)"),
+        ],
+    },
+    Topic {
         name: "malformed_tls",
         topic_type: TopicType::Kind,
         title: "a TLS record or handshake message that does not parse",

@@ -25,6 +25,7 @@ use serde::Serialize;
 use crate::capture::Packet;
 use crate::cleartext::{Preamble, PreambleFacts};
 use crate::community_id::community_id_v1;
+use crate::decode::defrag::Offer;
 use crate::decode::{decode, tcp_flags, Decoded, IcmpError, TcpPacket};
 use crate::model::{Dir, FrameNo, Side, TimestampUs};
 use crate::tcp::{DirStream, ReassemblyLimits, StreamChunk, StreamStats};
@@ -161,7 +162,11 @@ pub struct CaptureStats {
     /// Packets inside tunnels recognised but not opened (by
     /// [`crate::decode::Unopened::index`]).
     pub tunnels_not_decoded: [u64; crate::decode::Unopened::ALL.len()],
+    /// IP fragments of TCP that did not make a datagram whole (held, timed out, or with
+    /// reassembly done before this analyzer, as in a `--threads` run's dispatcher).
     pub ip_fragments: u64,
+    /// IP fragment reassembly (see [`crate::decode::defrag`]).
+    pub ip_defrag: crate::decode::defrag::DefragStats,
     pub decode_errors: u64,
     pub bad_checksums: u64,
     pub flows: u64,
@@ -877,6 +882,9 @@ pub struct Analyzer {
     /// moved rather than copied out).
     #[allow(clippy::vec_box)]
     closing: Vec<Box<Flow>>,
+    /// `None` when fragments are reassembled before this analyzer (by the dispatcher of a
+    /// `--threads` run, which routes whole datagrams to their connection's shard).
+    defrag: Option<Box<crate::decode::defrag::Defrag>>,
 }
 
 impl Analyzer {
@@ -902,7 +910,13 @@ impl Analyzer {
             buffered_total: 0,
             certs: CertCache::default(),
             closing: Vec::new(),
+            defrag: Some(Box::default()),
         }
+    }
+
+    /// Fragments reach this analyzer already reassembled (see [`Analyzer::defrag`]'s field).
+    pub fn defrag_upstream(&mut self) {
+        self.defrag = None;
     }
 
     /// Record the frame that created every Wireshark conversation (see
@@ -966,6 +980,12 @@ impl Analyzer {
         }
         self.stats.last_ts_us = Some(pkt.ts_us);
         self.sweep(pkt.ts_us);
+        self.decoded(pkt, true);
+    }
+
+    /// The frame after its counting: `reassemble` is false for a datagram just made whole
+    /// (its payload cannot be a fragment of another one worth holding).
+    fn decoded(&mut self, pkt: &Packet<'_>, reassemble: bool) {
         match decode(pkt.linktype, pkt.data) {
             Ok(Decoded::Tcp(tcp)) => {
                 // Numbered before the filter: Wireshark numbers the whole capture.
@@ -993,7 +1013,26 @@ impl Analyzer {
                 self.stats.icmp_errors += 1;
                 self.icmp_error(&e, pkt.frame, pkt.ts_us);
             }
-            Ok(Decoded::IpFragment) => self.stats.ip_fragments += 1,
+            Ok(Decoded::IpFragment { ip_at }) => {
+                let Some(defrag) = self.defrag.as_mut().filter(|_| reassemble) else {
+                    self.stats.ip_fragments += 1;
+                    return;
+                };
+                let offer = defrag.offer(pkt.data, ip_at, pkt.ts_us);
+                self.stats.ip_defrag = *defrag.stats();
+                match offer {
+                    Offer::Whole(data) => {
+                        let orig_len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+                        let whole = Packet {
+                            data: &data,
+                            orig_len,
+                            ..*pkt
+                        };
+                        self.decoded(&whole, false);
+                    }
+                    Offer::Held => self.stats.ip_fragments += 1,
+                }
+            }
             Ok(Decoded::NotDecoded(why)) => {
                 self.stats.non_tcp_packets += 1;
                 self.stats.tunnels_not_decoded[why.index()] += 1;
@@ -1515,9 +1554,13 @@ impl Analyzer {
                 live.ack_marks[d].push((frame, h.x().acks[d].acked()));
             }
             let Live { streams, app, .. } = &mut **live;
+            let conflicts = streams[d].stats().overlap_conflicts;
             streams[d].segment(seq, pkt.payload, &mut |chunk| {
                 app.on_chunk(dir, chunk, frame, ts_us);
             });
+            if streams[d].stats().overlap_conflicts != conflicts {
+                streams[d].conflict_frame(frame);
+            }
             let now_buffered = live.buffered_bytes();
             let x = h.x_mut();
             self.buffered_total = self.buffered_total.saturating_sub(x.buffered) + now_buffered;
@@ -1612,6 +1655,8 @@ pub fn capture_quality_label(flow: &FlowRecord) -> &'static str {
         "one_sided"
     } else if flow.midstream {
         "midstream"
+    } else if flow.stream_stats.iter().any(|st| st.overlap_conflicts > 0) {
+        "overlap_conflict"
     } else if flow.stream_stats.iter().any(|st| st.gaps > 0) {
         "gaps"
     } else {
@@ -1619,7 +1664,8 @@ pub fn capture_quality_label(flow: &FlowRecord) -> &'static str {
     }
 }
 
-/// Capture quality of a flow: (ok/one_sided/midstream/gaps, the problems in words).
+/// Capture quality of a flow: (ok/one_sided/midstream/overlap_conflict/gaps, the problems in
+/// words).
 pub fn capture_quality(flow: &FlowRecord) -> (&'static str, Vec<String>) {
     let mut issues = Vec::new();
     let mut label = "ok";
@@ -1640,6 +1686,23 @@ pub fn capture_quality(flow: &FlowRecord) -> (&'static str, Vec<String>) {
             "the capture starts mid-stream (no SYN; first frame {})",
             flow.first_frame
         ));
+    }
+    // Before gaps: two versions of the same bytes mean the analysed stream may not be the
+    // one the receiver read (an evasion splice, or a broken middlebox), a worse doubt.
+    for (dir, name) in [(c, "client"), (s, "server")] {
+        let st = &flow.stream_stats[dir];
+        if st.overlap_conflicts > 0 {
+            if label == "ok" {
+                label = "overlap_conflict";
+            }
+            let frames: Vec<String> = st.conflict_frames.iter().map(u64::to_string).collect();
+            issues.push(format!(
+                "{} of the {name}'s segments overlap bytes already received with different bytes \
+                 (frames {}); the first copy received is the one analysed",
+                st.overlap_conflicts,
+                frames.join(", ")
+            ));
+        }
     }
     for (dir, name) in [(c, "client"), (s, "server")] {
         let st = &flow.stream_stats[dir];

@@ -36,6 +36,10 @@ use serde::Serialize;
 /// The furthest the stream skips forward to reach a lone segment that does not fit.
 pub const MAX_AHEAD: u64 = 16 * 1024 * 1024;
 
+/// Frames of conflicting segments kept per direction: enough to point at the splice, bounded
+/// against a flood of them.
+pub const CONFLICT_FRAMES_KEPT: usize = 8;
+
 /// Bounds on the out-of-order data held for one direction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReassemblyLimits {
@@ -74,6 +78,9 @@ pub struct StreamStats {
     pub overlaps: u64,
     /// Segments whose bytes differ from buffered bytes they overlap (the buffered ones won).
     pub overlap_conflicts: u64,
+    /// Capture frames of the first [`CONFLICT_FRAMES_KEPT`] of those segments, as the
+    /// caller reports them with [`DirStream::conflict_frame`] (this module sees no frames).
+    pub conflict_frames: Vec<u64>,
     /// Segments that arrived ahead of the next expected byte.
     pub out_of_order: u64,
     /// Gap chunks reported.
@@ -193,6 +200,13 @@ impl DirStream {
 
     pub fn stats(&self) -> &StreamStats {
         &self.stats
+    }
+
+    /// The segment just given in `frame` conflicted with buffered bytes: remembers the frame.
+    pub fn conflict_frame(&mut self, frame: u64) {
+        if self.stats.conflict_frames.len() < CONFLICT_FRAMES_KEPT {
+            self.stats.conflict_frames.push(frame);
+        }
     }
 
     /// Out-of-order payload bytes currently held.

@@ -27,6 +27,18 @@ pub fn looks_like_tls(first: &[u8]) -> bool {
 /// record. Only used at positions where cleartext would be ASCII text, where
 /// a control byte 0x14..=0x18 or a byte >= 0x80 cannot start a line anyway.
 fn tls_prefix_plausible(b: &[u8]) -> bool {
+    // Zero-length records are legal TLS framing (empty application data; empty handshake
+    // fragments from broken or evasive stacks): judge what follows them, or the headers
+    // alone when nothing does. Bounded, since each step consumes five bytes.
+    let mut b = b;
+    let mut empty = 0;
+    while empty < MAX_EMPTY_RECORDS_SKIPPED && empty_record(b) {
+        b = &b[5..];
+        empty += 1;
+    }
+    if empty > 0 && b.is_empty() {
+        return true;
+    }
     let Some(&b0) = b.first() else {
         return false;
     };
@@ -71,6 +83,17 @@ fn tls_prefix_plausible(b: &[u8]) -> bool {
         return true;
     }
     false
+}
+
+/// Empty records skipped before the judgement: more than this many in a row is no TLS stack.
+const MAX_EMPTY_RECORDS_SKIPPED: usize = 64;
+
+/// A whole 5-byte TLS record header with a zero length.
+fn empty_record(b: &[u8]) -> bool {
+    match b {
+        [t, 3, minor, 0, 0, ..] => TLS_CONTENT_TYPES.contains(t) && *minor <= 4,
+        _ => false,
+    }
 }
 
 /// An SSLv2 SERVER-HELLO: 2-byte header with the high bit set, message type 4,
@@ -315,7 +338,20 @@ mod tests {
         assert!(!looks_like_tls(b""));
         assert!(!looks_like_tls(&[0x16, 0x03, 0x05]));
         assert!(!looks_like_tls(&[0x16, 0x02, 0x01]));
-        assert!(!looks_like_tls(&[0x16, 0x03, 0x01, 0x00, 0x00])); // empty record
+        // An empty record is TLS framing: what follows it decides, or nothing does.
+        assert!(looks_like_tls(&[0x16, 0x03, 0x01, 0x00, 0x00]));
+        assert!(looks_like_tls(
+            &[[0x17, 3, 3, 0, 0].as_slice(), CH].concat()
+        ));
+        assert!(looks_like_tls(&[0x16, 3, 1, 0, 0].repeat(64)));
+        assert!(!looks_like_tls(
+            &[&[0x16, 3, 1, 0, 0][..], b"GET / HTTP/1.1\r\n"].concat()
+        ));
+        assert!(!looks_like_tls(&[0x16, 0x03, 0x07, 0x00, 0x00])); // no such version
+                                                                   // 65 empty records, then text: the 65th is judged as a record and fails.
+        assert!(!looks_like_tls(
+            &[&[0x16, 3, 1, 0, 0].repeat(65)[..], b"GET /"].concat()
+        ));
         assert!(!looks_like_tls(&[0x16, 0x03, 0x01, 0xff, 0xff])); // too long
         assert!(!looks_like_tls(&[0x19, 0x03, 0x01, 0x00, 0x10]));
         assert!(!looks_like_tls(b"GET / HTTP/1.1\r\n"));

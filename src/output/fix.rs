@@ -33,6 +33,7 @@ pub fn kind_fix(kind: Kind) -> &'static str {
         Kind::CertificateExpiresSoon => "renew the certificate before it expires",
         Kind::CertificateRevoked => "replace the revoked certificate (new key, new certificate) and deploy it",
         Kind::OcspStapleInvalid => "fix the server's OCSP stapling: refresh the staple before its nextUpdate, for the certificate it serves",
+        Kind::TcpOverlapConflict => "compare the conflicting segments in Wireshark; find the device or tool that rewrites or splices TCP payload, and do not trust this flow's SNI until then",
     }
 }
 

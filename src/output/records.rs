@@ -443,6 +443,11 @@ pub struct TlsFlowRecord<'a> {
     pub bytes_client: u64,
     pub bytes_server: u64,
     pub capture: &'a str,
+    /// What [`capture_quality`](crate::flow::capture_quality) found wrong; absent when `ok`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub capture_issues: Vec<String>,
+    /// Whether the flow was captured whole, as on its findings.
+    pub capture_quality: &'static str,
     pub cert_chain: Vec<CertRecord>,
     pub cipher: Option<String>,
     pub client_cert_chain: Vec<CertRecord>,
@@ -557,6 +562,7 @@ impl<'a> TlsFlowRecord<'a> {
             capped(&client_versions.unwrap_or_default());
         let (ocsp_status, ocsp) = ocsp_fields(tls);
         let inferred = crate::rules::one_sided::inferred_established(flow);
+        let (capture_quality, capture_issues) = crate::flow::capture_quality(flow);
         TlsFlowRecord {
             alpn: sh.and_then(|s| s.alpn.clone()),
             alpn_offered,
@@ -564,6 +570,8 @@ impl<'a> TlsFlowRecord<'a> {
             bytes_client: flow.payload_bytes[Dir::ToServer.index()],
             bytes_server: flow.payload_bytes[Dir::ToClient.index()],
             capture,
+            capture_issues,
+            capture_quality,
             cert_chain: flow.server_certs.iter().map(CertRecord::new).collect(),
             cipher: sh
                 .filter(|s| s.version != 0x0002)
@@ -677,6 +685,7 @@ pub struct CaptureStatsRecord<'a> {
     pub format: Option<&'static str>,
     pub icmp_errors: u64,
     pub icmp_errors_no_flow: u64,
+    pub ip_defrag: crate::decode::defrag::DefragStats,
     pub ip_fragments: u64,
     /// Only with a key log or secrets blocks: the sessions they hold secrets for.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -749,6 +758,7 @@ impl<'a> CaptureStatsRecord<'a> {
             format: format.map(|f| f.container.name()),
             icmp_errors: stats.icmp_errors,
             icmp_errors_no_flow: stats.icmp_errors_no_flow,
+            ip_defrag: stats.ip_defrag,
             ip_fragments: stats.ip_fragments,
             keylog_sessions: stats.keylog_sessions,
             last_ts: stats.last_ts_us.map(format_ts_us),

@@ -13,10 +13,12 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use super::threaded::{
-    add_stats, owner, send, worker, Batch, Merge, Meta, Report, Shard, QUEUE, TICK_AFTER,
+    add_stats, owner, send, whole_packet, worker, Batch, Merge, Meta, Report, Shard, QUEUE,
+    TICK_AFTER,
 };
 use super::OnFlow;
 use crate::capture::Packet;
+use crate::decode::defrag::{Defrag, Offer};
 use crate::decode::{decode_addresses, Decoded};
 use crate::flow::{
     connection_hash, icmp_connection_hash, AnalyzerConfig, CaptureStats, FlowRecord,
@@ -39,6 +41,8 @@ pub struct LiveShards<D: Send + 'static> {
     flushed: FrameNo,
     /// Counted here: frames, bytes and the capture's first and last time.
     read: CaptureStats,
+    /// Fragments are reassembled before routing, as in a `--threads` read.
+    defrag: Defrag,
 }
 
 impl<D: Send + 'static> LiveShards<D> {
@@ -76,6 +80,7 @@ impl<D: Send + 'static> LiveShards<D> {
             frame: 0,
             flushed: 0,
             read: CaptureStats::default(),
+            defrag: Defrag::default(),
         })
     }
 
@@ -92,12 +97,22 @@ impl<D: Send + 'static> LiveShards<D> {
         self.read.last_ts_us = Some(pkt.ts_us);
         let n = self.shard_count();
         // Frames of no connection are only counted: the first worker does it.
-        let w = match decode_addresses(pkt.linktype, pkt.data) {
+        let mut decoded = decode_addresses(pkt.linktype, pkt.data);
+        let whole_frame;
+        let mut pkt = *pkt;
+        if let Ok(Decoded::IpFragment { ip_at }) = decoded {
+            if let Offer::Whole(data) = self.defrag.offer(pkt.data, ip_at, pkt.ts_us) {
+                whole_frame = data;
+                pkt = whole_packet(&pkt, &whole_frame);
+                decoded = decode_addresses(pkt.linktype, pkt.data);
+            }
+        }
+        let w = match decoded {
             Ok(Decoded::Tcp(tcp)) => owner(connection_hash(&tcp), n, 0),
             Ok(Decoded::IcmpError(e)) => icmp_connection_hash(&e).map_or(1, |h| owner(h, n, 0)),
             _ => 1,
         };
-        if self.merge.shards[w].batch.push(pkt) {
+        if self.merge.shards[w].batch.push(&pkt) {
             send(&mut self.merge, &self.reports, on_flow, w, pkt.frame, false)?;
         }
         Ok(())
@@ -187,6 +202,7 @@ impl<D: Send + 'static> LiveShards<D> {
             .find_map(|s| s.stats.keylog_sessions);
         total.packets = self.read.packets;
         total.bytes = self.read.bytes;
+        total.ip_defrag = *self.defrag.stats();
         total.first_ts_us = self.read.first_ts_us;
         total.last_ts_us = self.read.last_ts_us;
         total

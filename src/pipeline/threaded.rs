@@ -8,6 +8,7 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use super::{OnFlow, Outcome, Prepare, FINISH_BATCH};
 use crate::capture::{Packet, PacketSource};
 use crate::config::RuleEnv;
+use crate::decode::defrag::{Defrag, Offer};
 use crate::decode::{decode_addresses, Decoded};
 use crate::flow::{connection_hash, icmp_connection_hash, Analyzer, AnalyzerConfig, CaptureStats};
 use crate::model::{FrameNo, TimestampUs};
@@ -133,6 +134,7 @@ impl<D> Local<D> {
         let rules = config.rules.clone();
         let mut analyzer = Analyzer::new(config);
         analyzer.track_streams();
+        analyzer.defrag_upstream();
         Local {
             id,
             analyzer,
@@ -408,6 +410,7 @@ pub(super) fn run<D: Send, E>(
         }
         total.packets = stats.packets;
         total.bytes = stats.bytes;
+        total.ip_defrag = stats.ip_defrag;
         total.first_ts_us = stats.first_ts_us.take();
         total.last_ts_us = stats.last_ts_us.take();
         Ok(Outcome {
@@ -467,6 +470,7 @@ fn dispatch<D, E>(
     let mut stats = CaptureStats::default();
     let mut error = None;
     let mut clock_sec = i64::MIN;
+    let mut defrag = Defrag::default();
     loop {
         if let Some(text) = reader.take_secrets() {
             local.analyzer.config().keys.add_block(&text);
@@ -501,7 +505,19 @@ fn dispatch<D, E>(
                 });
             }
         }
-        let w = match decode_addresses(pkt.linktype, pkt.data) {
+        // Fragments are reassembled here, before routing: only the whole datagram names its
+        // connection (later fragments carry no ports), so only it can go to the right shard.
+        let mut decoded = decode_addresses(pkt.linktype, pkt.data);
+        let whole_frame;
+        let mut pkt = pkt;
+        if let Ok(Decoded::IpFragment { ip_at }) = decoded {
+            if let Offer::Whole(data) = defrag.offer(pkt.data, ip_at, pkt.ts_us) {
+                whole_frame = data;
+                pkt = whole_packet(&pkt, &whole_frame);
+                decoded = decode_addresses(pkt.linktype, pkt.data);
+            }
+        }
+        let w = match decoded {
             Ok(Decoded::Tcp(tcp)) => owner(connection_hash(&tcp), n, share),
             Ok(Decoded::IcmpError(e)) => icmp_connection_hash(&e).map_or(0, |h| owner(h, n, share)),
             _ => 0,
@@ -544,7 +560,20 @@ fn dispatch<D, E>(
     }
     merge.emit(on_flow)?;
     progress(reader.bytes_read());
+    stats.ip_defrag = *defrag.stats();
     Ok((error, stats))
+}
+
+/// The frame of a datagram [`Defrag`] made whole, in place of its last fragment's (same
+/// frame number and time; its length is the reassembled one).
+pub(super) fn whole_packet<'a>(last: &Packet<'_>, data: &'a [u8]) -> Packet<'a> {
+    Packet {
+        frame: last.frame,
+        ts_us: last.ts_us,
+        linktype: last.linktype,
+        data,
+        orig_len: u32::try_from(data.len()).unwrap_or(u32::MAX),
+    }
 }
 
 pub(super) fn add_stats(t: &mut CaptureStats, w: &CaptureStats) {

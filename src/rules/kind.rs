@@ -38,6 +38,7 @@ pub enum Kind {
     CertificateExpiresSoon,
     CertificateRevoked,
     OcspStapleInvalid,
+    TcpOverlapConflict,
 }
 
 /// What a kind is about: groups the README table and tells the diagnosis what a finding
@@ -179,6 +180,8 @@ pub static KINDS: &[KindSpec] = &[
         "the server's stapled OCSP response (TLS 1.2 CertificateStatus, or the TLS 1.3 leaf's status_request, once decrypted) says the leaf is revoked (`subject`, `revoked_at`, `revocation_reason`, `this_update`, `next_update`, `responder_signature`)")),
     rejecting(spec(Kind::OcspStapleInvalid, "ocsp_staple_invalid", Certificate, "high (medium when the handshake completed)",
         "the stapled OCSP response is not usable at the capture time: `reason` (`expired`: nextUpdate passed, `not_yet_valid`, `wrong_certificate`: CertID serial or issuer hash not the leaf's, `bad_signature`, `unsuccessful`: a responder's refusal, `unparseable`), `reasons`, `status`, `this_update`, `next_update`, `responder_signature`")),
+    spec(Kind::TcpOverlapConflict, "tcp_overlap_conflict", Transport, "medium",
+        "a TCP segment overlaps bytes already received with different bytes (an evasion splice or a broken middlebox; the first copy received is analysed): `conflicts` per direction (`client`, `server`), `frames` of the conflicting segments per direction, `kept: first_received`"),
 ];
 
 impl Kind {

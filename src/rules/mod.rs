@@ -31,6 +31,7 @@ mod malformed;
 mod ocsp;
 mod offer;
 pub mod one_sided;
+mod overlap;
 mod plaintext;
 mod proxy;
 mod sni;
@@ -221,6 +222,7 @@ pub const RULES: &[Rule] = &[
     chain::CERTIFICATE_TRUST,
     chain::CERTIFICATE_EXPIRES_SOON,
     ocsp::OCSP_STAPLE,
+    overlap::TCP_OVERLAP_CONFLICT,
     aborted::HANDSHAKE_ABORTED,
 ];
 
