@@ -1217,7 +1217,8 @@ impl Analyzer {
         let entry = match self.flows.get(&key) {
             // A reset flow whose grace period is over is due whatever its last activity.
             Some(f)
-                if reset::first_reset(&f.h.x().rst).is_some_and(|(_, e)| reset::grace_over(e, now)) =>
+                if reset::first_reset(&f.h.x().rst)
+                    .is_some_and(|(_, e)| reset::grace_over(e, now)) =>
             {
                 Some((f.h.first_frame, TimestampUs::MIN))
             }
